@@ -1,1 +1,37 @@
-export const placeholder = 'core';
+export { createClaudeGuard } from './guard.js';
+export type { ClaudeGuard, GuardedRoute, GuardStatus, RunOptions } from './guard.js';
+export { GuardedCall } from './guarded-call.js';
+export type { BeginInput, BeginResult, GuardedClaude, HeaderReader, StreamCallOptions } from './guarded-call.js';
+export type { AttemptContext } from './retry-loop.js';
+export { DEFAULTS } from './options.js';
+export type {
+  BreakerOptions,
+  ClaudeGuardOptions,
+  DeadlineOptions,
+  ProxyOptions,
+  RetryOptions,
+  RouteOptions,
+  StreamOptions,
+} from './options.js';
+export type { RetryBudgetOptions, RetryBudget } from './retry-budget.js';
+export { createRetryBudget } from './retry-budget.js';
+export { exponentialBackoff } from './backoff.js';
+export type { Backoff, BackoffOptions } from './backoff.js';
+export { Deadline, DeadlineExceededError, ClientAbortedError } from './deadline.js';
+export type { DeadlineSource } from './deadline.js';
+export { parseDeadlineHeaders, deadlineToHeaders, formatGrpcTimeout, DEFAULT_DEADLINE_HEADERS } from './deadline-header.js';
+export type { DeadlineHeaderResult } from './deadline-header.js';
+export { ClaudeGuardError, isClaudeGuardError } from './guard-error.js';
+export type { FailureOutcome, ClaudeGuardErrorInit } from './guard-error.js';
+export { anthropicErrorBody, errorTypeForStatus, redactSecrets } from './error-body.js';
+export type { AnthropicErrorBody, AnthropicErrorType } from './error-body.js';
+export { errorResponse } from './response.js';
+export type { BreakerSnapshot, BreakerState } from './breaker-registry.js';
+export type { GuardEvent, GuardEventListener } from './events.js';
+export type { GuardLogger, RequestLogRecord } from './logger.js';
+export type { StreamFormat } from './stream-engine.js';
+export type { FallbackContext, RouteFallback } from './fallback.js';
+export type { Clock, TimerHandle } from './clock.js';
+export { systemClock } from './clock.js';
+export type { ClaudeClient, ClaudeMessage, MessageCreateParams, MessageStreamParams } from './claude-client.js';
+export { isValidRequestId } from './request-id.js';

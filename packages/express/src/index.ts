@@ -1,1 +1,124 @@
-export const placeholder = 'express';
+import type { ClaudeGuard, GuardedCall, GuardedClaude, MessageStreamParams, RouteOptions, StreamCallOptions } from '@claude-guard/core';
+import { isClaudeGuardError } from '@claude-guard/core';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
+import { closeSignal, headerReader, toWebRequest, writeWebResponse } from './node-bridge.js';
+
+/**
+ * `req.claude` in a guarded Express route: the guarded Claude facade, plus `stream(res, ...)`
+ * that writes the SSE answer to `res`.
+ */
+export interface ExpressGuardedClaude extends Omit<GuardedClaude, 'stream'> {
+  /** Streams a guarded message to `res` (`anthropic` events by default, or `{ format: 'text' }`). */
+  readonly stream: (res: Response, params: MessageStreamParams, options?: StreamCallOptions) => Promise<void>;
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace -- Express's own extension point
+  namespace Express {
+    interface Request {
+      /** Set by `claudeGuard()` on guarded routes. */
+      claude: ExpressGuardedClaude;
+    }
+  }
+}
+
+const CALL = Symbol.for('claude-guard.call');
+type WithCall = Request & { [CALL]?: GuardedCall };
+
+/**
+ * Route middleware: gives the handler `req.claude`, whose calls run under the request's
+ * deadline (from `x-request-timeout-ms` and friends), the route's retry policy and breaker.
+ * Mount {@link claudeGuardErrorHandler} after your routes to answer guard errors.
+ *
+ * @param guard - from `createClaudeGuard()`
+ * @param options - the route's name and overrides
+ * @returns an Express middleware
+ * @example
+ * ```ts
+ * app.post('/summarize', claudeGuard(guard, { route: 'summarize' }), async (req, res) => {
+ *   const message = await req.claude.messages.create({ model: 'claude-sonnet-5', max_tokens: 512, messages });
+ *   res.json(message);
+ * });
+ * app.use(claudeGuardErrorHandler());
+ * ```
+ */
+export function claudeGuard(guard: ClaudeGuard, options: RouteOptions): RequestHandler {
+  const route = guard.route(options);
+  return (req, res, next) => {
+    const begun = route.begin({ headers: headerReader(req), signal: closeSignal(res) });
+    if (!begun.ok) {
+      writeWebResponse(res, begun.response).catch(next);
+      return;
+    }
+    const call = begun.call;
+    (req as WithCall)[CALL] = call;
+    res.setHeader('x-request-id', call.requestId);
+    res.once('close', () => call.end(res.writableFinished ? res.statusCode : 499));
+    req.claude = {
+      messages: call.claude.messages,
+      run: call.claude.run,
+      deadline: call.deadline,
+      requestId: call.requestId,
+      stream: async (target, params, streamOptions) => writeWebResponse(target, await call.claude.stream(params, streamOptions)),
+    };
+    next();
+  };
+}
+
+/**
+ * A ready `POST /v1/messages` route that speaks the Anthropic Messages API: validated, guarded,
+ * streamed when `"stream": true`. Point any Anthropic SDK's `baseURL` at your app.
+ *
+ * @param guard - from `createClaudeGuard()`
+ * @param options - the route's name, limits (`proxy.maxBodyBytes`, `proxy.allowedModels`, ...) and overrides
+ * @returns an Express handler
+ * @example
+ * ```ts
+ * app.post('/v1/messages', claudeProxy(guard, { route: 'proxy', proxy: { maxTokensCap: 4096 } }));
+ * ```
+ */
+export function claudeProxy(guard: ClaudeGuard, options: RouteOptions): RequestHandler {
+  const route = guard.route(options);
+  return (req, res, next) => {
+    const signal = closeSignal(res);
+    let request: globalThis.Request;
+    try {
+      request = toWebRequest(req, signal);
+    } catch (error) {
+      next(error);
+      return;
+    }
+    route
+      .proxy(request)
+      .then((response) => writeWebResponse(res, response))
+      .catch(next);
+  };
+}
+
+/**
+ * Answers errors from guarded routes with the sanitized Anthropic-shaped body and the right
+ * status (`504` deadline, `503` breaker open, `429` with `retry-after`, ...). Errors from a
+ * guarded route that are not the guard's become a generic 500 without a stack. Other errors go on
+ * to the next error handler, as does anything once headers are sent.
+ *
+ * @returns an Express error handler (four parameters)
+ * @example
+ * ```ts
+ * app.use(claudeGuardErrorHandler());
+ * ```
+ */
+export function claudeGuardErrorHandler(): ErrorRequestHandler {
+  return (error: unknown, req, res, next) => {
+    const call = (req as WithCall)[CALL];
+    if (res.headersSent || (!call && !isClaudeGuardError(error))) {
+      next(error);
+      return;
+    }
+    const response = call
+      ? call.errorResponse(error)
+      : (error as { getResponse: () => globalThis.Response }).getResponse();
+    writeWebResponse(res, response).catch(next);
+  };
+}
+
+export { toWebRequest, writeWebResponse, closeSignal } from './node-bridge.js';

@@ -1,0 +1,212 @@
+import { EventEmitter } from 'node:events';
+import CircuitBreaker from 'opossum';
+import type { AttemptFailure } from './classify.js';
+import type { Clock } from './clock.js';
+import type { BreakerOptions } from './options.js';
+import type { GuardEvents } from './events.js';
+
+/** A breaker's state as clients of `/guard/status` see it. */
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+/** A serializable view of one breaker. */
+export interface BreakerSnapshot {
+  key: string;
+  routes: string[];
+  state: BreakerState;
+  /** Milliseconds until the breaker lets a trial through; 0 unless open. */
+  retryAfterMs: number;
+  /** Counts over the rolling window. `neutral`: calls that said nothing about upstream health (client aborts, the caller's short deadlines). */
+  counts: { fires: number; successes: number; failures: number; rejects: number; neutral: number };
+  options: Required<Omit<BreakerOptions, 'key'>>;
+}
+
+/** Thrown inside a breaker call so the breaker can read the attempt's verdict. */
+export class AttemptFailedError extends Error {
+  override readonly name = 'AttemptFailedError';
+  constructor(readonly failure: AttemptFailure) {
+    super(`Attempt failed: ${failure.kind}`);
+  }
+}
+
+/** Thrown when a breaker refuses a call. */
+export class BreakerOpenError extends Error {
+  override readonly name = 'BreakerOpenError';
+  constructor(
+    readonly key: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(`Circuit breaker '${key}' is open`);
+  }
+}
+
+type Action = (work: () => Promise<unknown>) => Promise<unknown>;
+
+const runWork: Action = (work) => work();
+
+function isNeutral(value: unknown): boolean {
+  return value instanceof AttemptFailedError && value.failure.breaker === 'neutral';
+}
+
+/**
+ * opossum, taught one more outcome: a neutral call (the client left, the caller's own deadline)
+ * is neither a success nor a failure. opossum knows only the two, so the filtered "success" it
+ * emits for a neutral call is swallowed here before it can close a half-open breaker.
+ */
+class GuardCircuitBreaker extends CircuitBreaker<[() => Promise<unknown>], unknown> {
+  neutral = 0;
+
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'success' && isNeutral(args[0])) {
+      this.neutral += 1;
+      // A neutral trial proves nothing: go back to open and try again after resetTimeout.
+      if (this.halfOpen) this.open();
+      return false;
+    }
+    return super.emit(event, ...args);
+  }
+}
+
+/**
+ * One opossum breaker per route key, created on first use. opossum's own timeout is off (the
+ * deadline and attempt timers own time) and there is no breaker-wide AbortController (each call
+ * gets its own). Breakers with the same window share one bucket-rotation timer.
+ *
+ * @example
+ * ```ts
+ * const registry = new BreakerRegistry(systemClock, events);
+ * const breaker = registry.get('summarize', 'summarize', config.breaker);
+ * await breaker.execute(() => client.messages.create(params));
+ * ```
+ */
+export class BreakerRegistry {
+  readonly #breakers = new Map<string, RouteBreaker>();
+  readonly #rotators = new Map<number, { emitter: EventEmitter; timer: ReturnType<typeof setInterval> }>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly events: GuardEvents,
+  ) {}
+
+  get(key: string, route: string, options: Required<Omit<BreakerOptions, 'key'>>): RouteBreaker {
+    let breaker = this.#breakers.get(key);
+    if (!breaker) {
+      breaker = new RouteBreaker(key, options, this.clock, this.events, this.#rotator(options));
+      this.#breakers.set(key, breaker);
+    }
+    breaker.routes.add(route);
+    return breaker;
+  }
+
+  snapshot(): BreakerSnapshot[] {
+    return [...this.#breakers.values()].map((breaker) => breaker.snapshot());
+  }
+
+  close(): void {
+    for (const breaker of this.#breakers.values()) breaker.shutdown();
+    this.#breakers.clear();
+    for (const { timer } of this.#rotators.values()) clearInterval(timer);
+    this.#rotators.clear();
+  }
+
+  #rotator(options: Required<Omit<BreakerOptions, 'key'>>): EventEmitter {
+    const interval = options.rollingCountTimeout / options.rollingCountBuckets;
+    let rotator = this.#rotators.get(interval);
+    if (!rotator) {
+      const emitter = new EventEmitter();
+      emitter.setMaxListeners(0);
+      const timer = setInterval(() => emitter.emit('rotate'), interval);
+      timer.unref();
+      rotator = { emitter, timer };
+      this.#rotators.set(interval, rotator);
+    }
+    return rotator.emitter;
+  }
+}
+
+/** One route key's breaker. */
+export class RouteBreaker {
+  readonly routes = new Set<string>();
+  readonly #breaker: GuardCircuitBreaker;
+  #openedAt = 0;
+
+  constructor(
+    readonly key: string,
+    readonly options: Required<Omit<BreakerOptions, 'key'>>,
+    private readonly clock: Clock,
+    events: GuardEvents,
+    rotateBucketController: EventEmitter,
+  ) {
+    this.#breaker = new GuardCircuitBreaker(runWork, {
+      name: key,
+      timeout: false,
+      errorThresholdPercentage: options.errorThresholdPercentage,
+      volumeThreshold: options.volumeThreshold,
+      rollingCountTimeout: options.rollingCountTimeout,
+      rollingCountBuckets: options.rollingCountBuckets,
+      resetTimeout: options.resetTimeout,
+      enabled: options.enabled,
+      rollingPercentilesEnabled: false,
+      enableSnapshots: false,
+      rotateBucketController,
+      // Only upstream ill health counts against the breaker.
+      errorFilter: (error: unknown) => !(error instanceof AttemptFailedError) || error.failure.breaker !== 'failure',
+    });
+    this.#breaker.on('open', () => {
+      this.#openedAt = this.clock.now();
+      events.emit({ type: 'breaker-open', key });
+    });
+    this.#breaker.on('halfOpen', () => events.emit({ type: 'breaker-half-open', key }));
+    this.#breaker.on('close', () => events.emit({ type: 'breaker-close', key }));
+  }
+
+  get state(): BreakerState {
+    if (this.#breaker.halfOpen) return 'half-open';
+    return this.#breaker.opened ? 'open' : 'closed';
+  }
+
+  /** Milliseconds until a trial is let through; 0 when closed. */
+  retryAfterMs(): number {
+    if (this.#breaker.opened) {
+      return Math.max(0, this.#openedAt + this.options.resetTimeout - this.clock.now());
+    }
+    // Half-open with the trial in flight: the answer is near.
+    return this.#breaker.halfOpen ? 1_000 : 0;
+  }
+
+  /**
+   * Runs `work` under the breaker. `work` must throw {@link AttemptFailedError} for failures so
+   * the breaker knows how to count them; anything else is rethrown as it is.
+   */
+  async execute<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return (await this.#breaker.fire(work)) as T;
+    } catch (error) {
+      if (CircuitBreaker.isOurError(error as Error)) {
+        throw new BreakerOpenError(this.key, this.retryAfterMs());
+      }
+      throw error;
+    }
+  }
+
+  snapshot(): BreakerSnapshot {
+    const stats = this.#breaker.stats;
+    return {
+      key: this.key,
+      routes: [...this.routes],
+      state: this.state,
+      retryAfterMs: this.retryAfterMs(),
+      counts: {
+        fires: stats.fires,
+        successes: stats.successes,
+        failures: stats.failures,
+        rejects: stats.rejects,
+        neutral: this.#breaker.neutral,
+      },
+      options: this.options,
+    };
+  }
+
+  shutdown(): void {
+    this.#breaker.shutdown();
+  }
+}

@@ -1,0 +1,177 @@
+import type { AnthropicErrorType } from './error-body.js';
+import { errorTypeForStatus } from './error-body.js';
+import { readRetryAdvice } from './retry-after.js';
+import { ClientAbortedError, DeadlineExceededError, type Deadline } from './deadline.js';
+import { AttemptTimeoutError, MalformedStreamError, StreamStallError, UpstreamStreamError } from './upstream-errors.js';
+
+/** What one failed attempt means for retrying, for the breaker and for the client. */
+export interface AttemptFailure {
+  kind:
+    | 'http'
+    | 'in-band'
+    | 'connection'
+    | 'attempt-timeout'
+    | 'stream-stalled'
+    | 'malformed'
+    | 'deadline'
+    | 'client-abort'
+    | 'unknown';
+  /** Upstream HTTP status, when there was one. */
+  status: number | undefined;
+  type: AnthropicErrorType;
+  transient: boolean;
+  /** How the breaker should count it: only upstream ill health is a failure. */
+  breaker: 'failure' | 'neutral' | 'success';
+  retryAfterMs: number | undefined;
+  upstreamRequestId: string | undefined;
+  /** The upstream's own message. Unsanitized: never send it anywhere without redaction. */
+  upstreamMessage: string | undefined;
+  error: unknown;
+}
+
+/** Facts the classifier cannot read off the error itself. */
+export interface ClassifyContext {
+  deadline: Deadline;
+  countRateLimits: boolean;
+  now: () => number;
+}
+
+// Statuses the guard retries (the SDK's own list, spelled out). Everything else 4xx is final.
+const TRANSIENT_STATUSES = new Set([408, 409, 429, 500, 502, 503, 504, 529]);
+const NEVER_RETRY_STATUSES = new Set([400, 401, 402, 403, 404, 413, 422]);
+const TRANSIENT_IN_BAND_TYPES = new Set(['overloaded_error', 'api_error', 'timeout_error', 'rate_limit_error']);
+
+interface SdkLikeError {
+  name: string;
+  status?: number | undefined;
+  headers?: Headers | undefined;
+  type?: string | null;
+  apiMessage?: string | null;
+  requestID?: string | null;
+}
+
+// Duck-typed on purpose: the user's SDK copy may not be ours (ESM/CJS, nested installs).
+function asSdkError(error: unknown): SdkLikeError | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const candidate = error as Error & SdkLikeError;
+  if (!candidate.name.endsWith('Error') || !('status' in candidate) || !('headers' in candidate)) return undefined;
+  return candidate;
+}
+
+/**
+ * Classifies one attempt's failure. The order matters: the client going away or the caller's
+ * deadline running out explains any error the SDK surfaces at the same moment.
+ *
+ * @example
+ * ```ts
+ * const failure = classifyFailure(err, { deadline, countRateLimits: false, now: Date.now });
+ * if (failure.transient) retry();
+ * ```
+ */
+export function classifyFailure(error: unknown, context: ClassifyContext): AttemptFailure {
+  const { deadline } = context;
+  if (error instanceof ClientAbortedError || deadline.clientAborted) {
+    return failure('client-abort', error, { type: 'api_error', breaker: 'neutral' });
+  }
+  if (error instanceof DeadlineExceededError || deadline.expired) {
+    // The caller's own short budget says nothing about upstream health; the route's own does.
+    const breaker = deadline.source === 'caller-header' ? 'neutral' : 'failure';
+    return failure('deadline', error, { type: 'timeout_error', breaker });
+  }
+  if (error instanceof AttemptTimeoutError) {
+    return failure('attempt-timeout', error, { type: 'timeout_error', transient: true, breaker: 'failure' });
+  }
+  if (error instanceof StreamStallError) {
+    return failure('stream-stalled', error, { type: 'timeout_error', transient: true, breaker: 'failure' });
+  }
+  if (error instanceof UpstreamStreamError) {
+    const transient = TRANSIENT_IN_BAND_TYPES.has(error.type);
+    return failure('in-band', error, {
+      type: toErrorType(error.type),
+      transient,
+      breaker: error.type === 'rate_limit_error' && !context.countRateLimits ? 'success' : transient ? 'failure' : 'success',
+      upstreamMessage: error.upstreamMessage,
+    });
+  }
+  if (error instanceof MalformedStreamError) {
+    return failure('malformed', error, { type: 'api_error', transient: true, breaker: 'failure' });
+  }
+
+  const sdk = asSdkError(error);
+  if (sdk) {
+    if (sdk.name === 'APIUserAbortError') {
+      // Aborted by a signal that was neither the client's nor the deadline's: treat as neutral.
+      return failure('client-abort', error, { type: 'api_error', breaker: 'neutral' });
+    }
+    if (sdk.name === 'APIConnectionTimeoutError') {
+      return failure('attempt-timeout', error, { type: 'timeout_error', transient: true, breaker: 'failure' });
+    }
+    if (sdk.status === undefined) {
+      if (sdk.name === 'APIConnectionError') {
+        return failure('connection', error, { type: 'api_error', transient: true, breaker: 'failure' });
+      }
+      // An in-band `event: error` read through the SDK's own stream iterator.
+      const type = sdk.type ?? 'api_error';
+      const transient = TRANSIENT_IN_BAND_TYPES.has(type);
+      return failure('in-band', error, {
+        type: toErrorType(type),
+        transient,
+        breaker: transient ? 'failure' : 'success',
+        upstreamMessage: sdk.apiMessage ?? undefined,
+      });
+    }
+    const status = sdk.status;
+    const advice = readRetryAdvice(sdk.headers, context.now);
+    let transient = TRANSIENT_STATUSES.has(status) || (status >= 500 && status !== 501);
+    if (advice.shouldRetry === false) transient = false;
+    else if (advice.shouldRetry === true && !NEVER_RETRY_STATUSES.has(status)) transient = true;
+    const unhealthy = status >= 500 || status === 408 || (status === 429 && context.countRateLimits);
+    return failure('http', error, {
+      status,
+      type: toErrorType(sdk.type ?? errorTypeForStatus(status)),
+      transient,
+      breaker: unhealthy ? 'failure' : 'success',
+      retryAfterMs: advice.retryAfterMs,
+      upstreamRequestId: sdk.requestID ?? undefined,
+      upstreamMessage: sdk.apiMessage ?? undefined,
+    });
+  }
+  // Anything else came from the caller's own code inside `run()`: not the upstream's fault.
+  return failure('unknown', error, { type: 'api_error', breaker: 'neutral' });
+}
+
+const KNOWN_TYPES = new Set<string>([
+  'invalid_request_error',
+  'authentication_error',
+  'billing_error',
+  'permission_error',
+  'not_found_error',
+  'request_too_large',
+  'rate_limit_error',
+  'api_error',
+  'timeout_error',
+  'overloaded_error',
+  'conflict_error',
+]);
+
+function toErrorType(type: string): AnthropicErrorType {
+  return KNOWN_TYPES.has(type) ? (type as AnthropicErrorType) : 'api_error';
+}
+
+function failure(
+  kind: AttemptFailure['kind'],
+  error: unknown,
+  fields: Partial<AttemptFailure> & Pick<AttemptFailure, 'type' | 'breaker'>,
+): AttemptFailure {
+  return {
+    kind,
+    status: fields.status,
+    type: fields.type,
+    transient: fields.transient ?? false,
+    breaker: fields.breaker,
+    retryAfterMs: fields.retryAfterMs,
+    upstreamRequestId: fields.upstreamRequestId,
+    upstreamMessage: fields.upstreamMessage,
+    error,
+  };
+}

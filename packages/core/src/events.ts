@@ -1,0 +1,65 @@
+import type { DeadlineSource } from './deadline.js';
+import type { RequestLogRecord } from './logger.js';
+
+/** Everything the guard reports, as a discriminated union on `type`. */
+export type GuardEvent =
+  | { type: 'attempt'; route: string; requestId: string; attempt: number; timeoutMs: number }
+  | {
+      type: 'attempt-failed';
+      route: string;
+      requestId: string;
+      attempt: number;
+      kind: string;
+      status: number | undefined;
+      transient: boolean;
+    }
+  | { type: 'retry'; route: string; requestId: string; attempt: number; delayMs: number }
+  | {
+      type: 'give-up';
+      route: string;
+      requestId: string;
+      attempts: number;
+      reason: 'not-transient' | 'attempts-exhausted' | 'wait-exceeds-deadline' | 'retry-budget';
+    }
+  | { type: 'retry-budget-rejected'; route: string; requestId: string }
+  | { type: 'deadline-exceeded'; route: string; requestId: string; source: DeadlineSource; budgetMs: number }
+  | { type: 'breaker-open' | 'breaker-half-open' | 'breaker-close'; key: string }
+  | { type: 'breaker-rejected'; route: string; key: string; requestId: string }
+  | { type: 'stream-committed'; route: string; requestId: string; attempt: number; by: 'first-event' | 'heartbeat' }
+  | { type: 'client-aborted'; route: string; requestId: string; outputTokens: number | undefined }
+  | ({ type: 'request-end' } & RequestLogRecord);
+
+/** Receives guard events. Exceptions thrown by a listener are swallowed: observing never breaks a request. */
+export type GuardEventListener = (event: GuardEvent) => void;
+
+/**
+ * A tiny typed event hub; `on` returns a disposer so listeners never outlive their owner.
+ *
+ * @example
+ * ```ts
+ * const off = guard.on((event) => { if (event.type === 'breaker-open') alert(event.key); });
+ * off();
+ * ```
+ */
+export class GuardEvents {
+  readonly #listeners = new Set<GuardEventListener>();
+
+  on(listener: GuardEventListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  get active(): boolean {
+    return this.#listeners.size > 0;
+  }
+
+  emit(event: GuardEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A broken observer must not change the answer a client gets.
+      }
+    }
+  }
+}

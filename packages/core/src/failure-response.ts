@@ -1,0 +1,125 @@
+import type { AttemptFailure } from './classify.js';
+import { DeadlineExceededError } from './deadline.js';
+import { redactSecrets } from './error-body.js';
+import { ClaudeGuardError } from './guard-error.js';
+import { retryAfterSeconds } from './retry-after.js';
+
+const IN_BAND_STATUS: Record<string, number> = {
+  overloaded_error: 529,
+  rate_limit_error: 429,
+  timeout_error: 504,
+  api_error: 502,
+};
+
+/** How a final failure is told to a client. */
+export interface FailureWording {
+  route: string;
+  attempts: number;
+  /** Let an upstream 4xx message (redacted) through: the passthrough's choice. */
+  forwardClientErrors: boolean;
+  secrets: readonly string[];
+}
+
+/**
+ * Turns the last attempt's failure into the sanitized error a client sees. Our own wording
+ * everywhere, except a redacted upstream 4xx message where the passthrough allows it.
+ *
+ * @example
+ * ```ts
+ * throw toGuardError(failure, { route: 'chat', attempts: 3, forwardClientErrors: false, secrets: [] });
+ * ```
+ */
+export function toGuardError(failure: AttemptFailure, wording: FailureWording): ClaudeGuardError {
+  const { attempts, route } = wording;
+  const tries = attempts === 1 ? '1 attempt' : `${attempts} attempts`;
+  const upstreamRequestId = failure.upstreamRequestId;
+  switch (failure.kind) {
+    case 'deadline': {
+      const reason =
+        failure.error instanceof DeadlineExceededError ? failure.error.message : 'The request deadline ran out';
+      return new ClaudeGuardError({
+        status: 504,
+        type: 'timeout_error',
+        message: `${reason} before Claude answered (route '${route}', ${tries})`,
+        outcome: 'deadline-exceeded',
+        attempts,
+        upstreamRequestId,
+      });
+    }
+    case 'client-abort':
+      return new ClaudeGuardError({
+        status: 499,
+        type: 'api_error',
+        message: 'The client closed the connection',
+        outcome: 'client-aborted',
+        attempts,
+      });
+    case 'attempt-timeout':
+      return new ClaudeGuardError({
+        status: 504,
+        type: 'timeout_error',
+        message: `Claude did not answer within the route's attempt timeout (route '${route}', ${tries})`,
+        outcome: 'attempt-timeout',
+        attempts,
+      });
+    case 'stream-stalled':
+      return new ClaudeGuardError({
+        status: 504,
+        type: 'timeout_error',
+        message: `Claude's stream stalled (route '${route}', ${tries})`,
+        outcome: 'stream-stalled',
+        attempts,
+      });
+    case 'connection':
+      return new ClaudeGuardError({
+        status: 502,
+        type: 'api_error',
+        message: `Could not reach the Claude API (route '${route}', ${tries})`,
+        outcome: 'upstream-unreachable',
+        attempts,
+      });
+    case 'malformed':
+      return new ClaudeGuardError({
+        status: 502,
+        type: 'api_error',
+        message: `The Claude API sent a malformed stream (route '${route}', ${tries})`,
+        outcome: 'upstream-error',
+        attempts,
+      });
+    case 'in-band':
+      return new ClaudeGuardError({
+        status: IN_BAND_STATUS[failure.type] ?? 502,
+        type: failure.type,
+        message: `The Claude API failed with ${failure.type} (route '${route}', ${tries})`,
+        outcome: 'upstream-error',
+        attempts,
+        upstreamRequestId,
+      });
+    case 'http': {
+      const status = failure.status ?? 502;
+      const forward = wording.forwardClientErrors && status < 500 && failure.upstreamMessage;
+      const message = forward
+        ? redactSecrets(failure.upstreamMessage ?? '', wording.secrets)
+        : `The Claude API answered ${status} ${failure.type} (route '${route}', ${tries})`;
+      const headers: Record<string, string> = {};
+      if (failure.retryAfterMs !== undefined) headers['retry-after'] = retryAfterSeconds(failure.retryAfterMs);
+      return new ClaudeGuardError({
+        status,
+        type: failure.type,
+        message,
+        outcome: status < 500 && status !== 408 && status !== 429 ? 'bad-request' : 'upstream-error',
+        headers,
+        attempts,
+        upstreamRequestId,
+      });
+    }
+    case 'unknown':
+      return new ClaudeGuardError({
+        status: 500,
+        type: 'api_error',
+        message: `Internal error in route '${route}'`,
+        outcome: 'internal-error',
+        attempts,
+      });
+  }
+}

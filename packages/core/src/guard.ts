@@ -1,0 +1,150 @@
+import { VERSION as SDK_VERSION } from '@anthropic-ai/sdk/version';
+import { exponentialBackoff } from './backoff.js';
+import { BreakerRegistry, type BreakerSnapshot } from './breaker-registry.js';
+import { GuardEvents, type GuardEventListener } from './events.js';
+import { GuardedCall, type BeginInput, type BeginResult, type HeaderReader } from './guarded-call.js';
+import { normalizeGuardOptions, normalizeRouteOptions, type ClaudeGuardOptions, type RouteConfig, type RouteOptions } from './options.js';
+import { handleProxy } from './proxy.js';
+import { createRequestIdGenerator } from './request-id.js';
+import type { AttemptContext } from './retry-loop.js';
+import { createRetryBudget } from './retry-budget.js';
+import type { GuardRuntime, RouteRuntime } from './route-runtime.js';
+
+/** `GET /guard/status` material: every breaker's state and counts. */
+export interface GuardStatus {
+  breakers: BreakerSnapshot[];
+}
+
+/**
+ * One mounted route: options normalized once, its breaker looked up once.
+ *
+ * @example
+ * ```ts
+ * const route = guard.route({ route: 'proxy' });
+ * export default { fetch: (request: Request) => route.proxy(request) };
+ * ```
+ */
+export interface GuardedRoute {
+  readonly name: string;
+  /** @internal */
+  readonly config: RouteConfig;
+  /** Starts a guarded request (reads the deadline headers and the request id). */
+  begin(input: BeginInput): BeginResult;
+  /** The Anthropic-compatible passthrough for `POST /v1/messages`, in Web terms. */
+  proxy(request: Request): Promise<Response>;
+}
+
+/** Options of {@link ClaudeGuard.run}. */
+export interface RunOptions {
+  /** Incoming headers, for the caller's deadline and request id. */
+  headers?: HeaderReader;
+  /** Aborts when the caller goes away. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The guard: shared breakers, retry budget and events for all routes of one app.
+ *
+ * @example
+ * ```ts
+ * const guard = createClaudeGuard({ client: new Anthropic() });
+ * const text = await guard.run('nightly-report', ({ signal, timeout }) =>
+ *   client.messages.create(params, { signal, timeout, maxRetries: 0 }));
+ * ```
+ */
+export interface ClaudeGuard {
+  /** Normalizes a route's options once; mount the result through an adapter. */
+  route(options: RouteOptions): GuardedRoute;
+  /** Runs any Claude call under a route's deadline, retries and breaker (routes by name are created with defaults). */
+  run<T>(route: string | GuardedRoute, fn: (attempt: AttemptContext) => Promise<T>, options?: RunOptions): Promise<T>;
+  /** Subscribes to typed events; returns the unsubscribe function. */
+  on(listener: GuardEventListener): () => void;
+  status(): GuardStatus;
+  /** Shuts every breaker down and stops the shared timers. */
+  close(): void;
+}
+
+const NO_HEADERS: HeaderReader = { get: () => null };
+
+/**
+ * Creates a guard around an Anthropic client.
+ *
+ * @param options - the client and the defaults every route starts from
+ * @returns the guard to mount routes with (`claudeGuard(guard, ...)` in the adapters)
+ * @example
+ * ```ts
+ * import Anthropic from '@anthropic-ai/sdk';
+ * import { createClaudeGuard } from '@claude-guard/core';
+ *
+ * const guard = createClaudeGuard({
+ *   client: new Anthropic(),
+ *   deadline: { defaultMs: 30_000 },
+ *   breaker: { errorThresholdPercentage: 50, resetTimeout: 30_000 },
+ *   logger: console,
+ * });
+ * ```
+ */
+export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
+  const config = normalizeGuardOptions(options);
+  const events = new GuardEvents();
+  if (config.onEvent) events.on(config.onEvent);
+  const apiKey = (config.client as { apiKey?: unknown }).apiKey;
+  const runtime: GuardRuntime = {
+    config,
+    events,
+    breakers: new BreakerRegistry(config.clock, events),
+    budget: config.retryBudget === false ? undefined : createRetryBudget({ now: config.clock.now, ...config.retryBudget }),
+    nextRequestId: createRequestIdGenerator(),
+    sdkVersion: SDK_VERSION,
+    secrets: typeof apiKey === 'string' && apiKey.length > 0 ? [apiKey] : [],
+  };
+  const byName = new Map<string, GuardedRoute>();
+
+  const route = (routeOptions: RouteOptions): GuardedRoute => {
+    const routeConfig = normalizeRouteOptions(config, routeOptions);
+    const routeRuntime: RouteRuntime = {
+      guard: runtime,
+      config: routeConfig,
+      breaker: routeConfig.breaker.enabled
+        ? runtime.breakers.get(routeConfig.breaker.key, routeConfig.route, routeConfig.breaker)
+        : undefined,
+      backoff: exponentialBackoff({
+        baseMs: routeConfig.retry.baseDelayMs,
+        capMs: routeConfig.retry.maxDelayMs,
+        random: config.random,
+      }),
+    };
+    const guarded: GuardedRoute = {
+      name: routeConfig.route,
+      config: routeConfig,
+      begin: (input) => GuardedCall.begin(routeRuntime, input, false),
+      proxy: (request) => handleProxy(routeRuntime, request),
+    };
+    if (!byName.has(guarded.name)) byName.set(guarded.name, guarded);
+    return guarded;
+  };
+
+  return {
+    route,
+    async run(target, fn, runOptions) {
+      const guarded = typeof target === 'string' ? (byName.get(target) ?? route({ route: target })) : target;
+      const begun = guarded.begin({ headers: runOptions?.headers ?? NO_HEADERS, signal: runOptions?.signal });
+      // Only a malformed or spent deadline header gets here.
+      if (!begun.ok) throw begun.error;
+      const call = begun.call;
+      try {
+        const result = await call.run(fn);
+        call.end(200);
+        return result;
+      } catch (error) {
+        const guardError = call.toGuardError(error);
+        call.setOutcome(guardError.outcome);
+        call.end(guardError.status);
+        throw guardError;
+      }
+    },
+    on: (listener) => events.on(listener),
+    status: () => ({ breakers: runtime.breakers.snapshot() }),
+    close: () => runtime.breakers.close(),
+  };
+}

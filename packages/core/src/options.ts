@@ -1,0 +1,371 @@
+import type { Clock } from './clock.js';
+import { systemClock } from './clock.js';
+import { DEFAULT_DEADLINE_HEADERS } from './deadline-header.js';
+import type { GuardEventListener } from './events.js';
+import type { GuardLogger } from './logger.js';
+import type { RetryBudgetOptions } from './retry-budget.js';
+import type { RouteFallback } from './fallback.js';
+import type { ClaudeClient } from './claude-client.js';
+
+/** The request's time budget. */
+export interface DeadlineOptions {
+  /** Budget when the caller sends no deadline header. Default `60_000`. */
+  defaultMs?: number;
+  /** Upper bound whatever the caller asks for. Default `300_000`. */
+  maxMs?: number;
+  /** Headers read for the caller's budget; the smallest wins. Default `x-request-timeout-ms`, `x-envoy-expected-rq-timeout-ms`, `grpc-timeout`. */
+  headers?: readonly string[];
+  /** Kept back from the budget to write the response. Default `5`. */
+  reserveMs?: number;
+}
+
+/** Which failures are retried, how often and how far apart. */
+export interface RetryOptions {
+  /** Attempts in all, the first included. Default `3`. */
+  maxAttempts?: number;
+  /** Backoff base (full jitter, exponential). Default `500`. */
+  baseDelayMs?: number;
+  /** Backoff cap. Default `8_000`. */
+  maxDelayMs?: number;
+  /** The route's own limit per attempt; its expiry is retried. Default: none (each attempt may use all the time left). */
+  attemptTimeoutMs?: number | undefined;
+}
+
+/** One circuit breaker per key (opossum). */
+export interface BreakerOptions {
+  /** Breaker key; routes naming the same key share a breaker. Default: the route name. */
+  key?: string;
+  /** Failure percentage in the window that opens the breaker. Default `50`. */
+  errorThresholdPercentage?: number;
+  /** Calls in the window before the percentage counts. Default `10`. */
+  volumeThreshold?: number;
+  /** The rolling window. Default `10_000`. */
+  rollingCountTimeout?: number;
+  /** Buckets in the window. Default `10`. */
+  rollingCountBuckets?: number;
+  /** Time open before one trial call is let through. Default `30_000`. */
+  resetTimeout?: number;
+  /** Count 429s as upstream ill health. Default `false`. */
+  countRateLimits?: boolean;
+  /** Turn the breaker off for the route. Default `true`. */
+  enabled?: boolean;
+}
+
+/** The streaming engine's timeouts. */
+export interface StreamOptions {
+  /** Per attempt, until the first upstream event. Default `60_000`. */
+  firstEventTimeoutMs?: number;
+  /** Between upstream events. Default `60_000`. */
+  idleTimeoutMs?: number;
+  /** `event: ping` after this long without output. Default `15_000`. */
+  heartbeatMs?: number;
+  /** Largest single upstream SSE event accepted. Default `1_048_576`. */
+  maxEventBytes?: number;
+}
+
+/** Input limits of the Anthropic-compatible passthrough route. */
+export interface ProxyOptions {
+  /** Largest request body. Default `1_048_576`. */
+  maxBodyBytes?: number;
+  /** Models the route accepts. Default: any. */
+  allowedModels?: readonly string[] | undefined;
+  /** Highest `max_tokens` accepted. Default: no cap. */
+  maxTokensCap?: number | undefined;
+  /** Pass the upstream's 4xx messages (redacted) to the client. Default `true`. */
+  forwardUpstreamClientErrors?: boolean;
+}
+
+/** Options of {@link createClaudeGuard}. Every group is also a per-route override. */
+export interface ClaudeGuardOptions {
+  /** The Anthropic client. The guard calls it with `maxRetries: 0`: it owns retries. */
+  client: ClaudeClient;
+  deadline?: DeadlineOptions;
+  retry?: RetryOptions;
+  /** Retry budget against storms, shared by all routes of this guard; `false` turns it off. */
+  retryBudget?: RetryBudgetOptions | false;
+  breaker?: Omit<BreakerOptions, 'key'>;
+  stream?: StreamOptions;
+  proxy?: ProxyOptions;
+  /** pino- or console-compatible; one line per request. Default: none. */
+  logger?: GuardLogger | undefined;
+  /** Typed events: attempts, retries, breaker transitions, ... */
+  onEvent?: GuardEventListener | undefined;
+  /** Header carrying the correlation id. Default `x-request-id`. */
+  requestIdHeader?: string;
+  clock?: Clock;
+  /** Randomness for backoff jitter and ids. Default `Math.random`. */
+  random?: () => number;
+}
+
+/** Per-route options for the middleware and the passthrough. */
+export interface RouteOptions {
+  /** Route name, used in logs, events, errors and as the default breaker key. */
+  route: string;
+  deadline?: DeadlineOptions;
+  retry?: RetryOptions;
+  breaker?: BreakerOptions;
+  stream?: StreamOptions;
+  proxy?: ProxyOptions;
+  /** What to answer when the breaker is open or retries are exhausted (non-streaming calls). */
+  fallback?: RouteFallback | undefined;
+}
+
+/** @internal Normalized once per guard. */
+export interface GuardConfig {
+  readonly client: ClaudeClient;
+  readonly deadline: Required<DeadlineOptions>;
+  readonly retry: NormalizedRetry;
+  readonly retryBudget: RetryBudgetOptions | false;
+  readonly breaker: Required<Omit<BreakerOptions, 'key'>>;
+  readonly stream: Required<StreamOptions>;
+  readonly proxy: NormalizedProxy;
+  readonly logger: GuardLogger | undefined;
+  readonly onEvent: GuardEventListener | undefined;
+  readonly requestIdHeader: string;
+  readonly clock: Clock;
+  readonly random: () => number;
+}
+
+/** @internal */
+export interface NormalizedRetry {
+  readonly maxAttempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly attemptTimeoutMs: number | undefined;
+}
+
+/** @internal */
+export interface NormalizedProxy {
+  readonly maxBodyBytes: number;
+  readonly allowedModels: ReadonlySet<string> | undefined;
+  readonly maxTokensCap: number | undefined;
+  readonly forwardUpstreamClientErrors: boolean;
+}
+
+/** @internal Normalized once per mounted route. */
+export interface RouteConfig {
+  readonly route: string;
+  readonly deadline: Required<DeadlineOptions>;
+  readonly retry: NormalizedRetry;
+  readonly breaker: Required<BreakerOptions>;
+  readonly stream: Required<StreamOptions>;
+  readonly proxy: NormalizedProxy;
+  readonly fallback: RouteFallback | undefined;
+}
+
+/** The defaults, in one place; the README's tables are checked against them. */
+export const DEFAULTS = {
+  deadline: { defaultMs: 60_000, maxMs: 300_000, headers: DEFAULT_DEADLINE_HEADERS, reserveMs: 5 },
+  retry: { maxAttempts: 3, baseDelayMs: 500, maxDelayMs: 8_000, attemptTimeoutMs: undefined },
+  retryBudget: { percentCanRetry: 0.2, minRetriesPerSecond: 10, ttlMs: 10_000 },
+  breaker: {
+    errorThresholdPercentage: 50,
+    volumeThreshold: 10,
+    rollingCountTimeout: 10_000,
+    rollingCountBuckets: 10,
+    resetTimeout: 30_000,
+    countRateLimits: false,
+    enabled: true,
+  },
+  stream: { firstEventTimeoutMs: 60_000, idleTimeoutMs: 60_000, heartbeatMs: 15_000, maxEventBytes: 1_048_576 },
+  proxy: { maxBodyBytes: 1_048_576, allowedModels: undefined, maxTokensCap: undefined, forwardUpstreamClientErrors: true },
+  requestIdHeader: 'x-request-id',
+} as const;
+
+function fail(option: string, expected: string, value: unknown): never {
+  throw new TypeError(`claude-guard: option \`${option}\` must be ${expected}, got ${JSON.stringify(value) ?? String(value)}`);
+}
+
+function positiveNumber(option: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) fail(option, 'a positive finite number', value);
+  return value;
+}
+
+function nonNegativeNumber(option: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(option, 'a finite number >= 0', value);
+  return value;
+}
+
+function positiveInteger(option: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) fail(option, 'a positive integer', value);
+  return value;
+}
+
+function percentage(option: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value >= 0 && value <= 100)) fail(option, 'a number from 0 to 100', value);
+  return value;
+}
+
+function bool(option: string, value: boolean | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') fail(option, 'true or false', value);
+  return value;
+}
+
+function normalizeDeadline(
+  prefix: string,
+  value: DeadlineOptions | undefined,
+  base: Required<DeadlineOptions>,
+): Required<DeadlineOptions> {
+  const maxMs = positiveNumber(`${prefix}.maxMs`, value?.maxMs, base.maxMs);
+  const defaultMs = positiveNumber(`${prefix}.defaultMs`, value?.defaultMs, base.defaultMs);
+  if (defaultMs > maxMs) fail(`${prefix}.defaultMs`, `at most deadline.maxMs (${maxMs})`, defaultMs);
+  const headers = value?.headers ?? base.headers;
+  if (!Array.isArray(headers) || headers.some((h) => typeof h !== 'string' || h === '')) {
+    fail(`${prefix}.headers`, 'an array of header names', headers);
+  }
+  return Object.freeze({
+    defaultMs,
+    maxMs,
+    headers: Object.freeze((headers as readonly string[]).map((h) => h.toLowerCase())),
+    reserveMs: nonNegativeNumber(`${prefix}.reserveMs`, value?.reserveMs, base.reserveMs),
+  });
+}
+
+function normalizeRetry(prefix: string, value: RetryOptions | undefined, base: NormalizedRetry): NormalizedRetry {
+  const baseDelayMs = positiveNumber(`${prefix}.baseDelayMs`, value?.baseDelayMs, base.baseDelayMs);
+  const maxDelayMs = positiveNumber(`${prefix}.maxDelayMs`, value?.maxDelayMs, base.maxDelayMs);
+  if (maxDelayMs < baseDelayMs) fail(`${prefix}.maxDelayMs`, `at least retry.baseDelayMs (${baseDelayMs})`, maxDelayMs);
+  const attemptTimeoutMs =
+    value && 'attemptTimeoutMs' in value
+      ? value.attemptTimeoutMs === undefined
+        ? undefined
+        : positiveNumber(`${prefix}.attemptTimeoutMs`, value.attemptTimeoutMs, 1)
+      : base.attemptTimeoutMs;
+  return Object.freeze({
+    maxAttempts: positiveInteger(`${prefix}.maxAttempts`, value?.maxAttempts, base.maxAttempts),
+    baseDelayMs,
+    maxDelayMs,
+    attemptTimeoutMs,
+  });
+}
+
+function normalizeBreaker(
+  prefix: string,
+  value: BreakerOptions | undefined,
+  base: Required<Omit<BreakerOptions, 'key'>>,
+): Required<Omit<BreakerOptions, 'key'>> {
+  const rollingCountTimeout = positiveInteger(
+    `${prefix}.rollingCountTimeout`,
+    value?.rollingCountTimeout,
+    base.rollingCountTimeout,
+  );
+  const rollingCountBuckets = positiveInteger(
+    `${prefix}.rollingCountBuckets`,
+    value?.rollingCountBuckets,
+    base.rollingCountBuckets,
+  );
+  if (rollingCountTimeout % rollingCountBuckets !== 0) {
+    fail(`${prefix}.rollingCountTimeout`, `a multiple of rollingCountBuckets (${rollingCountBuckets})`, rollingCountTimeout);
+  }
+  return Object.freeze({
+    errorThresholdPercentage: percentage(
+      `${prefix}.errorThresholdPercentage`,
+      value?.errorThresholdPercentage,
+      base.errorThresholdPercentage,
+    ),
+    volumeThreshold: nonNegativeNumber(`${prefix}.volumeThreshold`, value?.volumeThreshold, base.volumeThreshold),
+    rollingCountTimeout,
+    rollingCountBuckets,
+    resetTimeout: positiveInteger(`${prefix}.resetTimeout`, value?.resetTimeout, base.resetTimeout),
+    countRateLimits: bool(`${prefix}.countRateLimits`, value?.countRateLimits, base.countRateLimits),
+    enabled: bool(`${prefix}.enabled`, value?.enabled, base.enabled),
+  });
+}
+
+function normalizeStream(
+  prefix: string,
+  value: StreamOptions | undefined,
+  base: Required<StreamOptions>,
+): Required<StreamOptions> {
+  return Object.freeze({
+    firstEventTimeoutMs: positiveNumber(
+      `${prefix}.firstEventTimeoutMs`,
+      value?.firstEventTimeoutMs,
+      base.firstEventTimeoutMs,
+    ),
+    idleTimeoutMs: positiveNumber(`${prefix}.idleTimeoutMs`, value?.idleTimeoutMs, base.idleTimeoutMs),
+    heartbeatMs: positiveNumber(`${prefix}.heartbeatMs`, value?.heartbeatMs, base.heartbeatMs),
+    maxEventBytes: positiveInteger(`${prefix}.maxEventBytes`, value?.maxEventBytes, base.maxEventBytes),
+  });
+}
+
+function normalizeProxy(prefix: string, value: ProxyOptions | undefined, base: NormalizedProxy): NormalizedProxy {
+  let allowedModels = base.allowedModels;
+  if (value && 'allowedModels' in value) {
+    const models = value.allowedModels;
+    if (models !== undefined && (!Array.isArray(models) || models.some((m) => typeof m !== 'string'))) {
+      fail(`${prefix}.allowedModels`, 'an array of model names', models);
+    }
+    allowedModels = models === undefined ? undefined : new Set(models);
+  }
+  const maxTokensCap =
+    value && 'maxTokensCap' in value
+      ? value.maxTokensCap === undefined
+        ? undefined
+        : positiveInteger(`${prefix}.maxTokensCap`, value.maxTokensCap, 1)
+      : base.maxTokensCap;
+  return Object.freeze({
+    maxBodyBytes: positiveInteger(`${prefix}.maxBodyBytes`, value?.maxBodyBytes, base.maxBodyBytes),
+    allowedModels,
+    maxTokensCap,
+    forwardUpstreamClientErrors: bool(
+      `${prefix}.forwardUpstreamClientErrors`,
+      value?.forwardUpstreamClientErrors,
+      base.forwardUpstreamClientErrors,
+    ),
+  });
+}
+
+/** @internal Applies defaults and validates, once per guard. */
+export function normalizeGuardOptions(options: ClaudeGuardOptions): GuardConfig {
+  if (!options || typeof options !== 'object') fail('options', 'an object', options);
+  const client = options.client as Partial<ClaudeClient> | undefined;
+  if (!client || typeof client.messages?.create !== 'function') {
+    fail('client', 'an Anthropic client (new Anthropic())', typeof client);
+  }
+  const requestIdHeader = options.requestIdHeader ?? DEFAULTS.requestIdHeader;
+  if (typeof requestIdHeader !== 'string' || !/^[A-Za-z0-9-]+$/.test(requestIdHeader)) {
+    fail('requestIdHeader', 'a header name', requestIdHeader);
+  }
+  if (options.random !== undefined && typeof options.random !== 'function') fail('random', 'a function', options.random);
+  return Object.freeze({
+    client: options.client,
+    deadline: normalizeDeadline('deadline', options.deadline, { ...DEFAULTS.deadline }),
+    retry: normalizeRetry('retry', options.retry, DEFAULTS.retry),
+    retryBudget: options.retryBudget === false ? false : { ...DEFAULTS.retryBudget, ...options.retryBudget },
+    breaker: normalizeBreaker('breaker', options.breaker, DEFAULTS.breaker),
+    stream: normalizeStream('stream', options.stream, DEFAULTS.stream),
+    proxy: normalizeProxy('proxy', options.proxy, DEFAULTS.proxy),
+    logger: options.logger,
+    onEvent: options.onEvent,
+    requestIdHeader: requestIdHeader.toLowerCase(),
+    clock: options.clock ?? systemClock,
+    random: options.random ?? Math.random,
+  });
+}
+
+/** @internal Applies the guard's values under a route's overrides, once per mounted route. */
+export function normalizeRouteOptions(guard: GuardConfig, options: RouteOptions): RouteConfig {
+  if (!options || typeof options.route !== 'string' || !/^[A-Za-z0-9._:/-]{1,100}$/.test(options.route)) {
+    fail('route', 'a name of 1-100 characters [A-Za-z0-9._:/-]', options?.route);
+  }
+  const key = options.breaker?.key ?? options.route;
+  if (typeof key !== 'string' || key === '') fail('breaker.key', 'a non-empty string', key);
+  if (options.fallback !== undefined && typeof options.fallback !== 'function' && typeof options.fallback?.model !== 'string') {
+    fail('fallback', 'a function or { model: string }', options.fallback);
+  }
+  return Object.freeze({
+    route: options.route,
+    deadline: normalizeDeadline('deadline', options.deadline, guard.deadline),
+    retry: normalizeRetry('retry', options.retry, guard.retry),
+    breaker: Object.freeze({ key, ...normalizeBreaker('breaker', options.breaker, guard.breaker) }),
+    stream: normalizeStream('stream', options.stream, guard.stream),
+    proxy: normalizeProxy('proxy', options.proxy, guard.proxy),
+    fallback: options.fallback,
+  });
+}

@@ -1,0 +1,42 @@
+import type { ClaudeGuardError } from './guard-error.js';
+
+const JSON_TYPE = 'application/json';
+
+/**
+ * The sanitized error response every guarded route sends. `x-should-retry: false` tells an SDK
+ * calling us not to stack its retries on top of ours: we have already retried.
+ *
+ * @example
+ * ```ts
+ * return errorResponse(err, 'req_1');
+ * ```
+ */
+export function errorResponse(error: ClaudeGuardError, requestId: string, upstreamRequestId?: string): Response {
+  const headers = new Headers(error.headers);
+  headers.set('content-type', JSON_TYPE);
+  headers.set('x-should-retry', 'false');
+  headers.set('x-request-id', requestId);
+  const upstream = upstreamRequestId ?? error.upstreamRequestId;
+  if (upstream) headers.set('x-upstream-request-id', upstream);
+  // 499 is ours for "client went away"; nobody reads it, but a Response needs a valid status.
+  const status = error.status >= 200 && error.status <= 599 ? error.status : 500;
+  return new Response(JSON.stringify(error.toBody(requestId)), { status, headers });
+}
+
+/** A JSON success response. */
+export function jsonResponse(body: unknown, headers: Headers): Response {
+  headers.set('content-type', JSON_TYPE);
+  return new Response(JSON.stringify(body), { status: 200, headers });
+}
+
+/** Copies the upstream headers a passthrough forwards: `request-id` and the rate-limit family. */
+export function forwardUpstreamHeaders(from: Headers, to: Headers): void {
+  const requestId = from.get('request-id');
+  if (requestId) {
+    to.set('request-id', requestId);
+    to.set('x-upstream-request-id', requestId);
+  }
+  from.forEach((value, name) => {
+    if (name.startsWith('anthropic-ratelimit-')) to.set(name, value);
+  });
+}

@@ -1,0 +1,256 @@
+import pTimeout from 'p-timeout';
+import { AttemptFailedError, BreakerOpenError } from './breaker-registry.js';
+import { classifyFailure, type AttemptFailure } from './classify.js';
+import { sleep, type TimerHandle } from './clock.js';
+import type { Deadline } from './deadline.js';
+import { toGuardError } from './failure-response.js';
+import { ClaudeGuardError } from './guard-error.js';
+import { retryAfterSeconds } from './retry-after.js';
+import type { RouteRuntime } from './route-runtime.js';
+import { AttemptTimeoutError } from './upstream-errors.js';
+
+/**
+ * What one attempt is given: forward `signal` and `timeout` to the SDK call so that the
+ * deadline and client disconnects abort the upstream request itself.
+ *
+ * @example
+ * ```ts
+ * await guard.run('summarize', ({ signal, timeout }) =>
+ *   client.messages.create(params, { signal, timeout, maxRetries: 0 }));
+ * ```
+ */
+export interface AttemptContext {
+  /** Aborts at the deadline, on client disconnect, or at the route's attempt timeout. */
+  signal: AbortSignal;
+  /** Milliseconds this attempt may take (for the SDK's `timeout`). */
+  timeout: number;
+  /** 0 for the first attempt. */
+  attempt: number;
+  deadline: Deadline;
+}
+
+/** @internal An attempt that may answer (`ready`) before it is over (`done`): a stream commits early. */
+export interface StartedAttempt<T> {
+  ready: Promise<T>;
+  done: Promise<unknown>;
+}
+
+/** @internal The per-request state the loop reads and updates. */
+export interface CallState {
+  readonly runtime: RouteRuntime;
+  readonly requestId: string;
+  readonly deadline: Deadline;
+  readonly forwardClientErrors: boolean;
+  attempts: number;
+  upstreamRequestId: string | undefined;
+  lastFailure: AttemptFailure | undefined;
+}
+
+const noop = (): void => {};
+const never = new Promise<never>(noop);
+
+/**
+ * Runs attempts under the route's breaker until one answers, the failure is not transient,
+ * attempts or the retry budget run out, or the next wait would not fit in the deadline.
+ * Outermost first: deadline -> this loop (with budget) -> breaker -> one attempt.
+ *
+ * @internal
+ */
+export async function runWithRetries<T>(
+  call: CallState,
+  start: (context: AttemptContext) => StartedAttempt<T>,
+): Promise<T> {
+  const { runtime, deadline } = call;
+  const { guard, config } = runtime;
+  const clock = guard.config.clock;
+  const events = guard.events;
+  guard.budget?.recordRequest();
+
+  for (let attempt = 0; ; attempt++) {
+    if (deadline.signal.aborted) throw finalError(call, classifyFailure(deadline.signal.reason, classifyContext(call)));
+    call.attempts = attempt + 1;
+    let failure: AttemptFailure;
+    try {
+      return await runOneAttempt(call, attempt, start);
+    } catch (error) {
+      if (error instanceof BreakerOpenError) {
+        events.emit({ type: 'breaker-rejected', route: config.route, key: error.key, requestId: call.requestId });
+        call.attempts = attempt; // the breaker refused: no upstream attempt was made
+        throw breakerOpenError(call, error);
+      }
+      failure =
+        error instanceof AttemptFailedError ? error.failure : classifyFailure(error, classifyContext(call));
+    }
+    call.lastFailure = failure;
+    if (failure.upstreamRequestId) call.upstreamRequestId = failure.upstreamRequestId;
+    if (events.active) {
+      events.emit({
+        type: 'attempt-failed',
+        route: config.route,
+        requestId: call.requestId,
+        attempt,
+        kind: failure.kind,
+        status: failure.status,
+        transient: failure.transient,
+      });
+    }
+    if (failure.kind === 'deadline') {
+      if (deadline.signal.reason !== undefined && events.active) {
+        events.emit({
+          type: 'deadline-exceeded',
+          route: config.route,
+          requestId: call.requestId,
+          source: deadline.source,
+          budgetMs: deadline.budgetMs,
+        });
+      }
+      throw finalError(call, failure);
+    }
+    if (!failure.transient) {
+      giveUp(call, 'not-transient');
+      throw finalError(call, failure);
+    }
+    if (attempt + 1 >= config.retry.maxAttempts) {
+      giveUp(call, 'attempts-exhausted');
+      throw finalError(call, failure);
+    }
+    const delayMs = failure.retryAfterMs ?? runtime.backoff(attempt);
+    if (delayMs >= deadline.remaining()) {
+      giveUp(call, 'wait-exceeds-deadline');
+      throw finalError(call, failure);
+    }
+    if (guard.budget && !guard.budget.tryWithdraw()) {
+      events.emit({ type: 'retry-budget-rejected', route: config.route, requestId: call.requestId });
+      giveUp(call, 'retry-budget');
+      throw finalError(call, failure);
+    }
+    if (events.active) {
+      events.emit({ type: 'retry', route: config.route, requestId: call.requestId, attempt: attempt + 1, delayMs });
+    }
+    try {
+      await sleep(clock, delayMs, deadline.signal);
+    } catch (reason) {
+      throw finalError(call, classifyFailure(reason, classifyContext(call)));
+    }
+  }
+}
+
+function classifyContext(call: CallState) {
+  return {
+    deadline: call.deadline,
+    countRateLimits: call.runtime.breaker?.options.countRateLimits ?? false,
+    now: call.runtime.guard.config.clock.now,
+  };
+}
+
+function giveUp(call: CallState, reason: 'not-transient' | 'attempts-exhausted' | 'wait-exceeds-deadline' | 'retry-budget') {
+  const events = call.runtime.guard.events;
+  if (!events.active) return;
+  events.emit({
+    type: 'give-up',
+    route: call.runtime.config.route,
+    requestId: call.requestId,
+    attempts: call.attempts,
+    reason,
+  });
+}
+
+function finalError(call: CallState, failure: AttemptFailure): ClaudeGuardError {
+  return toGuardError(failure, {
+    route: call.runtime.config.route,
+    attempts: call.attempts,
+    forwardClientErrors: call.forwardClientErrors && call.runtime.config.proxy.forwardUpstreamClientErrors,
+    secrets: call.runtime.guard.secrets,
+  });
+}
+
+function breakerOpenError(call: CallState, error: BreakerOpenError): ClaudeGuardError {
+  const seconds = retryAfterSeconds(error.retryAfterMs);
+  return new ClaudeGuardError({
+    status: 503,
+    type: 'overloaded_error',
+    message: `Claude is unavailable for route '${call.runtime.config.route}': its circuit breaker is open; retry after ${seconds} s`,
+    outcome: 'breaker-open',
+    headers: { 'retry-after': seconds },
+    attempts: 0,
+  });
+}
+
+async function runOneAttempt<T>(
+  call: CallState,
+  attempt: number,
+  start: (context: AttemptContext) => StartedAttempt<T>,
+): Promise<T> {
+  const { runtime, deadline } = call;
+  const { clock } = runtime.guard.config;
+  const attemptTimeoutMs = runtime.config.retry.attemptTimeoutMs;
+  const remaining = deadline.remaining();
+  // The route's own limit only when it is shorter than what is left; otherwise the deadline rules.
+  const ownTimeout = attemptTimeoutMs !== undefined && attemptTimeoutMs < remaining ? attemptTimeoutMs : undefined;
+  const timeout = Math.max(1, Math.ceil(ownTimeout ?? remaining));
+
+  const controller = new AbortController();
+  const onDeadline = () => controller.abort(deadline.signal.reason);
+  deadline.signal.addEventListener('abort', onDeadline, { once: true });
+  const context: AttemptContext = { signal: controller.signal, timeout, attempt, deadline };
+  if (runtime.guard.events.active) {
+    runtime.guard.events.emit({
+      type: 'attempt',
+      route: runtime.config.route,
+      requestId: call.requestId,
+      attempt,
+      timeoutMs: timeout,
+    });
+  }
+
+  let ready: Promise<T> = never;
+  const work = async (): Promise<unknown> => {
+    let started: StartedAttempt<T>;
+    try {
+      started = start(context);
+    } catch (error) {
+      throw new AttemptFailedError(classifyFailure(error, classifyContext(call)));
+    }
+    ready = started.ready;
+    started.ready.catch(noop); // its failure is reported through `done`, classified
+    let done = started.done;
+    if (ownTimeout !== undefined) {
+      done = pTimeout(done, {
+        milliseconds: ownTimeout,
+        message: new AttemptTimeoutError(ownTimeout),
+        customTimers: {
+          setTimeout: ((fn: () => void, ms: number) => clock.setTimeout(fn, ms)) as typeof setTimeout,
+          clearTimeout: ((handle: TimerHandle) => clock.clearTimeout(handle)) as typeof clearTimeout,
+        },
+      });
+    }
+    // A caller's fn that ignores the signal still ends at the deadline or disconnect.
+    done = Promise.race([done, abortedPromise(controller.signal)]);
+    try {
+      return await done;
+    } catch (error) {
+      if (!controller.signal.aborted) controller.abort(error);
+      throw new AttemptFailedError(classifyFailure(error, classifyContext(call)));
+    } finally {
+      deadline.signal.removeEventListener('abort', onDeadline);
+    }
+  };
+
+  const tracked = runtime.breaker ? runtime.breaker.execute(work) : work();
+  tracked.catch(noop); // awaited below; after a stream commits its end is the engine's business
+  return Promise.race([onlyResolution(ready), tracked.then(() => ready)]);
+}
+
+function onlyResolution<T>(promise: Promise<T>): Promise<T> {
+  return promise.then(
+    (value) => value,
+    () => never,
+  );
+}
+
+function abortedPromise(signal: AbortSignal): Promise<never> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise((_, reject) => {
+    signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+  });
+}

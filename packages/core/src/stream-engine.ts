@@ -1,0 +1,424 @@
+import type { MessageStreamParams } from './claude-client.js';
+import type { Clock, TimerHandle } from './clock.js';
+import { ClientAbortedError, DeadlineExceededError } from './deadline.js';
+import type { AnthropicErrorType } from './error-body.js';
+import { anthropicErrorBody } from './error-body.js';
+import type { GuardedCall } from './guarded-call.js';
+import { isClaudeGuardError, type ClaudeGuardError } from './guard-error.js';
+import { forwardUpstreamHeaders } from './response.js';
+import { runWithRetries, type AttemptContext, type StartedAttempt } from './retry-loop.js';
+import { encodeSseEvent, encodeSseJson, SseParser, type SseEvent } from './sse.js';
+import { MalformedStreamError, StreamStallError, UpstreamStreamError } from './upstream-errors.js';
+
+/**
+ * `anthropic`: Claude's own events, re-emitted unchanged, readable by the official SDK.
+ * `text`: `event: text` with a JSON string per delta, then `event: done` with usage: for browsers.
+ */
+export type StreamFormat = 'anthropic' | 'text';
+
+const PING = new TextEncoder().encode('event: ping\ndata: {"type": "ping"}\n\n');
+const SSE_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'text/event-stream',
+  'cache-control': 'no-cache, no-transform',
+  'x-accel-buffering': 'no',
+};
+const KNOWN_ERROR_TYPES = new Set(['overloaded_error', 'api_error', 'rate_limit_error', 'timeout_error', 'invalid_request_error', 'authentication_error', 'permission_error', 'not_found_error', 'billing_error', 'request_too_large']);
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (reason: unknown) => void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** One upstream attempt that reached its first data event. */
+interface UpstreamHandle {
+  reader: ReadableStreamDefaultReader<Uint8Array>;
+  parser: SseParser;
+  /** Events parsed but not yet forwarded. */
+  buffered: SseEvent[];
+  response: Response;
+  abort: AbortController;
+  /** Settles when the upstream exchange is over: the breaker's verdict on this attempt. */
+  finished: Deferred<void>;
+  detach: () => void;
+}
+
+type Timed<T> = { timedOut: true } | { timedOut: false; value: T };
+
+function raceTimer<T>(clock: Clock, promise: Promise<T>, ms: number): Promise<Timed<T>> {
+  return new Promise((resolve, reject) => {
+    const handle: TimerHandle = clock.setTimeout(() => resolve({ timedOut: true }), ms);
+    promise.then(
+      (value) => {
+        clock.clearTimeout(handle);
+        resolve({ timedOut: false, value });
+      },
+      (error: unknown) => {
+        clock.clearTimeout(handle);
+        reject(error);
+      },
+    );
+  });
+}
+
+const noop = (): void => {};
+
+/**
+ * @internal Starts a guarded stream. Resolves with a committed 200 SSE `Response` (first data
+ * event, or first heartbeat), or with an error `Response` when every attempt failed first.
+ */
+export function startStream(
+  call: GuardedCall,
+  params: MessageStreamParams,
+  format: StreamFormat,
+  onDone: () => void,
+): Promise<Response> {
+  return new StreamSession(call, params, format, onDone).start();
+}
+
+class StreamSession {
+  readonly #call: GuardedCall;
+  readonly #params: MessageStreamParams;
+  readonly #format: StreamFormat;
+  readonly #onDone: () => void;
+  readonly #clock: Clock;
+  readonly #heartbeatMs: number;
+  readonly #idleTimeoutMs: number;
+  #handle: UpstreamHandle | undefined;
+  #retrying!: Promise<UpstreamHandle>;
+  #pendingRead: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+  #idleWaitedMs = 0;
+  #closing = false;
+  #done = false;
+  #inputTokens: number | undefined;
+  #stopReason: string | null = null;
+
+  constructor(call: GuardedCall, params: MessageStreamParams, format: StreamFormat, onDone: () => void) {
+    this.#call = call;
+    this.#params = params;
+    this.#format = format;
+    this.#onDone = onDone;
+    const { config, guard } = call.state.runtime;
+    this.#clock = guard.config.clock;
+    this.#heartbeatMs = config.stream.heartbeatMs;
+    this.#idleTimeoutMs = config.stream.idleTimeoutMs;
+  }
+
+  async start(): Promise<Response> {
+    this.#retrying = runWithRetries(this.#call.state, (context) => this.#attempt(context));
+    this.#retrying.catch(noop);
+    let first: Timed<UpstreamHandle>;
+    try {
+      first = await raceTimer(this.#clock, this.#retrying, this.#heartbeatMs);
+    } catch (error) {
+      // Nothing was sent yet: the client gets a real HTTP status.
+      this.#finish();
+      return this.#call.errorResponse(error);
+    }
+    const headers = this.#call.responseHeaders();
+    for (const [name, value] of Object.entries(SSE_HEADERS)) headers.set(name, value);
+    if (!first.timedOut) {
+      this.#handle = first.value;
+      forwardUpstreamHeaders(first.value.response.headers, headers);
+      this.#emitCommitted('first-event');
+    } else {
+      this.#emitCommitted('heartbeat');
+    }
+    let commitPingPending = first.timedOut;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull: async (controller) => {
+          if (commitPingPending) {
+            // The heartbeat that committed the response is its first bytes.
+            commitPingPending = false;
+            controller.enqueue(PING);
+            return;
+          }
+          const chunk = await this.#produce();
+          if (chunk) controller.enqueue(chunk);
+          else controller.close();
+        },
+        cancel: () => this.#cancel(),
+      },
+      { highWaterMark: 0 },
+    );
+    return new Response(body, { status: 200, headers });
+  }
+
+  #emitCommitted(by: 'first-event' | 'heartbeat'): void {
+    const { guard, config } = this.#call.state.runtime;
+    if (guard.events.active) {
+      guard.events.emit({
+        type: 'stream-committed',
+        route: config.route,
+        requestId: this.#call.requestId,
+        attempt: this.#call.state.attempts - 1,
+        by,
+      });
+    }
+  }
+
+  /** One upstream attempt: ready at its first data event, done when its stream is over. */
+  #attempt(context: AttemptContext): StartedAttempt<UpstreamHandle> {
+    const ready = this.#connect(context);
+    const done = ready.then((handle) => handle.finished.promise);
+    return { ready, done };
+  }
+
+  async #connect(context: AttemptContext): Promise<UpstreamHandle> {
+    const { guard, config } = this.#call.state.runtime;
+    const abort = new AbortController();
+    const onParentAbort = () => abort.abort(context.signal.reason);
+    if (context.signal.aborted) throw context.signal.reason as Error;
+    context.signal.addEventListener('abort', onParentAbort, { once: true });
+    const detach = () => context.signal.removeEventListener('abort', onParentAbort);
+    const firstEventMs = Math.min(config.stream.firstEventTimeoutMs, Math.max(1, context.deadline.remaining()));
+    const timer = this.#clock.setTimeout(
+      () => abort.abort(new StreamStallError('first-event', config.stream.firstEventTimeoutMs)),
+      firstEventMs,
+    );
+    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    try {
+      const response = await guard.config.client.messages
+        .create({ ...this.#params, stream: true }, { signal: abort.signal, timeout: context.timeout, maxRetries: 0 })
+        .asResponse();
+      const upstreamId = response.headers.get('request-id');
+      if (upstreamId) this.#call.state.upstreamRequestId = upstreamId;
+      if (!response.body) throw new MalformedStreamError('The upstream stream had no body');
+      reader = response.body.getReader();
+      const parser = new SseParser({ maxEventBytes: config.stream.maxEventBytes });
+      const buffered: SseEvent[] = [];
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) throw new MalformedStreamError('The upstream stream ended before its first event');
+        for (const event of parser.push(value)) {
+          if (event.event === 'error') throw upstreamStreamError(event.data);
+          buffered.push(event);
+        }
+        if (buffered.some((event) => event.event !== undefined && event.event !== 'ping')) break;
+      }
+      return { reader, parser, buffered, response, abort, finished: deferred<void>(), detach };
+    } catch (error) {
+      const reason: unknown = abort.signal.aborted ? abort.signal.reason : error;
+      if (!abort.signal.aborted) abort.abort(reason);
+      reader?.cancel().catch(noop);
+      detach();
+      throw reason;
+    } finally {
+      this.#clock.clearTimeout(timer);
+    }
+  }
+
+  /** The next chunk for the client, or null at the end. Only runs while the client is reading. */
+  async #produce(): Promise<Uint8Array | null> {
+    if (this.#closing) {
+      this.#finish();
+      return null;
+    }
+    const entered = this.#clock.now();
+    try {
+      if (!this.#handle) {
+        // Committed by a heartbeat while attempts are still being made.
+        const next = await raceTimer(this.#clock, this.#retrying, this.#heartbeatMs);
+        if (next.timedOut) return PING;
+        this.#handle = next.value;
+      }
+      const handle = this.#handle;
+      for (;;) {
+        const event = handle.buffered.shift();
+        if (event) {
+          const out = this.#transform(event, handle);
+          if (out) return out;
+          continue;
+        }
+        this.#pendingRead ??= handle.reader.read();
+        const waitedBefore = this.#idleWaitedMs;
+        const heartbeatLeft = this.#heartbeatMs - (this.#clock.now() - entered);
+        const idleLeft = this.#idleTimeoutMs - waitedBefore - (this.#clock.now() - entered);
+        const limit = Math.max(0, Math.min(heartbeatLeft, idleLeft));
+        const result = await raceTimer(this.#clock, this.#pendingRead, limit);
+        if (result.timedOut) {
+          if (this.#idleTimeoutMs - waitedBefore - (this.#clock.now() - entered) <= 0) {
+            throw new StreamStallError('idle', this.#idleTimeoutMs);
+          }
+          this.#idleWaitedMs = waitedBefore + (this.#clock.now() - entered);
+          return PING;
+        }
+        this.#pendingRead = undefined;
+        this.#idleWaitedMs = 0;
+        if (result.value.done) throw new MalformedStreamError('The upstream stream ended without message_stop');
+        for (const parsed of handle.parser.push(result.value.value)) handle.buffered.push(parsed);
+      }
+    } catch (error) {
+      return this.#fail(error);
+    }
+  }
+
+  /** Turns one upstream event into client bytes (or nothing, for events this format drops). */
+  #transform(event: SseEvent, handle: UpstreamHandle): Uint8Array | undefined {
+    const name = event.event;
+    if (name === undefined) return undefined;
+    if (name === 'error') throw upstreamStreamError(event.data);
+    if (name === 'message_start' || name === 'message_delta' || name === 'message_stop' || this.#format === 'text') {
+      return this.#transformParsed(name, event, handle);
+    }
+    return this.#format === 'anthropic' ? encodeSseEvent(name, event.data) : undefined;
+  }
+
+  #transformParsed(name: string, event: SseEvent, handle: UpstreamHandle): Uint8Array | undefined {
+    let data: Record<string, unknown>;
+    try {
+      data = JSON.parse(event.data) as Record<string, unknown>;
+    } catch {
+      throw new MalformedStreamError(`The upstream sent an unparseable ${name} event`);
+    }
+    if (name === 'message_start') {
+      const usage = (data['message'] as { usage?: { input_tokens?: number } } | undefined)?.usage;
+      this.#inputTokens = usage?.input_tokens;
+    } else if (name === 'message_delta') {
+      const usage = data['usage'] as { output_tokens?: number } | undefined;
+      if (typeof usage?.output_tokens === 'number') this.#call.outputTokens = usage.output_tokens;
+      const delta = data['delta'] as { stop_reason?: string | null } | undefined;
+      this.#stopReason = delta?.stop_reason ?? this.#stopReason;
+    } else if (name === 'message_stop') {
+      this.#closing = true;
+      this.#call.setOutcome('ok');
+      handle.finished.resolve();
+      this.#releaseUpstream(handle, true);
+      if (this.#format === 'text') {
+        return encodeSseJson('done', {
+          stop_reason: this.#stopReason,
+          usage: { input_tokens: this.#inputTokens ?? null, output_tokens: this.#call.outputTokens ?? null },
+        });
+      }
+    }
+    if (this.#format === 'anthropic') return encodeSseEvent(name, event.data);
+    if (name === 'content_block_delta') {
+      const delta = data['delta'] as { type?: string; text?: unknown } | undefined;
+      if (delta?.type === 'text_delta' && typeof delta.text === 'string') return encodeSseJson('text', delta.text);
+    }
+    return undefined;
+  }
+
+  /** A failure after commit: one in-band `error` event, then the end. Never a silent close. */
+  #fail(error: unknown): Uint8Array | null {
+    const handle = this.#handle;
+    const abort = handle?.abort;
+    const reason: unknown = abort?.signal.aborted ? abort.signal.reason : error;
+    if (reason instanceof ClientAbortedError || this.#call.deadline.clientAborted) {
+      this.#cancel();
+      return null;
+    }
+    this.#closing = true;
+    if (handle) {
+      if (!abort?.signal.aborted) abort?.abort(reason);
+      handle.finished.reject(reason);
+      this.#releaseUpstream(handle);
+    }
+    const { type, message, outcome } = this.#describe(reason);
+    this.#call.setOutcome(outcome);
+    return encodeSseJson('error', anthropicErrorBody(type, message, this.#call.requestId));
+  }
+
+  #describe(reason: unknown): { type: AnthropicErrorType; message: string; outcome: string } {
+    if (isClaudeGuardError(reason)) {
+      const error: ClaudeGuardError = reason;
+      return { type: error.type, message: error.message, outcome: error.outcome };
+    }
+    if (reason instanceof DeadlineExceededError || this.#call.deadline.expired) {
+      const text = reason instanceof DeadlineExceededError ? reason.message : 'The request deadline ran out';
+      return { type: 'timeout_error', message: `${text} while Claude was streaming`, outcome: 'deadline-exceeded' };
+    }
+    if (reason instanceof StreamStallError) {
+      return { type: 'timeout_error', message: `Claude's stream stalled: no event for ${reason.timeoutMs} ms`, outcome: 'stream-stalled' };
+    }
+    if (reason instanceof UpstreamStreamError) {
+      const type = (KNOWN_ERROR_TYPES.has(reason.type) ? reason.type : 'api_error') as AnthropicErrorType;
+      return { type, message: `The Claude API failed mid-stream with ${type}`, outcome: 'upstream-error' };
+    }
+    if (reason instanceof MalformedStreamError) {
+      return { type: 'api_error', message: 'The Claude API sent a malformed or truncated stream', outcome: 'upstream-error' };
+    }
+    return { type: 'api_error', message: 'The connection to the Claude API was lost mid-stream', outcome: 'upstream-unreachable' };
+  }
+
+  /** The client went away: abort the upstream now so it stops generating (and billing). */
+  #cancel(): void {
+    if (this.#done) return;
+    this.#closing = true;
+    const reason = new ClientAbortedError();
+    const handle = this.#handle;
+    if (handle) {
+      if (!handle.abort.signal.aborted) handle.abort.abort(reason);
+      handle.finished.reject(reason);
+      this.#releaseUpstream(handle);
+    }
+    // Still retrying (heartbeat-committed): the deadline's signal stops the loop.
+    this.#call.deadline.abortForClient();
+    this.#call.setOutcome('client-aborted');
+    const { guard, config } = this.#call.state.runtime;
+    if (guard.events.active) {
+      guard.events.emit({
+        type: 'client-aborted',
+        route: config.route,
+        requestId: this.#call.requestId,
+        outputTokens: this.#call.outputTokens,
+      });
+    }
+    this.#finish();
+  }
+
+  #releaseUpstream(handle: UpstreamHandle, completed = false): void {
+    handle.detach();
+    this.#pendingRead?.catch(noop);
+    this.#pendingRead = undefined;
+    if (completed) {
+      // After message_stop the upstream is ending on its own: read its end instead of
+      // resetting a healthy exchange, but never wait on it for more than a few chunks.
+      void drainBriefly(handle.reader, this.#clock);
+    } else {
+      handle.reader.cancel().catch(noop);
+    }
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#onDone();
+  }
+}
+
+async function drainBriefly(reader: ReadableStreamDefaultReader<Uint8Array>, clock: Clock): Promise<void> {
+  const timer = clock.setTimeout(() => void reader.cancel().catch(noop), 1_000);
+  try {
+    for (let chunks = 0; chunks < 4; chunks++) {
+      if ((await reader.read()).done) return;
+    }
+    await reader.cancel();
+  } catch {
+    // The upstream went away after finishing: nothing to do.
+  } finally {
+    clock.clearTimeout(timer);
+  }
+}
+
+function upstreamStreamError(data: string): UpstreamStreamError {
+  try {
+    const parsed = JSON.parse(data) as { error?: { type?: unknown; message?: unknown } };
+    const type = typeof parsed.error?.type === 'string' ? parsed.error.type : 'api_error';
+    const message = typeof parsed.error?.message === 'string' ? parsed.error.message : '';
+    return new UpstreamStreamError(type, message);
+  } catch {
+    return new UpstreamStreamError('api_error', '');
+  }
+}
