@@ -1,0 +1,66 @@
+import { anthropicErrorBody, type ClaudeGuard } from '@claude-guard/core';
+import { chatParams, DEMO_FAULTS, DEMO_PAGE_HTML, isDemoFault, type ExampleUpstream } from '@claude-guard/example-shared';
+import { claudeGuard, claudeGuardErrorHandler, claudeProxy } from '@claude-guard/express';
+import express, { type Express } from 'express';
+
+/**
+ * The example's routes: the passthrough, a handler wrapping its own Claude call, health,
+ * breaker status, and (with the embedded fake only) the demo page's fault controls.
+ *
+ * @example
+ * ```ts
+ * createExpressExample({ guard, upstream, model: 'claude-sonnet-5' }).listen(3000);
+ * ```
+ */
+export function createExpressExample(options: { guard: ClaudeGuard; upstream: ExampleUpstream; model: string }): Express {
+  const { guard, upstream, model } = options;
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.get('/', (_req, res) => {
+    res.type('html').send(DEMO_PAGE_HTML);
+  });
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get('/guard/status', (_req, res) => {
+    res.json({ upstream: upstream.fake ? 'fake-anthropic' : 'anthropic', ...guard.status() });
+  });
+
+  // The passthrough reads the raw body itself (size limit, JSON checks): no body parser before it.
+  app.post('/v1/messages', claudeProxy(guard, { route: 'proxy' }));
+
+  app.post('/chat', express.json({ limit: '64kb' }), claudeGuard(guard, { route: 'chat' }), async (req, res) => {
+    const chat = chatParams(req.body, model);
+    if (!chat.ok) {
+      res.status(400).json(anthropicErrorBody('invalid_request_error', chat.error, req.claude.requestId));
+      return;
+    }
+    if (chat.stream) {
+      await req.claude.stream(res, chat.params, { format: 'text' });
+      return;
+    }
+    const message = await req.claude.messages.create(chat.params);
+    const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
+    res.json({ text, request_id: req.claude.requestId });
+  });
+
+  const fake = upstream.fake;
+  if (fake) {
+    app.get('/demo/faults', (_req, res) => {
+      res.json(Object.fromEntries(Object.entries(DEMO_FAULTS).map(([name, fault]) => [name, fault.label])));
+    });
+    app.post('/demo/fault', express.json(), (req, res) => {
+      const name: unknown = (req.body as { fault?: unknown } | undefined)?.fault;
+      if (!isDemoFault(name)) {
+        res.status(400).json({ error: 'unknown fault' });
+        return;
+      }
+      DEMO_FAULTS[name].apply(fake);
+      res.json({ queued: name });
+    });
+  }
+
+  app.use(claudeGuardErrorHandler());
+  return app;
+}

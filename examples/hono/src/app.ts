@@ -1,0 +1,48 @@
+import { anthropicErrorBody, type ClaudeGuard } from '@claude-guard/core';
+import { chatParams, DEMO_FAULTS, DEMO_PAGE_HTML, isDemoFault, type ExampleUpstream } from '@claude-guard/example-shared';
+import { claudeGuard, claudeGuardErrorHandler, claudeProxy } from '@claude-guard/hono';
+import { Hono } from 'hono';
+
+/**
+ * The example's routes: the passthrough, a handler wrapping its own Claude call, health,
+ * breaker status, the demo page and (with the embedded fake only) its fault controls.
+ *
+ * @example
+ * ```ts
+ * serve({ fetch: createHonoExample({ guard, upstream, model: 'claude-sonnet-5' }).fetch, port: 3000 });
+ * ```
+ */
+export function createHonoExample(options: { guard: ClaudeGuard; upstream: ExampleUpstream; model: string }): Hono {
+  const { guard, upstream, model } = options;
+  const app = new Hono();
+  app.onError(claudeGuardErrorHandler());
+
+  app.get('/', (c) => c.html(DEMO_PAGE_HTML));
+  app.get('/healthz', (c) => c.json({ ok: true }));
+  app.get('/guard/status', (c) => c.json({ upstream: upstream.fake ? 'fake-anthropic' : 'anthropic', ...guard.status() }));
+
+  app.post('/v1/messages', claudeProxy(guard, { route: 'proxy' }));
+
+  app.post('/chat', claudeGuard(guard, { route: 'chat' }), async (c) => {
+    const chat = chatParams(await c.req.json().catch(() => null), model);
+    if (!chat.ok) return c.json(anthropicErrorBody('invalid_request_error', chat.error, c.var.claude.requestId), 400);
+    if (chat.stream) return c.var.claude.stream(c, chat.params, { format: 'text' });
+    const message = await c.var.claude.messages.create(chat.params);
+    const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
+    return c.json({ text, request_id: c.var.claude.requestId });
+  });
+
+  const fake = upstream.fake;
+  if (fake) {
+    app.get('/demo/faults', (c) =>
+      c.json(Object.fromEntries(Object.entries(DEMO_FAULTS).map(([name, fault]) => [name, fault.label]))),
+    );
+    app.post('/demo/fault', async (c) => {
+      const name: unknown = ((await c.req.json().catch(() => null)) as { fault?: unknown } | null)?.fault;
+      if (!isDemoFault(name)) return c.json({ error: 'unknown fault' }, 400);
+      DEMO_FAULTS[name].apply(fake);
+      return c.json({ queued: name });
+    });
+  }
+  return app;
+}

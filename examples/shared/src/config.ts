@@ -1,0 +1,56 @@
+import type { ClaudeGuardOptions } from '@claude-guard/core';
+
+/** Everything the example apps read from the environment, validated once. */
+export interface ExampleConfig {
+  port: number;
+  host: string;
+  model: string;
+  guard: Omit<ClaudeGuardOptions, 'client'>;
+}
+
+function intFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got '${raw}'`);
+  return value;
+}
+
+/**
+ * Reads `PORT`, `HOST`, `CLAUDE_MODEL` and the `CLAUDE_GUARD_*` tuning variables.
+ *
+ * @example
+ * ```ts
+ * const config = readExampleConfig(process.env);
+ * ```
+ */
+export function readExampleConfig(env: NodeJS.ProcessEnv): ExampleConfig {
+  const deadlineMs = intFromEnv(env, 'CLAUDE_GUARD_DEADLINE_MS');
+  const maxAttempts = intFromEnv(env, 'CLAUDE_GUARD_MAX_ATTEMPTS');
+  const volumeThreshold = intFromEnv(env, 'CLAUDE_GUARD_BREAKER_VOLUME');
+  const errorThresholdPercentage = intFromEnv(env, 'CLAUDE_GUARD_BREAKER_ERROR_PERCENT');
+  const resetTimeout = intFromEnv(env, 'CLAUDE_GUARD_BREAKER_RESET_MS');
+  const firstEventTimeoutMs = intFromEnv(env, 'CLAUDE_GUARD_STREAM_FIRST_EVENT_MS');
+  const idleTimeoutMs = intFromEnv(env, 'CLAUDE_GUARD_STREAM_IDLE_MS');
+  const heartbeatMs = intFromEnv(env, 'CLAUDE_GUARD_HEARTBEAT_MS');
+  const guard: Omit<ClaudeGuardOptions, 'client'> = {
+    deadline: deadlineMs === undefined ? {} : { defaultMs: deadlineMs, maxMs: Math.max(deadlineMs, 300_000) },
+    retry: maxAttempts === undefined ? {} : { maxAttempts },
+    breaker: {
+      ...(volumeThreshold === undefined ? {} : { volumeThreshold }),
+      ...(errorThresholdPercentage === undefined ? {} : { errorThresholdPercentage }),
+      ...(resetTimeout === undefined ? {} : { resetTimeout }),
+    },
+    stream: {
+      ...(firstEventTimeoutMs === undefined ? {} : { firstEventTimeoutMs }),
+      ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
+      ...(heartbeatMs === undefined ? {} : { heartbeatMs }),
+    },
+  };
+  return {
+    port: intFromEnv(env, 'PORT') ?? 3000,
+    host: env['HOST'] || '127.0.0.1',
+    model: env['CLAUDE_MODEL'] || 'claude-sonnet-5',
+    guard,
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * The demo's single page: a chat box that streams through the guarded `/chat` route (`text`
+ * format) and the live state of every breaker. Self-contained: no CDN, no build step.
+ */
+export const DEMO_PAGE_HTML = /* html */ `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>claude-guard demo</title>
+<style>
+  :root { font-family: system-ui, sans-serif; color: #1d1d1f; background: #f6f6f4; }
+  body { margin: 0; padding: 24px; display: grid; grid-template-columns: minmax(320px, 2fr) minmax(260px, 1fr); gap: 24px; }
+  h1 { grid-column: 1 / -1; margin: 0; font-size: 22px; }
+  h1 small { font-weight: normal; color: #666; font-size: 14px; }
+  section { background: #fff; border-radius: 10px; padding: 16px; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
+  h2 { margin: 0 0 12px; font-size: 16px; }
+  #answer { white-space: pre-wrap; min-height: 160px; padding: 12px; border: 1px solid #ddd; border-radius: 8px; background: #fcfcfb; line-height: 1.5; }
+  #answer.error { border-color: #d33; }
+  #error { color: #b00; margin-top: 8px; min-height: 1.2em; }
+  form { display: flex; gap: 8px; margin-bottom: 12px; }
+  input[type=text] { flex: 1; padding: 8px; font-size: 15px; border: 1px solid #ccc; border-radius: 6px; }
+  button { padding: 8px 12px; border-radius: 6px; border: 1px solid #888; background: #fff; cursor: pointer; }
+  button:disabled { opacity: .5; cursor: default; }
+  .meta { color: #666; font-size: 12px; margin-top: 8px; }
+  .breaker { border: 1px solid #ddd; border-radius: 8px; padding: 10px; margin-bottom: 8px; }
+  .state { font-weight: bold; text-transform: uppercase; }
+  .state.closed { color: #1a7f37; } .state.open { color: #c00; } .state.half-open { color: #b26b00; }
+  #faults button { margin: 0 6px 6px 0; }
+</style>
+</head>
+<body>
+<h1>claude-guard demo <small id="upstream"></small></h1>
+<section>
+  <h2>Chat (streams through <code>POST /chat</code>)</h2>
+  <form id="chat">
+    <input type="text" id="message" value="Tell me about circuit breakers" aria-label="message">
+    <button type="submit" id="send">Send</button>
+    <button type="button" id="stop" disabled>Stop</button>
+  </form>
+  <div id="answer" aria-live="polite"></div>
+  <div id="error" role="alert"></div>
+  <div class="meta" id="meta"></div>
+</section>
+<aside>
+  <section>
+    <h2>Circuit breakers (<code>GET /guard/status</code>)</h2>
+    <div id="breakers">No route has been called yet.</div>
+  </section>
+  <section id="fault-panel" hidden style="margin-top:16px">
+    <h2>Make the fake misbehave (next requests)</h2>
+    <div id="faults"></div>
+    <div class="meta" id="fault-note"></div>
+  </section>
+</aside>
+<script>
+const $ = (id) => document.getElementById(id);
+let controller = null;
+
+async function* sse(response) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    buffer += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = buffer.indexOf('\\n\\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let event = 'message', data = '';
+      for (const line of block.split('\\n')) {
+        if (line.startsWith('event:')) event = line.slice(6).trim();
+        else if (line.startsWith('data:')) data += (data ? '\\n' : '') + line.slice(5).trimStart();
+      }
+      yield { event, data };
+    }
+  }
+}
+
+$('chat').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  controller?.abort();
+  controller = new AbortController();
+  $('answer').textContent = '';
+  $('answer').classList.remove('error');
+  $('error').textContent = '';
+  $('meta').textContent = 'Waiting for Claude...';
+  $('send').disabled = true;
+  $('stop').disabled = false;
+  const started = performance.now();
+  try {
+    const response = await fetch('/chat', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ message: $('message').value, stream: true }),
+      signal: controller.signal,
+    });
+    const requestId = response.headers.get('x-request-id');
+    if (!response.ok) {
+      const body = await response.json().catch(() => null);
+      throw new Error((body?.error?.type ?? response.status) + ': ' + (body?.error?.message ?? response.statusText));
+    }
+    let pings = 0;
+    for await (const { event, data } of sse(response)) {
+      if (event === 'text') $('answer').textContent += JSON.parse(data);
+      else if (event === 'ping') pings++;
+      else if (event === 'error') {
+        const body = JSON.parse(data);
+        throw new Error(body.error.type + ': ' + body.error.message);
+      } else if (event === 'done') {
+        const usage = JSON.parse(data).usage;
+        $('meta').textContent = 'Done in ' + Math.round(performance.now() - started) + ' ms, ' + usage.output_tokens + ' output tokens, ' + pings + ' heartbeats, request ' + requestId;
+        $('answer').dataset.state = 'done';
+        return;
+      }
+      $('meta').textContent = 'Streaming... (' + pings + ' heartbeats) request ' + requestId;
+    }
+    throw new Error('The stream ended unexpectedly');
+  } catch (error) {
+    if (error.name === 'AbortError') { $('meta').textContent = 'Stopped.'; return; }
+    $('answer').classList.add('error');
+    $('answer').dataset.state = 'error';
+    $('error').textContent = String(error.message ?? error);
+    $('meta').textContent = '';
+  } finally {
+    $('send').disabled = false;
+    $('stop').disabled = true;
+  }
+});
+$('stop').addEventListener('click', () => controller?.abort());
+
+async function refreshBreakers() {
+  try {
+    const status = await (await fetch('/guard/status')).json();
+    $('upstream').textContent = '- upstream: ' + status.upstream;
+    if (!status.breakers.length) return;
+    $('breakers').replaceChildren(...status.breakers.map((b) => {
+      const div = document.createElement('div');
+      div.className = 'breaker';
+      div.dataset.key = b.key;
+      const wait = b.state === 'open' ? ' - half-open in ' + Math.ceil(b.retryAfterMs / 1000) + ' s' : '';
+      div.innerHTML = '<div><b></b> <span class="state"></span><span class="wait"></span></div><div class="meta"></div>';
+      div.querySelector('b').textContent = b.key;
+      div.querySelector('.state').textContent = b.state;
+      div.querySelector('.state').classList.add(b.state);
+      div.querySelector('.wait').textContent = wait;
+      div.querySelector('.meta').textContent = 'calls ' + b.counts.fires + ', ok ' + b.counts.successes + ', failed ' + b.counts.failures + ', rejected ' + b.counts.rejects + ', neutral ' + b.counts.neutral;
+      return div;
+    }));
+  } catch { /* the server may be restarting */ }
+}
+setInterval(refreshBreakers, 500);
+refreshBreakers();
+
+fetch('/demo/faults').then((r) => (r.ok ? r.json() : null)).then((faults) => {
+  if (!faults) return;
+  $('fault-panel').hidden = false;
+  for (const [name, label] of Object.entries(faults)) {
+    const button = document.createElement('button');
+    button.textContent = label;
+    button.dataset.fault = name;
+    button.addEventListener('click', async () => {
+      const r = await fetch('/demo/fault', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ fault: name }) });
+      $('fault-note').textContent = r.ok ? 'Queued: ' + label : 'Could not queue the fault';
+    });
+    $('faults').append(button);
+  }
+}).catch(() => {});
+</script>
+</body>
+</html>
+`;
