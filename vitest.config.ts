@@ -21,5 +21,6 @@ export default defineConfig({
     restoreMocks: true,
     unstubEnvs: true,
     pool: 'forks',
+    reporters: ['default', './test/support/summary-line-reporter.ts'],
   },
 });

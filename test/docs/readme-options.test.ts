@@ -28,8 +28,8 @@ function flatten(value: unknown, prefix = ''): Map<string, unknown> {
 
 function render(value: unknown): string {
   if (value === undefined) return 'none';
-  if (Array.isArray(value)) return JSON.stringify(value);
-  return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'string') return String(value);
+  return JSON.stringify(value);
 }
 
 describe('README option tables', () => {

@@ -10,7 +10,8 @@ export const DEMO_PAGE_HTML = /* html */ `<!doctype html>
 <title>claude-guard demo</title>
 <style>
   :root { font-family: system-ui, sans-serif; color: #1d1d1f; background: #f6f6f4; }
-  body { margin: 0; padding: 24px; display: grid; grid-template-columns: minmax(320px, 2fr) minmax(260px, 1fr); gap: 24px; }
+  body { margin: 0; padding: 24px; display: grid; grid-template-columns: minmax(320px, 2fr) minmax(260px, 1fr); gap: 24px; align-items: start; }
+  @media (max-width: 720px) { body { grid-template-columns: minmax(0, 1fr); padding: 12px; gap: 12px; } }
   h1 { grid-column: 1 / -1; margin: 0; font-size: 22px; }
   h1 small { font-weight: normal; color: #666; font-size: 14px; }
   section { background: #fff; border-radius: 10px; padding: 16px; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
@@ -19,7 +20,7 @@ export const DEMO_PAGE_HTML = /* html */ `<!doctype html>
   #answer.error { border-color: #d33; }
   #error { color: #b00; margin-top: 8px; min-height: 1.2em; }
   form { display: flex; gap: 8px; margin-bottom: 12px; }
-  input[type=text] { flex: 1; padding: 8px; font-size: 15px; border: 1px solid #ccc; border-radius: 6px; }
+  input[type=text] { flex: 1; min-width: 0; padding: 8px; font-size: 15px; border: 1px solid #ccc; border-radius: 6px; }
   button { padding: 8px 12px; border-radius: 6px; border: 1px solid #888; background: #fff; cursor: pointer; }
   button:disabled { opacity: .5; cursor: default; }
   .meta { color: #666; font-size: 12px; margin-top: 8px; }
@@ -57,25 +58,40 @@ export const DEMO_PAGE_HTML = /* html */ `<!doctype html>
 const $ = (id) => document.getElementById(id);
 let controller = null;
 
+// Server-sent events from a fetch body (EventSource cannot POST). WHATWG rules: lines end in
+// CRLF, LF or CR, also when a chunk splits the pair; one space after the colon is dropped; data
+// lines join with a newline; a blank line dispatches; an event cut off by the end is discarded.
 async function* sse(response) {
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
+  const lineEnd = /\\r\\n|\\r|\\n/;
   let buffer = '';
+  let event = '';
+  let data = [];
   for (;;) {
     const { done, value } = await reader.read();
-    if (done) return;
-    buffer += decoder.decode(value, { stream: true });
-    let end;
-    while ((end = buffer.indexOf('\\n\\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      let event = 'message', data = '';
-      for (const line of block.split('\\n')) {
-        if (line.startsWith('event:')) event = line.slice(6).trim();
-        else if (line.startsWith('data:')) data += (data ? '\\n' : '') + line.slice(5).trimStart();
+    buffer += done ? decoder.decode() : decoder.decode(value, { stream: true });
+    let match;
+    while ((match = lineEnd.exec(buffer))) {
+      // A CR at the very end may be the first half of a CRLF: wait for the next chunk.
+      if (match[0] === '\\r' && match.index === buffer.length - 1 && !done) break;
+      const line = buffer.slice(0, match.index);
+      buffer = buffer.slice(match.index + match[0].length);
+      if (line === '') {
+        if (event || data.length) yield { event: event || 'message', data: data.join('\\n') };
+        event = '';
+        data = [];
+        continue;
       }
-      yield { event, data };
+      const colon = line.indexOf(':');
+      if (colon === 0) continue;
+      const field = colon < 0 ? line : line.slice(0, colon);
+      let text = colon < 0 ? '' : line.slice(colon + 1);
+      if (text.startsWith(' ')) text = text.slice(1);
+      if (field === 'event') event = text;
+      else if (field === 'data') data.push(text);
     }
+    if (done) return;
   }
 }
 
@@ -85,6 +101,7 @@ $('chat').addEventListener('submit', async (e) => {
   controller = new AbortController();
   $('answer').textContent = '';
   $('answer').classList.remove('error');
+  $('answer').dataset.state = 'streaming';
   $('error').textContent = '';
   $('meta').textContent = 'Waiting for Claude...';
   $('send').disabled = true;
@@ -119,7 +136,11 @@ $('chat').addEventListener('submit', async (e) => {
     }
     throw new Error('The stream ended unexpectedly');
   } catch (error) {
-    if (error.name === 'AbortError') { $('meta').textContent = 'Stopped.'; return; }
+    if (error.name === 'AbortError') {
+      $('answer').dataset.state = 'stopped';
+      $('meta').textContent = 'Stopped.';
+      return;
+    }
     $('answer').classList.add('error');
     $('answer').dataset.state = 'error';
     $('error').textContent = String(error.message ?? error);
