@@ -22,8 +22,15 @@ beforeEach(async () => {
   app.use(express.json());
   app.post('/v1/messages', claudeProxy(guard, { route: 'proxy' }));
   app.post('/chat', claudeGuard(guard, { route: 'chat' }), async (req, res) => {
-    const message = await req.claude.messages.create({ model: 'claude-sonnet-5', max_tokens: 50, messages: [{ role: 'user', content: String(req.body.message) }] });
-    res.json({ text: message.content.map((b) => (b.type === 'text' ? b.text : '')).join(''), request_id: req.claude.requestId });
+    const message = await req.claude.messages.create({
+      model: 'claude-sonnet-5',
+      max_tokens: 50,
+      messages: [{ role: 'user', content: String(req.body.message) }],
+    });
+    res.json({
+      text: message.content.map((b) => (b.type === 'text' ? b.text : '')).join(''),
+      request_id: req.claude.requestId,
+    });
   });
   app.use(claudeGuardErrorHandler());
   server = app.listen(0, '127.0.0.1');
@@ -40,7 +47,11 @@ describe('smoke', () => {
   it('proxies non-streaming with retries', async () => {
     fake.enqueue(529, 'ok');
     const client = new Anthropic({ apiKey: 'x', baseURL: base, maxRetries: 0 });
-    const msg = await client.messages.create({ model: 'claude-sonnet-5', max_tokens: 50, messages: [{ role: 'user', content: 'hello there world' }] });
+    const msg = await client.messages.create({
+      model: 'claude-sonnet-5',
+      max_tokens: 50,
+      messages: [{ role: 'user', content: 'hello there world' }],
+    });
     expect(msg.content[0]).toMatchObject({ type: 'text' });
     expect(fake.requests.length).toBe(2);
     expect(fake.requests.map((r) => r.headers['x-stainless-retry-count'])).toEqual(['0', '0']);
@@ -48,18 +59,30 @@ describe('smoke', () => {
   it('streams through the proxy', async () => {
     fake.enqueue(529, 'ok');
     const client = new Anthropic({ apiKey: 'x', baseURL: base, maxRetries: 0 });
-    const stream = client.messages.stream({ model: 'claude-sonnet-5', max_tokens: 50, messages: [{ role: 'user', content: 'hello there world' }] });
+    const stream = client.messages.stream({
+      model: 'claude-sonnet-5',
+      max_tokens: 50,
+      messages: [{ role: 'user', content: 'hello there world' }],
+    });
     const text = await stream.finalText();
     expect(text.length).toBeGreaterThan(0);
     expect(fake.requests.length).toBe(2);
   });
   it('chat route', async () => {
-    const res = await fetch(`${base}/chat`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: 'hi you' }) });
+    const res = await fetch(`${base}/chat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ message: 'hi you' }),
+    });
     const body = await res.json();
     expect(res.status).toBe(200);
     expect(body.text.length).toBeGreaterThan(0);
     fake.enqueue(400);
-    const bad = await fetch(`${base}/chat`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: 'hi you' }) });
+    const bad = await fetch(`${base}/chat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ message: 'hi you' }),
+    });
     expect(bad.status).toBe(400);
     const badBody = await bad.json();
     expect(badBody.type).toBe('error');

@@ -1,5 +1,11 @@
 import { anthropicErrorBody, type ClaudeGuard } from '@claude-guard/core';
-import { chatParams, DEMO_FAULTS, DEMO_PAGE_HTML, isDemoFault, type ExampleUpstream } from '@claude-guard/example-shared';
+import {
+  chatParams,
+  DEMO_FAULTS,
+  DEMO_PAGE_HTML,
+  isDemoFault,
+  type ExampleUpstream,
+} from '@claude-guard/example-shared';
 import { claudeGuard, claudeGuardErrorHandler, claudeProxy } from '@claude-guard/express';
 import express, { type Express } from 'express';
 
@@ -12,7 +18,11 @@ import express, { type Express } from 'express';
  * createExpressExample({ guard, upstream, model: 'claude-sonnet-5' }).listen(3000);
  * ```
  */
-export function createExpressExample(options: { guard: ClaudeGuard; upstream: ExampleUpstream; model: string }): Express {
+export function createExpressExample(options: {
+  guard: ClaudeGuard;
+  upstream: ExampleUpstream;
+  model: string;
+}): Express {
   const { guard, upstream, model } = options;
   const app = express();
   app.disable('x-powered-by');

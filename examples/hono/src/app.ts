@@ -1,5 +1,11 @@
 import { anthropicErrorBody, type ClaudeGuard } from '@claude-guard/core';
-import { chatParams, DEMO_FAULTS, DEMO_PAGE_HTML, isDemoFault, type ExampleUpstream } from '@claude-guard/example-shared';
+import {
+  chatParams,
+  DEMO_FAULTS,
+  DEMO_PAGE_HTML,
+  isDemoFault,
+  type ExampleUpstream,
+} from '@claude-guard/example-shared';
 import { claudeGuard, claudeGuardErrorHandler, claudeProxy } from '@claude-guard/hono';
 import { Hono } from 'hono';
 
@@ -19,7 +25,9 @@ export function createHonoExample(options: { guard: ClaudeGuard; upstream: Examp
 
   app.get('/', (c) => c.html(DEMO_PAGE_HTML));
   app.get('/healthz', (c) => c.json({ ok: true }));
-  app.get('/guard/status', (c) => c.json({ upstream: upstream.fake ? 'fake-anthropic' : 'anthropic', ...guard.status() }));
+  app.get('/guard/status', (c) =>
+    c.json({ upstream: upstream.fake ? 'fake-anthropic' : 'anthropic', ...guard.status() }),
+  );
 
   app.post('/v1/messages', claudeProxy(guard, { route: 'proxy' }));
 

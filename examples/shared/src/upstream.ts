@@ -37,7 +37,11 @@ export async function startUpstream(env: NodeJS.ProcessEnv): Promise<ExampleUpst
     onRequestEnd: (record) => {
       if (record.outcome === 'client-aborted') {
         console.log(
-          JSON.stringify({ msg: 'fake-anthropic: upstream generation stopped', id: record.id, events: record.eventsSent }),
+          JSON.stringify({
+            msg: 'fake-anthropic: upstream generation stopped',
+            id: record.id,
+            events: record.eventsSent,
+          }),
         );
       }
     },

@@ -76,7 +76,10 @@ export function classifyFailure(error: unknown, context: ClassifyContext): Attem
   if (error instanceof DeadlineExceededError || deadline.expired) {
     // The caller's own short budget says nothing about upstream health; the route's own does.
     const breaker = deadline.source === 'caller-header' ? 'neutral' : 'failure';
-    return failure('deadline', error, { type: 'timeout_error', breaker });
+    // The SDK's own timeout (the time left) can fire a hair before the deadline's timer: name the deadline anyway.
+    const reason =
+      error instanceof DeadlineExceededError ? error : new DeadlineExceededError(deadline.source, deadline.budgetMs);
+    return failure('deadline', reason, { type: 'timeout_error', breaker });
   }
   if (error instanceof AttemptTimeoutError) {
     return failure('attempt-timeout', error, { type: 'timeout_error', transient: true, breaker: 'failure' });
@@ -89,7 +92,8 @@ export function classifyFailure(error: unknown, context: ClassifyContext): Attem
     return failure('in-band', error, {
       type: toErrorType(error.type),
       transient,
-      breaker: error.type === 'rate_limit_error' && !context.countRateLimits ? 'success' : transient ? 'failure' : 'success',
+      breaker:
+        error.type === 'rate_limit_error' && !context.countRateLimits ? 'success' : transient ? 'failure' : 'success',
       upstreamMessage: error.upstreamMessage,
     });
   }
@@ -136,8 +140,20 @@ export function classifyFailure(error: unknown, context: ClassifyContext): Attem
       upstreamMessage: sdk.apiMessage ?? undefined,
     });
   }
+  if (isSocketFailure(error)) {
+    return failure('connection', error, { type: 'api_error', transient: true, breaker: 'failure' });
+  }
   // Anything else came from the caller's own code inside `run()`: not the upstream's fault.
   return failure('unknown', error, { type: 'api_error', breaker: 'neutral' });
+}
+
+const SOCKET_ERROR_CODES = new Set(['UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNRESET', 'EPIPE']);
+
+// A body cut off after the headers: fetch rejects the body read with TypeError('terminated'), the socket error as cause.
+function isSocketFailure(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code ?? (error.cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && SOCKET_ERROR_CODES.has(code);
 }
 
 const KNOWN_TYPES = new Set<string>([

@@ -3,7 +3,13 @@ import { exponentialBackoff } from './backoff.js';
 import { BreakerRegistry, type BreakerSnapshot } from './breaker-registry.js';
 import { GuardEvents, type GuardEventListener } from './events.js';
 import { GuardedCall, type BeginInput, type BeginResult, type HeaderReader } from './guarded-call.js';
-import { normalizeGuardOptions, normalizeRouteOptions, type ClaudeGuardOptions, type RouteConfig, type RouteOptions } from './options.js';
+import {
+  normalizeGuardOptions,
+  normalizeRouteOptions,
+  type ClaudeGuardOptions,
+  type RouteConfig,
+  type RouteOptions,
+} from './options.js';
 import { handleProxy } from './proxy.js';
 import { createRequestIdGenerator } from './request-id.js';
 import type { AttemptContext } from './retry-loop.js';
@@ -93,7 +99,8 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
     config,
     events,
     breakers: new BreakerRegistry(config.clock, events),
-    budget: config.retryBudget === false ? undefined : createRetryBudget({ now: config.clock.now, ...config.retryBudget }),
+    budget:
+      config.retryBudget === false ? undefined : createRetryBudget({ now: config.clock.now, ...config.retryBudget }),
     nextRequestId: createRequestIdGenerator(),
     sdkVersion: SDK_VERSION,
     secrets: typeof apiKey === 'string' && apiKey.length > 0 ? [apiKey] : [],

@@ -56,7 +56,14 @@ export interface GuardedClaude {
   readonly requestId: string;
 }
 
-const FALLBACK_OUTCOMES = new Set(['breaker-open', 'upstream-error', 'upstream-unreachable', 'attempt-timeout', 'stream-stalled', 'retry-budget-exhausted']);
+const FALLBACK_OUTCOMES = new Set([
+  'breaker-open',
+  'upstream-error',
+  'upstream-unreachable',
+  'attempt-timeout',
+  'stream-stalled',
+  'retry-budget-exhausted',
+]);
 
 /**
  * One guarded request: its deadline, correlation ids, attempt count, and its single log line.
@@ -119,7 +126,23 @@ export class GuardedCall {
     const { config, guard } = runtime;
     const requestId = resolveRequestId(input.headers.get(guard.config.requestIdHeader), guard.nextRequestId);
     const parsed = parseDeadlineHeaders((name) => input.headers.get(name), config.deadline.headers);
-    const reject = (error: ClaudeGuardError) => ({ ok: false as const, error, response: errorResponse(error, requestId) });
+    const reject = (error: ClaudeGuardError) => {
+      // Answered without a call: still one log line, like every other request.
+      writeRequestLine(runtime, {
+        route: config.route,
+        requestId,
+        upstreamRequestId: undefined,
+        status: error.status,
+        outcome: error.outcome,
+        attempts: 0,
+        durationMs: 0,
+        model: undefined,
+        stream: false,
+        outputTokens: undefined,
+        sdkVersion: guard.sdkVersion,
+      });
+      return { ok: false as const, error, response: errorResponse(error, requestId) };
+    };
     if (parsed.kind === 'invalid') {
       return reject(
         new ClaudeGuardError({
@@ -259,11 +282,12 @@ export class GuardedCall {
     this.#finished = true;
     this.deadline.dispose();
     const { guard, config } = this.#runtime;
-    const status = this.#endStatus;
     const clientGone = this.deadline.clientAborted;
+    // 499 (nginx's "client closed request") whatever status had been committed before it left.
+    const status = clientGone ? 499 : this.#endStatus;
     const outcome = this.#outcome ?? (clientGone ? 'client-aborted' : status < 400 ? 'ok' : 'error');
     if (!guard.config.logger && !guard.events.active) return;
-    const record: RequestLogRecord = {
+    writeRequestLine(this.#runtime, {
       route: config.route,
       requestId: this.requestId,
       upstreamRequestId: this.state.upstreamRequestId,
@@ -275,14 +299,17 @@ export class GuardedCall {
       stream: this.streamed,
       outputTokens: this.outputTokens,
       sdkVersion: guard.sdkVersion,
-    };
-    guard.config.logger?.info(record, 'claude-guard request');
-    guard.events.emit({ type: 'request-end', ...record });
+    });
   }
 
   async #fallback(error: unknown, params: MessageCreateParams): Promise<unknown> {
     const fallback = this.#runtime.config.fallback;
-    if (!fallback || !isClaudeGuardError(error) || !FALLBACK_OUTCOMES.has(error.outcome) || this.deadline.signal.aborted) {
+    if (
+      !fallback ||
+      !isClaudeGuardError(error) ||
+      !FALLBACK_OUTCOMES.has(error.outcome) ||
+      this.deadline.signal.aborted
+    ) {
       throw error;
     }
     const context: FallbackContext = {
@@ -309,6 +336,11 @@ export class GuardedCall {
       throw error;
     }
   }
+}
+
+function writeRequestLine(runtime: RouteRuntime, record: RequestLogRecord): void {
+  runtime.guard.config.logger?.info(record, 'claude-guard request');
+  runtime.guard.events.emit({ type: 'request-end', ...record });
 }
 
 function mergeOptions(

@@ -19,7 +19,12 @@ export { exponentialBackoff } from './backoff.js';
 export type { Backoff, BackoffOptions } from './backoff.js';
 export { Deadline, DeadlineExceededError, ClientAbortedError } from './deadline.js';
 export type { DeadlineSource } from './deadline.js';
-export { parseDeadlineHeaders, deadlineToHeaders, formatGrpcTimeout, DEFAULT_DEADLINE_HEADERS } from './deadline-header.js';
+export {
+  parseDeadlineHeaders,
+  deadlineToHeaders,
+  formatGrpcTimeout,
+  DEFAULT_DEADLINE_HEADERS,
+} from './deadline-header.js';
 export type { DeadlineHeaderResult } from './deadline-header.js';
 export { ClaudeGuardError, isClaudeGuardError } from './guard-error.js';
 export type { FailureOutcome, ClaudeGuardErrorInit } from './guard-error.js';

@@ -168,23 +168,37 @@ export const DEFAULTS = {
     enabled: true,
   },
   stream: { firstEventTimeoutMs: 60_000, idleTimeoutMs: 60_000, heartbeatMs: 15_000, maxEventBytes: 1_048_576 },
-  proxy: { maxBodyBytes: 1_048_576, allowedModels: undefined, maxTokensCap: undefined, forwardUpstreamClientErrors: true },
+  proxy: {
+    maxBodyBytes: 1_048_576,
+    allowedModels: undefined,
+    maxTokensCap: undefined,
+    forwardUpstreamClientErrors: true,
+  },
   requestIdHeader: 'x-request-id',
 } as const;
 
 function fail(option: string, expected: string, value: unknown): never {
-  throw new TypeError(`claude-guard: option \`${option}\` must be ${expected}, got ${JSON.stringify(value) ?? String(value)}`);
+  throw new TypeError(
+    `claude-guard: option \`${option}\` must be ${expected}, got ${JSON.stringify(value) ?? String(value)}`,
+  );
 }
 
 function positiveNumber(option: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) fail(option, 'a positive finite number', value);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+    fail(option, 'a positive finite number', value);
   return value;
 }
 
 function nonNegativeNumber(option: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(option, 'a finite number >= 0', value);
+  return value;
+}
+
+function nonNegativeInteger(option: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 0) fail(option, 'an integer >= 0', value);
   return value;
 }
 
@@ -212,7 +226,8 @@ function normalizeDeadline(
   base: Required<DeadlineOptions>,
 ): Required<DeadlineOptions> {
   const maxMs = positiveNumber(`${prefix}.maxMs`, value?.maxMs, base.maxMs);
-  const defaultMs = positiveNumber(`${prefix}.defaultMs`, value?.defaultMs, base.defaultMs);
+  // An inherited default never exceeds a maximum set here; only an explicit one is an error.
+  const defaultMs = positiveNumber(`${prefix}.defaultMs`, value?.defaultMs, Math.min(base.defaultMs, maxMs));
   if (defaultMs > maxMs) fail(`${prefix}.defaultMs`, `at most deadline.maxMs (${maxMs})`, defaultMs);
   const headers = value?.headers ?? base.headers;
   if (!Array.isArray(headers) || headers.some((h) => typeof h !== 'string' || h === '')) {
@@ -260,7 +275,11 @@ function normalizeBreaker(
     base.rollingCountBuckets,
   );
   if (rollingCountTimeout % rollingCountBuckets !== 0) {
-    fail(`${prefix}.rollingCountTimeout`, `a multiple of rollingCountBuckets (${rollingCountBuckets})`, rollingCountTimeout);
+    fail(
+      `${prefix}.rollingCountTimeout`,
+      `a multiple of rollingCountBuckets (${rollingCountBuckets})`,
+      rollingCountTimeout,
+    );
   }
   return Object.freeze({
     errorThresholdPercentage: percentage(
@@ -268,7 +287,8 @@ function normalizeBreaker(
       value?.errorThresholdPercentage,
       base.errorThresholdPercentage,
     ),
-    volumeThreshold: nonNegativeNumber(`${prefix}.volumeThreshold`, value?.volumeThreshold, base.volumeThreshold),
+    // opossum silently treats a non-integer threshold as 0.
+    volumeThreshold: nonNegativeInteger(`${prefix}.volumeThreshold`, value?.volumeThreshold, base.volumeThreshold),
     rollingCountTimeout,
     rollingCountBuckets,
     resetTimeout: positiveInteger(`${prefix}.resetTimeout`, value?.resetTimeout, base.resetTimeout),
@@ -332,7 +352,8 @@ export function normalizeGuardOptions(options: ClaudeGuardOptions): GuardConfig 
   if (typeof requestIdHeader !== 'string' || !/^[A-Za-z0-9-]+$/.test(requestIdHeader)) {
     fail('requestIdHeader', 'a header name', requestIdHeader);
   }
-  if (options.random !== undefined && typeof options.random !== 'function') fail('random', 'a function', options.random);
+  if (options.random !== undefined && typeof options.random !== 'function')
+    fail('random', 'a function', options.random);
   return Object.freeze({
     client: options.client,
     deadline: normalizeDeadline('deadline', options.deadline, { ...DEFAULTS.deadline }),
@@ -356,7 +377,11 @@ export function normalizeRouteOptions(guard: GuardConfig, options: RouteOptions)
   }
   const key = options.breaker?.key ?? options.route;
   if (typeof key !== 'string' || key === '') fail('breaker.key', 'a non-empty string', key);
-  if (options.fallback !== undefined && typeof options.fallback !== 'function' && typeof options.fallback?.model !== 'string') {
+  if (
+    options.fallback !== undefined &&
+    typeof options.fallback !== 'function' &&
+    typeof options.fallback?.model !== 'string'
+  ) {
     fail('fallback', 'a function or { model: string }', options.fallback);
   }
   return Object.freeze({

@@ -33,7 +33,11 @@ export async function handleProxy(runtime: RouteRuntime, request: Request): Prom
   const read = await readBodyText(request, runtime.config.proxy.maxBodyBytes);
   if (read.tooLarge) {
     return reject(
-      badRequest(413, 'request_too_large', `The request body exceeds this route's limit of ${runtime.config.proxy.maxBodyBytes} bytes`),
+      badRequest(
+        413,
+        'request_too_large',
+        `The request body exceeds this route's limit of ${runtime.config.proxy.maxBodyBytes} bytes`,
+      ),
     );
   }
   let body: unknown;

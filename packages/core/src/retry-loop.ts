@@ -78,8 +78,7 @@ export async function runWithRetries<T>(
         call.attempts = attempt; // the breaker refused: no upstream attempt was made
         throw breakerOpenError(call, error);
       }
-      failure =
-        error instanceof AttemptFailedError ? error.failure : classifyFailure(error, classifyContext(call));
+      failure = error instanceof AttemptFailedError ? error.failure : classifyFailure(error, classifyContext(call));
     }
     call.lastFailure = failure;
     if (failure.upstreamRequestId) call.upstreamRequestId = failure.upstreamRequestId;
@@ -95,7 +94,8 @@ export async function runWithRetries<T>(
       });
     }
     if (failure.kind === 'deadline') {
-      if (deadline.signal.reason !== undefined && events.active) {
+      // Also when the SDK's own timeout (the time left) fired a hair before the deadline's timer.
+      if (events.active) {
         events.emit({
           type: 'deadline-exceeded',
           route: config.route,
@@ -143,7 +143,10 @@ function classifyContext(call: CallState) {
   };
 }
 
-function giveUp(call: CallState, reason: 'not-transient' | 'attempts-exhausted' | 'wait-exceeds-deadline' | 'retry-budget') {
+function giveUp(
+  call: CallState,
+  reason: 'not-transient' | 'attempts-exhausted' | 'wait-exceeds-deadline' | 'retry-budget',
+) {
   const events = call.runtime.guard.events;
   if (!events.active) return;
   events.emit({

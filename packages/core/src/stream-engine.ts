@@ -22,7 +22,18 @@ const SSE_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-cache, no-transform',
   'x-accel-buffering': 'no',
 };
-const KNOWN_ERROR_TYPES = new Set(['overloaded_error', 'api_error', 'rate_limit_error', 'timeout_error', 'invalid_request_error', 'authentication_error', 'permission_error', 'not_found_error', 'billing_error', 'request_too_large']);
+const KNOWN_ERROR_TYPES = new Set([
+  'overloaded_error',
+  'api_error',
+  'rate_limit_error',
+  'timeout_error',
+  'invalid_request_error',
+  'authentication_error',
+  'permission_error',
+  'not_found_error',
+  'billing_error',
+  'request_too_large',
+]);
 
 interface Deferred<T> {
   promise: Promise<T>;
@@ -248,9 +259,9 @@ class StreamSession {
         const limit = Math.max(0, Math.min(heartbeatLeft, idleLeft));
         const result = await raceTimer(this.#clock, this.#pendingRead, limit);
         if (result.timedOut) {
-          if (this.#idleTimeoutMs - waitedBefore - (this.#clock.now() - entered) <= 0) {
-            throw new StreamStallError('idle', this.#idleTimeoutMs);
-          }
+          // Decide by the timer that was set, not by re-reading the clock: a timer may fire a
+          // millisecond before `now()` says it is due, which would send a stray ping instead.
+          if (idleLeft <= heartbeatLeft) throw new StreamStallError('idle', this.#idleTimeoutMs);
           this.#idleWaitedMs = waitedBefore + (this.#clock.now() - entered);
           return PING;
         }
@@ -269,10 +280,9 @@ class StreamSession {
     const name = event.event;
     if (name === undefined) return undefined;
     if (name === 'error') throw upstreamStreamError(event.data);
-    if (name === 'message_start' || name === 'message_delta' || name === 'message_stop' || this.#format === 'text') {
-      return this.#transformParsed(name, event, handle);
-    }
-    return this.#format === 'anthropic' ? encodeSseEvent(name, event.data) : undefined;
+    // Every event is parsed, even those forwarded as they are: a malformed one must end the
+    // stream with an `error` event, never reach the client's SDK as unparseable JSON.
+    return this.#transformParsed(name, event, handle);
   }
 
   #transformParsed(name: string, event: SseEvent, handle: UpstreamHandle): Uint8Array | undefined {
@@ -283,8 +293,11 @@ class StreamSession {
       throw new MalformedStreamError(`The upstream sent an unparseable ${name} event`);
     }
     if (name === 'message_start') {
-      const usage = (data['message'] as { usage?: { input_tokens?: number } } | undefined)?.usage;
+      const usage = (data['message'] as { usage?: { input_tokens?: number; output_tokens?: number } } | undefined)
+        ?.usage;
       this.#inputTokens = usage?.input_tokens;
+      // The count so far; message_delta brings the final one. A client abort mid-stream logs this.
+      if (typeof usage?.output_tokens === 'number') this.#call.outputTokens = usage.output_tokens;
     } else if (name === 'message_delta') {
       const usage = data['usage'] as { output_tokens?: number } | undefined;
       if (typeof usage?.output_tokens === 'number') this.#call.outputTokens = usage.output_tokens;
@@ -340,16 +353,28 @@ class StreamSession {
       return { type: 'timeout_error', message: `${text} while Claude was streaming`, outcome: 'deadline-exceeded' };
     }
     if (reason instanceof StreamStallError) {
-      return { type: 'timeout_error', message: `Claude's stream stalled: no event for ${reason.timeoutMs} ms`, outcome: 'stream-stalled' };
+      return {
+        type: 'timeout_error',
+        message: `Claude's stream stalled: no event for ${reason.timeoutMs} ms`,
+        outcome: 'stream-stalled',
+      };
     }
     if (reason instanceof UpstreamStreamError) {
       const type = (KNOWN_ERROR_TYPES.has(reason.type) ? reason.type : 'api_error') as AnthropicErrorType;
       return { type, message: `The Claude API failed mid-stream with ${type}`, outcome: 'upstream-error' };
     }
     if (reason instanceof MalformedStreamError) {
-      return { type: 'api_error', message: 'The Claude API sent a malformed or truncated stream', outcome: 'upstream-error' };
+      return {
+        type: 'api_error',
+        message: 'The Claude API sent a malformed or truncated stream',
+        outcome: 'upstream-error',
+      };
     }
-    return { type: 'api_error', message: 'The connection to the Claude API was lost mid-stream', outcome: 'upstream-unreachable' };
+    return {
+      type: 'api_error',
+      message: 'The connection to the Claude API was lost mid-stream',
+      outcome: 'upstream-unreachable',
+    };
   }
 
   /** The client went away: abort the upstream now so it stops generating (and billing). */

@@ -20,11 +20,13 @@ const ROLES = new Set(['user', 'assistant']);
  * ```
  */
 export function validateMessagesBody(body: unknown, limits: NormalizedProxy): BodyCheck {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return bad('The request body must be a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return bad('The request body must be a JSON object');
   const record = body as Record<string, unknown>;
   const { model, max_tokens: maxTokens, messages, stream } = record;
   if (model === undefined) return bad('model: Field required');
-  if (typeof model !== 'string' || model.length === 0 || model.length > 256) return bad('model: must be a non-empty string');
+  if (typeof model !== 'string' || model.length === 0 || model.length > 256)
+    return bad('model: must be a non-empty string');
   if (limits.allowedModels && !limits.allowedModels.has(model)) {
     return bad(`model: '${model.replace(/[^\w.:-]/g, '?')}' is not allowed on this route`);
   }
@@ -41,7 +43,8 @@ export function validateMessagesBody(body: unknown, limits: NormalizedProxy): Bo
     const message = messages[index] as unknown;
     if (typeof message !== 'object' || message === null) return bad(`messages.${index}: must be an object`);
     const { role, content } = message as Record<string, unknown>;
-    if (typeof role !== 'string' || !ROLES.has(role)) return bad(`messages.${index}.role: must be 'user' or 'assistant'`);
+    if (typeof role !== 'string' || !ROLES.has(role))
+      return bad(`messages.${index}.role: must be 'user' or 'assistant'`);
     if (typeof content !== 'string' && !Array.isArray(content)) {
       return bad(`messages.${index}.content: must be a string or an array of content blocks`);
     }

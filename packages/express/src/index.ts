@@ -1,4 +1,11 @@
-import type { ClaudeGuard, GuardedCall, GuardedClaude, MessageStreamParams, RouteOptions, StreamCallOptions } from '@claude-guard/core';
+import type {
+  ClaudeGuard,
+  GuardedCall,
+  GuardedClaude,
+  MessageStreamParams,
+  RouteOptions,
+  StreamCallOptions,
+} from '@claude-guard/core';
 import { isClaudeGuardError } from '@claude-guard/core';
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { closeSignal, headerReader, toWebRequest, writeWebResponse } from './node-bridge.js';
@@ -59,7 +66,8 @@ export function claudeGuard(guard: ClaudeGuard, options: RouteOptions): RequestH
       run: call.claude.run,
       deadline: call.deadline,
       requestId: call.requestId,
-      stream: async (target, params, streamOptions) => writeWebResponse(target, await call.claude.stream(params, streamOptions)),
+      stream: async (target, params, streamOptions) =>
+        writeWebResponse(target, await call.claude.stream(params, streamOptions)),
     };
     next();
   };

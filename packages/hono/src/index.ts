@@ -1,4 +1,10 @@
-import type { ClaudeGuard, GuardedClaude, MessageStreamParams, RouteOptions, StreamCallOptions } from '@claude-guard/core';
+import type {
+  ClaudeGuard,
+  GuardedClaude,
+  MessageStreamParams,
+  RouteOptions,
+  StreamCallOptions,
+} from '@claude-guard/core';
 import { isClaudeGuardError } from '@claude-guard/core';
 import type { Context, ErrorHandler, Handler, MiddlewareHandler } from 'hono';
 

@@ -1,0 +1,222 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { AttemptFailedError, BreakerOpenError, BreakerRegistry, type RouteBreaker } from './breaker-registry.js';
+import type { AttemptFailure } from './classify.js';
+import { systemClock } from './clock.js';
+import { GuardEvents, type GuardEvent } from './events.js';
+import { DEFAULTS } from './options.js';
+
+const OPTIONS = { ...DEFAULTS.breaker, volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeout: 1_000 };
+
+function attemptFailure(breaker: AttemptFailure['breaker']): AttemptFailedError {
+  return new AttemptFailedError({
+    kind: breaker === 'neutral' ? 'client-abort' : 'http',
+    status: breaker === 'neutral' ? undefined : breaker === 'failure' ? 529 : 400,
+    type: 'api_error',
+    transient: breaker === 'failure',
+    breaker,
+    retryAfterMs: undefined,
+    upstreamRequestId: undefined,
+    upstreamMessage: undefined,
+    error: undefined,
+  });
+}
+
+/** A call whose outcome the test decides later. */
+function deferred() {
+  let resolve!: (value: string) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<string>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+let registry: BreakerRegistry;
+let events: GuardEvent[];
+
+function fail(breaker: RouteBreaker, verdict: AttemptFailure['breaker'] = 'failure'): Promise<unknown> {
+  return breaker.execute(() => Promise.reject(attemptFailure(verdict))).catch((error: unknown) => error);
+}
+
+function succeed(breaker: RouteBreaker): Promise<unknown> {
+  return breaker.execute(() => Promise.resolve('ok'));
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  events = [];
+  const hub = new GuardEvents();
+  hub.on((event) => events.push(event));
+  registry = new BreakerRegistry(systemClock, hub);
+});
+afterEach(() => {
+  registry.close();
+  vi.useRealTimers();
+});
+
+describe('BreakerRegistry', () => {
+  it('opens after the threshold and then rejects fast with BreakerOpenError carrying retryAfterMs', async () => {
+    const breaker = registry.get('main', 'chat', OPTIONS);
+    expect(breaker.state).toBe('closed');
+    expect(breaker.retryAfterMs()).toBe(0);
+    expect(await fail(breaker)).toBeInstanceOf(AttemptFailedError);
+    expect(breaker.state).toBe('closed');
+    expect(await fail(breaker)).toBeInstanceOf(AttemptFailedError);
+    expect(breaker.state).toBe('open');
+    expect(events).toEqual([{ type: 'breaker-open', key: 'main' }]);
+
+    vi.advanceTimersByTime(400);
+    const work = vi.fn(() => Promise.resolve('never'));
+    const rejected = await breaker.execute(work).catch((error: unknown) => error);
+    expect(work).not.toHaveBeenCalled();
+    expect(rejected).toBeInstanceOf(BreakerOpenError);
+    expect(rejected).toMatchObject({ key: 'main', retryAfterMs: 600, message: "Circuit breaker 'main' is open" });
+    expect(breaker.snapshot()).toMatchObject({
+      key: 'main',
+      routes: ['chat'],
+      state: 'open',
+      retryAfterMs: 600,
+      counts: { fires: 3, successes: 0, failures: 2, rejects: 1, neutral: 0 },
+      options: OPTIONS,
+    });
+  });
+
+  it('does not open below the error percentage', async () => {
+    const breaker = registry.get('main', 'chat', OPTIONS);
+    await succeed(breaker);
+    await fail(breaker);
+    expect(breaker.state).toBe('closed'); // 50 % is not above 50 %
+    await fail(breaker);
+    expect(breaker.state).toBe('open'); // 67 %
+  });
+
+  it('counts client errors as successes: they say nothing bad about the upstream', async () => {
+    const breaker = registry.get('main', 'chat', OPTIONS);
+    for (let i = 0; i < 5; i++) await fail(breaker, 'success');
+    expect(breaker.state).toBe('closed');
+    expect(breaker.snapshot().counts).toMatchObject({ successes: 5, failures: 0 });
+  });
+
+  it('rethrows errors that are not AttemptFailedError as they are, without counting them as failures', async () => {
+    const breaker = registry.get('main', 'chat', OPTIONS);
+    const bug = new RangeError('bug');
+    for (let i = 0; i < 3; i++)
+      expect(await breaker.execute(() => Promise.reject(bug)).catch((e: unknown) => e)).toBe(bug);
+    expect(breaker.state).toBe('closed');
+    expect(breaker.snapshot().counts.failures).toBe(0);
+  });
+
+  it('neutral outcomes are neither successes nor failures', async () => {
+    const breaker = registry.get('main', 'chat', OPTIONS);
+    for (let i = 0; i < 4; i++) await fail(breaker, 'neutral');
+    expect(breaker.state).toBe('closed');
+    expect(breaker.snapshot().counts).toMatchObject({ fires: 4, successes: 0, failures: 0, neutral: 4 });
+  });
+
+  it('goes half-open after resetTimeout and lets exactly one trial through, even when many calls arrive together', async () => {
+    const breaker = registry.get('main', 'chat', OPTIONS);
+    await fail(breaker);
+    await fail(breaker);
+    vi.advanceTimersByTime(999);
+    expect(breaker.state).toBe('open');
+    vi.advanceTimersByTime(1);
+    expect(breaker.state).toBe('half-open');
+
+    const trial = deferred();
+    const works = Array.from({ length: 5 }, (_, i) =>
+      vi.fn(() => (i === 0 ? trial.promise : Promise.resolve('extra'))),
+    );
+    const results = works.map((work) => breaker.execute(work).catch((error: unknown) => error));
+    expect(works.map((w) => w.mock.calls.length)).toEqual([1, 0, 0, 0, 0]);
+    const others = await Promise.all(results.slice(1));
+    for (const other of others) {
+      expect(other).toBeInstanceOf(BreakerOpenError);
+      expect((other as BreakerOpenError).retryAfterMs).toBeGreaterThan(0);
+    }
+    expect(breaker.state).toBe('half-open');
+
+    trial.resolve('fine');
+    expect(await results[0]).toBe('fine');
+    expect(breaker.state).toBe('closed');
+    expect(events.map((e) => e.type)).toEqual(['breaker-open', 'breaker-half-open', 'breaker-close']);
+  });
+
+  it('a failed trial opens it again for another resetTimeout', async () => {
+    const breaker = registry.get('main', 'chat', OPTIONS);
+    await fail(breaker);
+    await fail(breaker);
+    vi.advanceTimersByTime(1_000);
+    expect(breaker.state).toBe('half-open');
+    await fail(breaker);
+    expect(breaker.state).toBe('open');
+    expect(breaker.retryAfterMs()).toBe(1_000);
+    vi.advanceTimersByTime(1_000);
+    expect(breaker.state).toBe('half-open');
+  });
+
+  it('a neutral trial proves nothing: back to open, not closed, and not counted as a failure', async () => {
+    const breaker = registry.get('main', 'chat', OPTIONS);
+    await fail(breaker);
+    await fail(breaker);
+    vi.advanceTimersByTime(1_000);
+    await fail(breaker, 'neutral');
+    expect(breaker.state).toBe('open');
+    expect(breaker.snapshot().counts).toMatchObject({ failures: 2, neutral: 1, successes: 0 });
+    expect(events.map((e) => e.type)).not.toContain('breaker-close');
+    vi.advanceTimersByTime(1_000);
+    expect(breaker.state).toBe('half-open');
+    await succeed(breaker);
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('routes naming the same key share one breaker; its first options win', async () => {
+    const a = registry.get('shared', 'route-a', OPTIONS);
+    const b = registry.get('shared', 'route-b', { ...OPTIONS, volumeThreshold: 100 });
+    const other = registry.get('own', 'route-c', OPTIONS);
+    expect(b).toBe(a);
+    expect(other).not.toBe(a);
+    await fail(a);
+    await fail(b);
+    expect(a.state).toBe('open');
+    expect(other.state).toBe('closed');
+    expect(registry.snapshot().map((s) => [s.key, s.routes, s.state])).toEqual([
+      ['shared', ['route-a', 'route-b'], 'open'],
+      ['own', ['route-c'], 'closed'],
+    ]);
+  });
+
+  it('a disabled breaker runs everything and never opens', async () => {
+    const breaker = registry.get('off', 'chat', { ...OPTIONS, enabled: false });
+    for (let i = 0; i < 5; i++) await fail(breaker);
+    expect(breaker.state).toBe('closed');
+    expect(await succeed(breaker)).toBe('ok');
+  });
+
+  it('forgets failures that leave the rolling window', async () => {
+    const breaker = registry.get('main', 'chat', { ...OPTIONS, rollingCountTimeout: 1_000, rollingCountBuckets: 10 });
+    await fail(breaker);
+    vi.advanceTimersByTime(1_000);
+    expect(breaker.snapshot().counts.failures).toBe(0);
+    await fail(breaker);
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('close() leaves no timers behind, even with a breaker open', async () => {
+    registry.get('a', 'chat', OPTIONS);
+    const open = registry.get('b', 'proxy', { ...OPTIONS, rollingCountTimeout: 6_000, rollingCountBuckets: 3 });
+    await fail(open);
+    await fail(open);
+    expect(open.state).toBe('open');
+    // Two bucket rotators (1 s and 2 s buckets) and the open breaker's reset timer.
+    expect(vi.getTimerCount()).toBe(3);
+    registry.close();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(registry.snapshot()).toEqual([]);
+  });
+
+  it('breakers with the same bucket interval share one rotation timer', () => {
+    for (let i = 0; i < 5; i++) registry.get(`key-${i}`, `route-${i}`, OPTIONS);
+    expect(vi.getTimerCount()).toBe(1);
+  });
+});

@@ -1,0 +1,226 @@
+import { APIError } from '@anthropic-ai/sdk';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  ADAPTERS,
+  deltaText,
+  isCompleteAnthropicStream,
+  json,
+  names,
+  params,
+  readSse,
+  startHarness,
+  type Harness,
+} from './harness.js';
+
+let h: Harness | undefined;
+
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+async function sdkError(promise: Promise<unknown>): Promise<APIError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof APIError) return error;
+    throw error;
+  }
+  throw new Error('expected the call to fail');
+}
+
+describe.each(ADAPTERS)('streaming via %s: commit late, retry early', (adapter) => {
+  it('streams a whole answer the SDK reads exactly as from Claude directly', async () => {
+    h = await startHarness({ adapter });
+    const expected = await h.directText();
+
+    const stream = h.client.messages.stream(params());
+    const text = await stream.finalText();
+    const final = await stream.finalMessage();
+
+    expect(text).toBe(expected);
+    expect(final.stop_reason).toBe('end_turn');
+    expect(final.usage.output_tokens).toBe(12);
+    expect(h.fake.requests).toHaveLength(1);
+    const line = await h.logLine();
+    expect(line).toMatchObject({
+      route: 'proxy',
+      status: 200,
+      outcome: 'ok',
+      attempts: 1,
+      stream: true,
+      outputTokens: 12,
+    });
+    expect(h.guard.status().breakers.find((b) => b.key === 'proxy')?.counts).toMatchObject({
+      successes: 1,
+      failures: 0,
+    });
+  });
+
+  it('retries a 529 before the first event: one answer to the user, two upstream attempts', async () => {
+    h = await startHarness({ adapter });
+    const expected = await h.directText();
+    h.fake.enqueue(529, 'ok');
+
+    const text = await h.client.messages.stream(params()).finalText();
+
+    expect(text).toBe(expected);
+    expect(h.fake.requests.map((r) => r.status)).toEqual([529, 200]);
+    expect(h.fake.requests.map((r) => r.headers['x-stainless-retry-count'])).toEqual(['0', '0']);
+    expect(await h.logLine()).toMatchObject({ outcome: 'ok', attempts: 2 });
+    expect(h.events.filter((e) => e.type === 'stream-committed')).toEqual([
+      expect.objectContaining({ by: 'first-event', attempt: 1 }),
+    ]);
+  });
+
+  it('retries an in-band overloaded_error sent as the very first event; the user sees a clean stream', async () => {
+    h = await startHarness({ adapter });
+    const expected = await h.directText();
+    h.fake.enqueue({ kind: 'in-band-error', afterEvents: 0 }, 'ok');
+
+    const response = await h.post('/v1/messages', { ...params(), stream: true });
+    const events = await readSse(response);
+
+    expect(response.status).toBe(200);
+    expect(isCompleteAnthropicStream(events)).toBe(true);
+    expect(names(events)).not.toContain('error');
+    expect(deltaText(events)).toBe(expected);
+    await h.fake.settled();
+    expect(h.fake.requests).toHaveLength(2);
+    expect(h.fake.requests[0]).toMatchObject({ status: 200, eventsSent: 1, outcome: 'completed' });
+    expect(await h.logLine()).toMatchObject({ outcome: 'ok', attempts: 2 });
+  });
+
+  it('the SDK also reads the retried in-band failure as one clean stream', async () => {
+    h = await startHarness({ adapter });
+    const expected = await h.directText();
+    h.fake.enqueue({ kind: 'in-band-error', afterEvents: 0 }, 'ok');
+
+    expect(await h.client.messages.stream(params()).finalText()).toBe(expected);
+    expect(h.fake.requests).toHaveLength(2);
+  });
+
+  it('retries a stall before the first event (first-event timeout) and then succeeds', async () => {
+    h = await startHarness({ adapter, stream: { firstEventTimeoutMs: 100, heartbeatMs: 10_000 } });
+    const expected = await h.directText();
+    h.fake.enqueue({ kind: 'stall', afterEvents: 0 }, 'ok');
+
+    const text = await h.client.messages.stream(params()).finalText();
+
+    expect(text).toBe(expected);
+    await h.fake.settled();
+    expect(h.fake.requests.map((r) => r.outcome)).toEqual(['client-aborted', 'completed']);
+    expect(h.fake.requests[0]?.eventsSent).toBe(0);
+    expect(await h.logLine()).toMatchObject({ outcome: 'ok', attempts: 2 });
+  });
+
+  it('answers a real HTTP 504 when every attempt stalls before the first event (no heartbeat yet)', async () => {
+    h = await startHarness({ adapter, stream: { firstEventTimeoutMs: 100, heartbeatMs: 10_000 } });
+    h.fake.setDefault({ faultRate: 1, fault: { kind: 'stall', afterEvents: 0 } });
+
+    const response = await h.post('/v1/messages', { ...params(), stream: true });
+
+    expect(response.status).toBe(504);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(response.headers.get('x-should-retry')).toBe('false');
+    const body = (await response.json()) as { type: string; error: { type: string } };
+    expect(body).toMatchObject({ type: 'error', error: { type: 'timeout_error' } });
+    await h.fake.settled();
+    expect(h.fake.requests.map((r) => r.outcome)).toEqual(['client-aborted', 'client-aborted', 'client-aborted']);
+    expect(await h.logLine()).toMatchObject({ status: 504, outcome: 'stream-stalled', attempts: 3 });
+  });
+
+  it('the SDK sees that 504 as a GatewayTimeoutError', async () => {
+    h = await startHarness({
+      adapter,
+      stream: { firstEventTimeoutMs: 100, heartbeatMs: 10_000 },
+      retry: { maxAttempts: 2 },
+    });
+    h.fake.setDefault({ faultRate: 1, fault: { kind: 'stall', afterEvents: 0 } });
+
+    const error = await sdkError(h.client.messages.create({ ...params(), stream: true }));
+
+    expect(error.status).toBe(504);
+    expect(error.type).toBe('timeout_error');
+    expect(h.fake.requests).toHaveLength(2);
+  });
+
+  it('once a heartbeat committed the 200, a stall on every attempt ends in an in-band timeout_error', async () => {
+    h = await startHarness({ adapter, stream: { firstEventTimeoutMs: 100, heartbeatMs: 20 } });
+    h.fake.setDefault({ faultRate: 1, fault: { kind: 'stall', afterEvents: 0 } });
+
+    const response = await h.post('/v1/messages', { ...params(), stream: true });
+    const events = await readSse(response);
+
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    expect(events[0]?.event).toBe('ping');
+    expect(events.at(-1)?.event).toBe('error');
+    expect(new Set(names(events.slice(0, -1)))).toEqual(new Set(['ping']));
+    expect(json(events.at(-1))).toMatchObject({ type: 'error', error: { type: 'timeout_error' } });
+    await h.fake.settled();
+    expect(h.fake.requests.map((r) => r.outcome)).toEqual(['client-aborted', 'client-aborted', 'client-aborted']);
+    expect(await h.logLine()).toMatchObject({ status: 200, outcome: 'stream-stalled', attempts: 3 });
+    expect(h.events.filter((e) => e.type === 'stream-committed')).toEqual([
+      expect.objectContaining({ by: 'heartbeat' }),
+    ]);
+  });
+
+  it('sends heartbeats while Claude is slow to start; the stream then completes and the SDK reads it', async () => {
+    h = await startHarness({ adapter, stream: { heartbeatMs: 50 } });
+    const expected = await h.directText();
+    h.fake.enqueue({ kind: 'slow', firstEventDelayMs: 400 });
+
+    const response = await h.post('/v1/messages', { ...params(), stream: true });
+    const events = await readSse(response);
+
+    expect(response.status).toBe(200);
+    const start = names(events).indexOf('message_start');
+    expect(start).toBeGreaterThan(0);
+    expect(new Set(names(events.slice(0, start)))).toEqual(new Set(['ping']));
+    expect(json(events[0])).toEqual({ type: 'ping' });
+    expect(isCompleteAnthropicStream(events.slice(start))).toBe(true);
+    expect(deltaText(events)).toBe(expected);
+
+    h.fake.enqueue({ kind: 'slow', firstEventDelayMs: 400 });
+    expect(await h.client.messages.stream(params()).finalText()).toBe(expected);
+    expect(h.fake.requests).toHaveLength(2);
+  });
+
+  it("the caller's deadline running out before the first event is a real 504 when nothing was sent yet", async () => {
+    h = await startHarness({ adapter, stream: { heartbeatMs: 10_000 } });
+    h.fake.enqueue({ kind: 'slow', firstEventDelayMs: 5_000 });
+
+    const response = await h.post(
+      '/v1/messages',
+      { ...params(), stream: true },
+      { headers: { 'x-request-timeout-ms': '200' } },
+    );
+
+    expect(response.status).toBe(504);
+    expect(await response.json()).toMatchObject({ type: 'error', error: { type: 'timeout_error' } });
+    await h.fake.settled();
+    expect(h.fake.requests.map((r) => r.outcome)).toEqual(['client-aborted']);
+    expect(await h.logLine()).toMatchObject({ status: 504, outcome: 'deadline-exceeded', attempts: 1 });
+  });
+
+  it("the caller's deadline running out before the first event, after a heartbeat, is an in-band timeout_error", async () => {
+    h = await startHarness({ adapter, stream: { heartbeatMs: 20 } });
+    h.fake.enqueue({ kind: 'slow', firstEventDelayMs: 5_000 });
+
+    const response = await h.post(
+      '/v1/messages',
+      { ...params(), stream: true },
+      { headers: { 'x-request-timeout-ms': '200' } },
+    );
+    const events = await readSse(response);
+
+    expect(response.status).toBe(200);
+    expect(events[0]?.event).toBe('ping');
+    expect(new Set(names(events.slice(0, -1)))).toEqual(new Set(['ping']));
+    expect(json(events.at(-1))).toMatchObject({ type: 'error', error: { type: 'timeout_error' } });
+    await h.fake.settled();
+    expect(h.fake.requests.map((r) => r.outcome)).toEqual(['client-aborted']);
+    expect(await h.logLine()).toMatchObject({ status: 200, outcome: 'deadline-exceeded', attempts: 1 });
+  });
+});
