@@ -1,7 +1,7 @@
 import type { AttemptFailure } from './classify.js';
 import { DeadlineExceededError } from './deadline.js';
 import { redactSecrets } from './error-body.js';
-import { ClaudeGuardError } from './guard-error.js';
+import { ClaudeGuardError, type FailureOutcome } from './guard-error.js';
 import { retryAfterSeconds } from './retry-after.js';
 
 const IN_BAND_STATUS: Record<string, number> = {
@@ -18,6 +18,8 @@ export interface FailureWording {
   /** Let an upstream 4xx message (redacted) through: the passthrough's choice. */
   forwardClientErrors: boolean;
   secrets: readonly string[];
+  /** Overrides the outcome the failure implies (the retry budget refused a retry, say). */
+  outcome?: FailureOutcome | undefined;
 }
 
 /**
@@ -30,6 +32,21 @@ export interface FailureWording {
  * ```
  */
 export function toGuardError(failure: AttemptFailure, wording: FailureWording): ClaudeGuardError {
+  const error = describeFailure(failure, wording);
+  return wording.outcome === undefined
+    ? error
+    : new ClaudeGuardError({
+        status: error.status,
+        type: error.type,
+        message: error.message,
+        outcome: wording.outcome,
+        headers: { ...error.headers },
+        attempts: error.attempts,
+        upstreamRequestId: error.upstreamRequestId,
+      });
+}
+
+function describeFailure(failure: AttemptFailure, wording: FailureWording): ClaudeGuardError {
   const { attempts, route } = wording;
   const tries = attempts === 1 ? '1 attempt' : `${attempts} attempts`;
   const upstreamRequestId = failure.upstreamRequestId;

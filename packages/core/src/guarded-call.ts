@@ -10,6 +10,7 @@ import { errorResponse } from './response.js';
 import { runWithRetries, type AttemptContext, type CallState } from './retry-loop.js';
 import type { RouteRuntime } from './route-runtime.js';
 import { startStream, type StreamFormat } from './stream-engine.js';
+import { MalformedStreamError } from './upstream-errors.js';
 
 /** Anything with `get(name)`: a `Headers`, or an adapter's view of Node's header object. */
 export interface HeaderReader {
@@ -200,7 +201,13 @@ export class GuardedCall {
     const client = this.#runtime.guard.config.client;
     try {
       const result = await this.run(async ({ signal, timeout }) =>
-        client.messages.create(params, mergeOptions(options, signal, timeout)).withResponse(),
+        client.messages
+          .create(params, mergeOptions(options, signal, timeout))
+          .withResponse()
+          .catch((error: unknown) => {
+            // A 200 whose body is not JSON is the upstream's failure, not the caller's code.
+            throw error instanceof SyntaxError ? new MalformedStreamError('The upstream sent a malformed body') : error;
+          }),
       );
       this.state.upstreamRequestId = result.request_id ?? undefined;
       this.outputTokens = result.data.usage?.output_tokens;

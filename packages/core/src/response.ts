@@ -18,6 +18,8 @@ export function errorResponse(error: ClaudeGuardError, requestId: string, upstre
   headers.set('x-request-id', requestId);
   const upstream = upstreamRequestId ?? error.upstreamRequestId;
   if (upstream) headers.set('x-upstream-request-id', upstream);
+  // What an Anthropic SDK calling us reads as `error.requestID`: the upstream's id, else ours.
+  headers.set('request-id', upstream ?? requestId);
   // 499 is ours for "client went away"; nobody reads it, but a Response needs a valid status.
   const status = error.status >= 200 && error.status <= 599 ? error.status : 500;
   return new Response(JSON.stringify(error.toBody(requestId)), { status, headers });

@@ -4,7 +4,7 @@ import { classifyFailure, type AttemptFailure } from './classify.js';
 import { sleep, type TimerHandle } from './clock.js';
 import type { Deadline } from './deadline.js';
 import { toGuardError } from './failure-response.js';
-import { ClaudeGuardError } from './guard-error.js';
+import { ClaudeGuardError, type FailureOutcome } from './guard-error.js';
 import { retryAfterSeconds } from './retry-after.js';
 import type { RouteRuntime } from './route-runtime.js';
 import { AttemptTimeoutError } from './upstream-errors.js';
@@ -122,7 +122,7 @@ export async function runWithRetries<T>(
     if (guard.budget && !guard.budget.tryWithdraw()) {
       events.emit({ type: 'retry-budget-rejected', route: config.route, requestId: call.requestId });
       giveUp(call, 'retry-budget');
-      throw finalError(call, failure);
+      throw finalError(call, failure, 'retry-budget-exhausted');
     }
     if (events.active) {
       events.emit({ type: 'retry', route: config.route, requestId: call.requestId, attempt: attempt + 1, delayMs });
@@ -158,12 +158,13 @@ function giveUp(
   });
 }
 
-function finalError(call: CallState, failure: AttemptFailure): ClaudeGuardError {
+function finalError(call: CallState, failure: AttemptFailure, outcome?: FailureOutcome): ClaudeGuardError {
   return toGuardError(failure, {
     route: call.runtime.config.route,
     attempts: call.attempts,
     forwardClientErrors: call.forwardClientErrors && call.runtime.config.proxy.forwardUpstreamClientErrors,
     secrets: call.runtime.guard.secrets,
+    outcome,
   });
 }
 

@@ -6,7 +6,8 @@ import type {
   RouteOptions,
   StreamCallOptions,
 } from '@claude-guard/core';
-import { isClaudeGuardError } from '@claude-guard/core';
+import { ClaudeGuardError, isClaudeGuardError, isValidRequestId } from '@claude-guard/core';
+import { randomUUID } from 'node:crypto';
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { closeSignal, headerReader, toWebRequest, writeWebResponse } from './node-bridge.js';
 
@@ -117,16 +118,47 @@ export function claudeProxy(guard: ClaudeGuard, options: RouteOptions): RequestH
  */
 export function claudeGuardErrorHandler(): ErrorRequestHandler {
   return (error: unknown, req, res, next) => {
-    const call = (req as WithCall)[CALL];
-    if (res.headersSent || (!call && !isClaudeGuardError(error))) {
+    if (res.headersSent) {
       next(error);
       return;
     }
-    const response = call
-      ? call.errorResponse(error)
-      : (error as { getResponse: () => globalThis.Response }).getResponse();
-    writeWebResponse(res, response).catch(next);
+    const call = (req as WithCall)[CALL];
+    let guardError =
+      bodyParserError(error) ?? (call ? call.toGuardError(error) : isClaudeGuardError(error) ? error : undefined);
+    if (!guardError) {
+      next(error);
+      return;
+    }
+    if (!guardError.requestId) {
+      const incoming = req.get('x-request-id');
+      guardError = Object.assign(guardError, {
+        requestId: isValidRequestId(incoming) ? incoming : `cg_${randomUUID()}`,
+      });
+    }
+    writeWebResponse(res, call ? call.errorResponse(guardError) : guardError.getResponse()).catch(next);
   };
+}
+
+/**
+ * body-parser's failures (`express.json()` in front of a guarded route): bad JSON, too large,
+ * bad charset. Answered Anthropic-shaped instead of Express's HTML page with a stack.
+ */
+function bodyParserError(error: unknown): ClaudeGuardError | undefined {
+  const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
+  if (typeof type !== 'string' || typeof status !== 'number' || !/^(entity|encoding|charset|request)\./.test(type)) {
+    return undefined;
+  }
+  const tooLarge = type === 'entity.too.large';
+  return new ClaudeGuardError({
+    status: tooLarge ? 413 : status >= 400 && status < 500 ? status : 400,
+    type: tooLarge ? 'request_too_large' : 'invalid_request_error',
+    message: tooLarge
+      ? 'The request body is too large'
+      : type === 'entity.parse.failed'
+        ? 'The request body is not valid JSON'
+        : 'The request body could not be read',
+    outcome: 'bad-request',
+  });
 }
 
 export { toWebRequest, writeWebResponse, closeSignal } from './node-bridge.js';

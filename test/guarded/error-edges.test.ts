@@ -1,0 +1,121 @@
+import { createClaudeGuard } from '@claude-guard/core';
+import { claudeGuardErrorHandler, claudeProxy } from '@claude-guard/express';
+import { createFakeAnthropic } from '@claude-guard/fake-anthropic';
+import Anthropic from '@anthropic-ai/sdk';
+import express from 'express';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ADAPTERS, messagesBody, startHarness, type Harness } from './harness.js';
+
+describe('express.json() in front of the passthrough', () => {
+  const closers: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0)) await close();
+  });
+
+  async function start() {
+    const fake = await createFakeAnthropic();
+    const guard = createClaudeGuard({ client: new Anthropic({ apiKey: 'k', baseURL: fake.url }) });
+    const app = express();
+    app.use(express.json({ limit: '1kb' }));
+    app.post('/v1/messages', claudeProxy(guard, { route: 'proxy' }));
+    app.use(claudeGuardErrorHandler());
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    closers.push(async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      guard.close();
+      await fake.close();
+    });
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return { fake, base };
+  }
+
+  it('answers invalid JSON Anthropic-shaped (no HTML, no stack) and never calls Claude', async () => {
+    const { fake, base } = await start();
+    const response = await fetch(`${base}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'edge-1' },
+      body: '{"model": ',
+    });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await response.json()).toEqual({
+      type: 'error',
+      error: { type: 'invalid_request_error', message: 'The request body is not valid JSON' },
+      request_id: 'edge-1',
+    });
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it("answers body-parser's size limit with 413 request_too_large", async () => {
+    const { fake, base } = await start();
+    const response = await fetch(`${base}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(messagesBody({ metadata: { pad: 'x'.repeat(4000) } })),
+    });
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { error: { type: string } }).error.type).toBe('request_too_large');
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('still proxies a valid body that the parser already read', async () => {
+    const { fake, base } = await start();
+    const response = await fetch(`${base}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(messagesBody()),
+    });
+    expect(response.status).toBe(200);
+    expect(fake.requests).toHaveLength(1);
+  });
+});
+
+describe.each(ADAPTERS)('%s: error edges', (adapter) => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it('retries a 200 whose body is malformed JSON, as an upstream failure', async () => {
+    h = await startHarness(adapter);
+    h.fake.enqueue({ kind: 'malformed' }, 'ok');
+    const result = await h.proxy();
+    expect(result.status).toBe(200);
+    expect(h.fake.requests).toHaveLength(2);
+  });
+
+  it('answers 502 api_error when every body is malformed, and counts it against the breaker', async () => {
+    h = await startHarness(adapter);
+    h.fake.enqueue({ kind: 'malformed' }, { kind: 'malformed' }, { kind: 'malformed' });
+    const result = await h.proxy();
+    expect(result.status).toBe(502);
+    expect(result.body.error.type).toBe('api_error');
+    expect(h.guard.status().breakers.find((b) => b.key === 'proxy')?.counts.failures).toBe(3);
+  });
+
+  it("sets request-id on errors: the upstream's when it answered, ours otherwise", async () => {
+    h = await startHarness(adapter);
+    h.fake.enqueue(400);
+    const upstream = await h.proxy();
+    expect(upstream.status).toBe(400);
+    expect(upstream.headers.get('request-id')).toBe(h.fake.requests[0]!.id);
+    const local = await h.proxy({ 'x-request-timeout-ms': 'soon', 'x-request-id': 'mine-1' });
+    expect(local.status).toBe(400);
+    expect(local.headers.get('request-id')).toBe('mine-1');
+  });
+
+  it('logs a retry refused by the budget as retry-budget-exhausted', async () => {
+    // A reserve of one retry in the window, and no share of traffic.
+    h = await startHarness(adapter, { guard: { retryBudget: { minRetriesPerSecond: 0.1, percentCanRetry: 0 } } });
+    h.fake.setDefault({ faultRate: 1, fault: 529 });
+    const result = await h.proxy();
+    expect(result.status).toBe(529);
+    await h.waitForLogs(1);
+    expect(h.logs[0]!.record).toMatchObject({ outcome: 'retry-budget-exhausted', attempts: 2 });
+    expect(h.fake.requests).toHaveLength(2);
+  });
+});
