@@ -108,6 +108,19 @@ describe.each(ADAPTERS)('%s: error edges', (adapter) => {
     expect(local.headers.get('request-id')).toBe('mine-1');
   });
 
+  it('reads and echoes a custom requestIdHeader under its own name, on success and on errors', async () => {
+    h = await startHarness(adapter, { guard: { requestIdHeader: 'x-correlation-id' } });
+    const ok = await h.proxy({ 'x-correlation-id': 'corr-1' });
+    expect(ok.headers.get('x-correlation-id')).toBe('corr-1');
+    const chat = await h.chat({ 'x-correlation-id': 'corr-2' });
+    expect(chat.headers.get('x-correlation-id')).toBe('corr-2');
+    h.fake.enqueue(404);
+    const failed = await h.proxy({ 'x-correlation-id': 'corr-3' });
+    expect(failed.status).toBe(404);
+    expect(failed.headers.get('x-correlation-id')).toBe('corr-3');
+    expect(failed.body.request_id).toBe('corr-3');
+  });
+
   it('logs a retry refused by the budget as retry-budget-exhausted', async () => {
     // A reserve of one retry in the window, and no share of traffic.
     h = await startHarness(adapter, { guard: { retryBudget: { minRetriesPerSecond: 0.1, percentCanRetry: 0 } } });

@@ -53,7 +53,7 @@ export interface GuardedClaude {
   readonly run: <T>(fn: (attempt: AttemptContext) => Promise<T>) => Promise<T>;
   /** The request's deadline: `remaining()`, `signal`, `toHeaders()`. */
   readonly deadline: Deadline;
-  /** The correlation id echoed as `x-request-id`. */
+  /** The correlation id, echoed under `requestIdHeader` (default `x-request-id`). */
   readonly requestId: string;
 }
 
@@ -81,6 +81,8 @@ const FALLBACK_OUTCOMES = new Set([
  */
 export class GuardedCall {
   readonly requestId: string;
+  /** The header the id is read from and echoed in. */
+  readonly requestIdHeader: string;
   readonly deadline: Deadline;
   readonly claude: GuardedClaude;
   /** @internal */
@@ -102,6 +104,7 @@ export class GuardedCall {
   constructor(runtime: RouteRuntime, requestId: string, deadline: Deadline, forwardClientErrors: boolean) {
     this.#runtime = runtime;
     this.requestId = requestId;
+    this.requestIdHeader = runtime.guard.config.requestIdHeader;
     this.deadline = deadline;
     this.#startedAt = runtime.guard.config.clock.now();
     this.state = {
@@ -142,7 +145,11 @@ export class GuardedCall {
         outputTokens: undefined,
         sdkVersion: guard.sdkVersion,
       });
-      return { ok: false as const, error, response: errorResponse(error, requestId) };
+      return {
+        ok: false as const,
+        error,
+        response: errorResponse(error, requestId, undefined, guard.config.requestIdHeader),
+      };
     };
     if (parsed.kind === 'invalid') {
       return reject(
@@ -236,7 +243,7 @@ export class GuardedCall {
 
   /** Headers every response of this request carries. */
   responseHeaders(): Headers {
-    const headers = new Headers({ 'x-request-id': this.requestId });
+    const headers = new Headers({ [this.requestIdHeader]: this.requestId });
     if (this.state.upstreamRequestId) headers.set('x-upstream-request-id', this.state.upstreamRequestId);
     return headers;
   }
@@ -245,7 +252,7 @@ export class GuardedCall {
   errorResponse(error: unknown): Response {
     const guardError = this.toGuardError(error);
     this.#outcome ??= guardError.outcome;
-    return errorResponse(guardError, this.requestId, this.state.upstreamRequestId);
+    return errorResponse(guardError, this.requestId, this.state.upstreamRequestId, this.requestIdHeader);
   }
 
   /** Any error as a {@link ClaudeGuardError}; foreign errors become a generic 500 (no stack, no text). */

@@ -11,11 +11,16 @@ const JSON_TYPE = 'application/json';
  * return errorResponse(err, 'req_1');
  * ```
  */
-export function errorResponse(error: ClaudeGuardError, requestId: string, upstreamRequestId?: string): Response {
+export function errorResponse(
+  error: ClaudeGuardError,
+  requestId: string,
+  upstreamRequestId?: string,
+  requestIdHeader = 'x-request-id',
+): Response {
   const headers = new Headers(error.headers);
   headers.set('content-type', JSON_TYPE);
   headers.set('x-should-retry', 'false');
-  headers.set('x-request-id', requestId);
+  headers.set(requestIdHeader, requestId);
   const upstream = upstreamRequestId ?? error.upstreamRequestId;
   if (upstream) headers.set('x-upstream-request-id', upstream);
   // What an Anthropic SDK calling us reads as `error.requestID`: the upstream's id, else ours.

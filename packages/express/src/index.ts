@@ -60,7 +60,7 @@ export function claudeGuard(guard: ClaudeGuard, options: RouteOptions): RequestH
     }
     const call = begun.call;
     (req as WithCall)[CALL] = call;
-    res.setHeader('x-request-id', call.requestId);
+    res.setHeader(call.requestIdHeader, call.requestId);
     res.once('close', () => call.end(res.writableFinished ? res.statusCode : 499));
     req.claude = {
       messages: call.claude.messages,

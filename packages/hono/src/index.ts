@@ -59,7 +59,7 @@ export function claudeGuard(
         c.res = call.errorResponse(c.error);
         c.error = undefined;
       }
-      c.res.headers.set('x-request-id', call.requestId);
+      c.res.headers.set(call.requestIdHeader, call.requestId);
     } finally {
       // While a stream is still being read, the call ends when the stream does.
       call.end(c.res.status);
