@@ -33,7 +33,8 @@ export async function startUpstream(env: NodeJS.ProcessEnv): Promise<ExampleUpst
   }
   const fake = await createFakeAnthropic({
     replyWords: 60,
-    tokenDelayMs: 40,
+    // A visible pace for the demo; tests set FAKE_ANTHROPIC_TOKEN_DELAY_MS=0.
+    tokenDelayMs: Number(env['FAKE_ANTHROPIC_TOKEN_DELAY_MS'] ?? 40) || 0,
     onRequestEnd: (record) => {
       if (record.outcome === 'client-aborted') {
         console.log(
