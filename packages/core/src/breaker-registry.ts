@@ -5,10 +5,24 @@ import type { Clock } from './clock.js';
 import type { BreakerOptions } from './options.js';
 import type { GuardEvents } from './events.js';
 
-/** A breaker's state as clients of `/guard/status` see it. */
+/**
+ * A breaker's state as clients of `/guard/status` see it.
+ *
+ * @example
+ * ```ts
+ * const open = guard.status().breakers.some((breaker) => breaker.state === 'open');
+ * ```
+ */
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
-/** A serializable view of one breaker. */
+/**
+ * A serializable view of one breaker.
+ *
+ * @example
+ * ```ts
+ * for (const breaker of guard.status().breakers) console.log(breaker.key, breaker.state, breaker.counts.failures);
+ * ```
+ */
 export interface BreakerSnapshot {
   key: string;
   routes: string[];

@@ -11,11 +11,32 @@ import type Anthropic from '@anthropic-ai/sdk';
  */
 export type ClaudeClient = Pick<Anthropic, 'messages'>;
 
-/** Parameters of a non-streaming `messages.create`. */
+/**
+ * Parameters of a non-streaming `messages.create`.
+ *
+ * @example
+ * ```ts
+ * const params: MessageCreateParams = { model: 'claude-sonnet-5', max_tokens: 256, messages: [{ role: 'user', content: 'Hi' }] };
+ * ```
+ */
 export type MessageCreateParams = Anthropic.MessageCreateParamsNonStreaming;
-/** Parameters of a streaming `messages.create` (`stream` is set by the guard). */
+/**
+ * Parameters of a streaming `messages.create` (`stream` is set by the guard).
+ *
+ * @example
+ * ```ts
+ * const params: MessageStreamParams = { model: 'claude-sonnet-5', max_tokens: 256, messages: [{ role: 'user', content: 'Hi' }] };
+ * ```
+ */
 export type MessageStreamParams = Omit<Anthropic.MessageCreateParamsStreaming, 'stream'>;
-/** The SDK's message type. */
+/**
+ * The SDK's message type.
+ *
+ * @example
+ * ```ts
+ * const message: ClaudeMessage = await req.claude.messages.create(params);
+ * ```
+ */
 export type ClaudeMessage = Anthropic.Message;
 /** The SDK's per-request options. */
 export type ClaudeRequestOptions = Anthropic.RequestOptions;

@@ -1,4 +1,12 @@
-/** An opaque timer handle, whatever the platform's `setTimeout` returns. */
+/**
+ * An opaque timer handle, whatever the platform's `setTimeout` returns.
+ *
+ * @example
+ * ```ts
+ * const handle: TimerHandle = clock.setTimeout(() => {}, 100);
+ * clock.clearTimeout(handle);
+ * ```
+ */
 export type TimerHandle = object | number;
 
 /**

@@ -1,10 +1,24 @@
 import type { Clock, TimerHandle } from './clock.js';
 import { deadlineToHeaders } from './deadline-header.js';
 
-/** Which budget a deadline came from; named in the 504 so callers know whose clock ran out. */
+/**
+ * Which budget a deadline came from; named in the 504 so callers know whose clock ran out.
+ *
+ * @example
+ * ```ts
+ * if (deadline.source === 'caller-header') console.log('the caller chose this budget');
+ * ```
+ */
 export type DeadlineSource = 'route-default' | 'caller-header' | 'route-maximum';
 
-/** Abort reason when the request's time budget runs out. */
+/**
+ * Abort reason when the request's time budget runs out.
+ *
+ * @example
+ * ```ts
+ * if (deadline.signal.reason instanceof DeadlineExceededError) console.log(deadline.signal.reason.source);
+ * ```
+ */
 export class DeadlineExceededError extends Error {
   override readonly name = 'DeadlineExceededError';
   constructor(
@@ -15,7 +29,14 @@ export class DeadlineExceededError extends Error {
   }
 }
 
-/** Abort reason when the end user goes away (socket closed, tab closed, stream cancelled). */
+/**
+ * Abort reason when the end user goes away (socket closed, tab closed, stream cancelled).
+ *
+ * @example
+ * ```ts
+ * if (deadline.signal.reason instanceof ClientAbortedError) return; // nobody is listening any more
+ * ```
+ */
 export class ClientAbortedError extends Error {
   override readonly name = 'ClientAbortedError';
   constructor() {

@@ -1,7 +1,14 @@
 import type { DeadlineSource } from './deadline.js';
 import type { RequestLogRecord } from './logger.js';
 
-/** Everything the guard reports, as a discriminated union on `type`. */
+/**
+ * Everything the guard reports, as a discriminated union on `type`.
+ *
+ * @example
+ * ```ts
+ * guard.on((event) => { if (event.type === 'retry') console.log(event.route, event.attempt, event.delayMs); });
+ * ```
+ */
 export type GuardEvent =
   | { type: 'attempt'; route: string; requestId: string; attempt: number; timeoutMs: number }
   | {
@@ -29,7 +36,14 @@ export type GuardEvent =
   | { type: 'client-aborted'; route: string; requestId: string; outputTokens: number | undefined }
   | ({ type: 'request-end' } & RequestLogRecord);
 
-/** Receives guard events. Exceptions thrown by a listener are swallowed: observing never breaks a request. */
+/**
+ * Receives guard events. Exceptions thrown by a listener are swallowed: observing never breaks a request.
+ *
+ * @example
+ * ```ts
+ * const listener: GuardEventListener = (event) => metrics.increment(`claude_guard.${event.type}`);
+ * ```
+ */
 export type GuardEventListener = (event: GuardEvent) => void;
 
 /**

@@ -1,7 +1,14 @@
 import type { ClaudeGuardError } from './guard-error.js';
 import type { MessageCreateParams } from './claude-client.js';
 
-/** What the fallback is told. */
+/**
+ * What the fallback is told.
+ *
+ * @example
+ * ```ts
+ * fallback: ({ reason, route }) => ({ type: 'message', role: 'assistant', content: [{ type: 'text', text: `${route}: ${reason}` }] })
+ * ```
+ */
 export interface FallbackContext {
   route: string;
   reason: 'breaker-open' | 'exhausted';

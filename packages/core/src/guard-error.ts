@@ -1,7 +1,14 @@
 import { anthropicErrorBody, type AnthropicErrorBody, type AnthropicErrorType } from './error-body.js';
 import { errorResponse } from './response.js';
 
-/** Why a guarded call ended without an answer; used in logs and events. */
+/**
+ * Why a guarded call ended without an answer; used in logs and events.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof ClaudeGuardError && err.outcome === 'breaker-open') metrics.increment('claude.breaker_open');
+ * ```
+ */
 export type FailureOutcome =
   | 'bad-request'
   | 'deadline-exceeded'
@@ -14,7 +21,14 @@ export type FailureOutcome =
   | 'retry-budget-exhausted'
   | 'internal-error';
 
-/** Options for {@link ClaudeGuardError}. */
+/**
+ * Options for {@link ClaudeGuardError}.
+ *
+ * @example
+ * ```ts
+ * throw new ClaudeGuardError({ status: 400, type: 'invalid_request_error', message: 'message: required', outcome: 'bad-request' });
+ * ```
+ */
 export interface ClaudeGuardErrorInit {
   status: number;
   type: AnthropicErrorType;

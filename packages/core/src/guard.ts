@@ -16,7 +16,14 @@ import type { AttemptContext } from './retry-loop.js';
 import { createRetryBudget } from './retry-budget.js';
 import type { GuardRuntime, RouteRuntime } from './route-runtime.js';
 
-/** `GET /guard/status` material: every breaker's state and counts. */
+/**
+ * `GET /guard/status` material: every breaker's state and counts.
+ *
+ * @example
+ * ```ts
+ * res.json(guard.status()); // { breakers: [{ key: 'chat', state: 'closed', ... }] }
+ * ```
+ */
 export interface GuardStatus {
   breakers: BreakerSnapshot[];
 }
@@ -40,7 +47,14 @@ export interface GuardedRoute {
   proxy(request: Request): Promise<Response>;
 }
 
-/** Options of {@link ClaudeGuard.run}. */
+/**
+ * Options of {@link ClaudeGuard.run}.
+ *
+ * @example
+ * ```ts
+ * await guard.run('report', fn, { headers: request.headers, signal: request.signal });
+ * ```
+ */
 export interface RunOptions {
   /** Incoming headers, for the caller's deadline and request id. */
   headers?: HeaderReader;

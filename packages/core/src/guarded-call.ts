@@ -12,22 +12,51 @@ import type { RouteRuntime } from './route-runtime.js';
 import { startStream, type StreamFormat } from './stream-engine.js';
 import { MalformedStreamError } from './upstream-errors.js';
 
-/** Anything with `get(name)`: a `Headers`, or an adapter's view of Node's header object. */
+/**
+ * Anything with `get(name)`: a `Headers`, or an adapter's view of Node's header object.
+ *
+ * @example
+ * ```ts
+ * const headers: HeaderReader = { get: (name) => nodeRequest.headers[name] as string | undefined };
+ * ```
+ */
 export interface HeaderReader {
   get(name: string): string | null | undefined;
 }
 
-/** What an adapter passes to start a guarded request. */
+/**
+ * What an adapter passes to start a guarded request.
+ *
+ * @example
+ * ```ts
+ * route.begin({ headers: request.headers, signal: request.signal });
+ * ```
+ */
 export interface BeginInput {
   headers: HeaderReader;
   /** Aborts when the end user disconnects. */
   signal?: AbortSignal | undefined;
 }
 
-/** The outcome of {@link GuardedRoute.begin}: a call, or an immediate answer (bad deadline header). */
+/**
+ * The outcome of {@link GuardedRoute.begin}: a call, or an immediate answer (bad deadline header).
+ *
+ * @example
+ * ```ts
+ * const begun = route.begin(input);
+ * if (!begun.ok) return begun.response;
+ * ```
+ */
 export type BeginResult = { ok: true; call: GuardedCall } | { ok: false; response: Response; error: ClaudeGuardError };
 
-/** Options of {@link GuardedClaude.stream}. */
+/**
+ * Options of {@link GuardedClaude.stream}.
+ *
+ * @example
+ * ```ts
+ * await call.claude.stream(params, { format: 'text' });
+ * ```
+ */
 export interface StreamCallOptions {
   /** `anthropic` re-emits Claude's events; `text` sends `event: text` deltas then `event: done`. Default `anthropic`. */
   format?: StreamFormat;

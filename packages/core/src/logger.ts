@@ -13,7 +13,14 @@ export interface GuardLogger {
   warn?(record: object, message?: string): void;
 }
 
-/** The request log line's fields. */
+/**
+ * The request log line's fields.
+ *
+ * @example
+ * ```ts
+ * guard.on((event) => { if (event.type === 'request-end') console.log(event.route, event.status, event.attempts); });
+ * ```
+ */
 export interface RequestLogRecord {
   route: string;
   requestId: string;

@@ -7,7 +7,14 @@ import type { RetryBudgetOptions } from './retry-budget.js';
 import type { RouteFallback } from './fallback.js';
 import type { ClaudeClient } from './claude-client.js';
 
-/** The request's time budget. */
+/**
+ * The request's time budget.
+ *
+ * @example
+ * ```ts
+ * createClaudeGuard({ client, deadline: { defaultMs: 20_000, maxMs: 120_000 } });
+ * ```
+ */
 export interface DeadlineOptions {
   /** Budget when the caller sends no deadline header. Default `60_000`. */
   defaultMs?: number;
@@ -19,7 +26,14 @@ export interface DeadlineOptions {
   reserveMs?: number;
 }
 
-/** Which failures are retried, how often and how far apart. */
+/**
+ * Which failures are retried, how often and how far apart.
+ *
+ * @example
+ * ```ts
+ * claudeGuard(guard, { route: 'chat', retry: { maxAttempts: 2, attemptTimeoutMs: 20_000 } });
+ * ```
+ */
 export interface RetryOptions {
   /** Attempts in all, the first included. Default `3`. */
   maxAttempts?: number;
@@ -31,7 +45,14 @@ export interface RetryOptions {
   attemptTimeoutMs?: number | undefined;
 }
 
-/** One circuit breaker per key (opossum). */
+/**
+ * One circuit breaker per key (opossum).
+ *
+ * @example
+ * ```ts
+ * claudeGuard(guard, { route: 'chat', breaker: { errorThresholdPercentage: 25, resetTimeout: 10_000 } });
+ * ```
+ */
 export interface BreakerOptions {
   /** Breaker key; routes naming the same key share a breaker. Default: the route name. */
   key?: string;
@@ -51,7 +72,14 @@ export interface BreakerOptions {
   enabled?: boolean;
 }
 
-/** The streaming engine's timeouts. */
+/**
+ * The streaming engine's timeouts.
+ *
+ * @example
+ * ```ts
+ * createClaudeGuard({ client, stream: { idleTimeoutMs: 30_000, heartbeatMs: 10_000 } });
+ * ```
+ */
 export interface StreamOptions {
   /** Per attempt, until the first upstream event. Default `60_000`. */
   firstEventTimeoutMs?: number;
@@ -63,7 +91,14 @@ export interface StreamOptions {
   maxEventBytes?: number;
 }
 
-/** Input limits of the Anthropic-compatible passthrough route. */
+/**
+ * Input limits of the Anthropic-compatible passthrough route.
+ *
+ * @example
+ * ```ts
+ * claudeProxy(guard, { route: 'proxy', proxy: { allowedModels: ['claude-sonnet-5'], maxTokensCap: 4096 } });
+ * ```
+ */
 export interface ProxyOptions {
   /** Largest request body. Default `1_048_576`. */
   maxBodyBytes?: number;
@@ -75,7 +110,14 @@ export interface ProxyOptions {
   forwardUpstreamClientErrors?: boolean;
 }
 
-/** Options of {@link createClaudeGuard}. Every group is also a per-route override. */
+/**
+ * Options of {@link createClaudeGuard}. Every group is also a per-route override.
+ *
+ * @example
+ * ```ts
+ * createClaudeGuard({ client: new Anthropic(), deadline: { defaultMs: 30_000 }, logger: console });
+ * ```
+ */
 export interface ClaudeGuardOptions {
   /** The Anthropic client. The guard calls it with `maxRetries: 0`: it owns retries. */
   client: ClaudeClient;
@@ -97,7 +139,14 @@ export interface ClaudeGuardOptions {
   random?: () => number;
 }
 
-/** Per-route options for the middleware and the passthrough. */
+/**
+ * Per-route options for the middleware and the passthrough.
+ *
+ * @example
+ * ```ts
+ * claudeGuard(guard, { route: 'summarize', retry: { maxAttempts: 2 }, fallback: { model: 'claude-haiku-4-5' } });
+ * ```
+ */
 export interface RouteOptions {
   /** Route name, used in logs, events, errors and as the default breaker key. */
   route: string;
@@ -153,7 +202,14 @@ export interface RouteConfig {
   readonly fallback: RouteFallback | undefined;
 }
 
-/** The defaults, in one place; the README's tables are checked against them. */
+/**
+ * The defaults, in one place; the README's tables are checked against them.
+ *
+ * @example
+ * ```ts
+ * DEFAULTS.breaker.resetTimeout; // 30_000
+ * ```
+ */
 export const DEFAULTS = {
   deadline: { defaultMs: 60_000, maxMs: 300_000, headers: DEFAULT_DEADLINE_HEADERS, reserveMs: 5 },
   retry: { maxAttempts: 3, baseDelayMs: 500, maxDelayMs: 8_000, attemptTimeoutMs: undefined },

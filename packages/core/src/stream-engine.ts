@@ -13,6 +13,11 @@ import { MalformedStreamError, StreamStallError, UpstreamStreamError } from './u
 /**
  * `anthropic`: Claude's own events, re-emitted unchanged, readable by the official SDK.
  * `text`: `event: text` with a JSON string per delta, then `event: done` with usage: for browsers.
+ *
+ * @example
+ * ```ts
+ * await req.claude.stream(res, params, { format: 'text' });
+ * ```
  */
 export type StreamFormat = 'anthropic' | 'text';
 

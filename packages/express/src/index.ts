@@ -14,6 +14,11 @@ import { closeSignal, headerReader, toWebRequest, writeWebResponse } from './nod
 /**
  * `req.claude` in a guarded Express route: the guarded Claude facade, plus `stream(res, ...)`
  * that writes the SSE answer to `res`.
+ *
+ * @example
+ * ```ts
+ * app.post('/chat', claudeGuard(guard, { route: 'chat' }), (req, res) => req.claude.stream(res, params, { format: 'text' }));
+ * ```
  */
 export interface ExpressGuardedClaude extends Omit<GuardedClaude, 'stream'> {
   /** Streams a guarded message to `res` (`anthropic` events by default, or `{ format: 'text' }`). */

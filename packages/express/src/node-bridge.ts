@@ -6,6 +6,12 @@ const noop = (): void => {};
 /**
  * An `AbortSignal` that fires when the client goes away before the response finished.
  * `res 'close'` is the disconnect signal; `req 'close'` only means the body was read.
+ *
+ * @example
+ * ```ts
+ * const signal = closeSignal(res);
+ * signal.addEventListener('abort', () => console.log('client left'));
+ * ```
  */
 export function closeSignal(res: ServerResponse): AbortSignal {
   const controller = new AbortController();
@@ -30,6 +36,11 @@ export function headerReader(req: IncomingMessage): { get(name: string): string 
 /**
  * A Web `Request` for core, from Node's request. When a body parser already read the body
  * (`express.json()`), its result is re-serialized; otherwise the raw stream is passed on.
+ *
+ * @example
+ * ```ts
+ * const response = await route.proxy(toWebRequest(req, closeSignal(res)));
+ * ```
  */
 export function toWebRequest(req: IncomingMessage & { body?: unknown }, signal: AbortSignal): Request {
   const headers = new Headers();
@@ -77,6 +88,11 @@ function waitForDrain(res: ServerResponse): Promise<void> {
  * Writes a Web `Response` to Node's `res`: honours `write() === false` / `'drain'`, flushes
  * after each chunk (so `compression` does not hold SSE back), and cancels the body when the
  * client disconnects so the stream engine aborts the upstream.
+ *
+ * @example
+ * ```ts
+ * await writeWebResponse(res, await route.proxy(toWebRequest(req, closeSignal(res))));
+ * ```
  */
 export async function writeWebResponse(res: ServerResponse, response: Response): Promise<void> {
   if (res.headersSent || res.destroyed) {

@@ -11,13 +11,25 @@ import type { Context, ErrorHandler, Handler, MiddlewareHandler } from 'hono';
 /**
  * `c.var.claude` in a guarded Hono route: the guarded Claude facade, plus `stream(c, ...)`
  * that returns the SSE `Response` to return from the handler.
+ *
+ * @example
+ * ```ts
+ * app.post('/chat', claudeGuard(guard, { route: 'chat' }), (c) => c.var.claude.stream(c, params, { format: 'text' }));
+ * ```
  */
 export interface HonoGuardedClaude extends Omit<GuardedClaude, 'stream'> {
   /** Streams a guarded message (`anthropic` events by default, or `{ format: 'text' }`). */
   readonly stream: (c: Context, params: MessageStreamParams, options?: StreamCallOptions) => Promise<Response>;
 }
 
-/** The `Variables` a guarded route adds. */
+/**
+ * The `Variables` a guarded route adds.
+ *
+ * @example
+ * ```ts
+ * const app = new Hono<{ Variables: ClaudeGuardVariables }>();
+ * ```
+ */
 export interface ClaudeGuardVariables {
   claude: HonoGuardedClaude;
 }
