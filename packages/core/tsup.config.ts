@@ -1,10 +1,4 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.base.js';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm', 'cjs'],
-  dts: { compilerOptions: { composite: false, emitDeclarationOnly: false, ignoreDeprecations: '6.0' } },
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-});
+// p-timeout ships ESM only: bundle it so the CJS build needs no require(esm).
+export default packageBuild({ noExternal: ['p-timeout'] });

@@ -1,7 +1,6 @@
 import { serve, type ServerType } from '@hono/node-server';
-import { createClaudeGuard } from '@claude-guard/core';
-import { jsonLogger, readExampleConfig, startUpstream } from '@claude-guard/example-shared';
-import type { AddressInfo } from 'node:net';
+import type { GuardLogger } from '@claude-guard/core';
+import { createExampleRuntime, runningExample } from '@claude-guard/example-shared';
 import type { Server } from 'node:http';
 import { createHonoExample } from './app.js';
 
@@ -14,25 +13,13 @@ import { createHonoExample } from './app.js';
  * await app.close();
  * ```
  */
-export async function startHonoExample(env: NodeJS.ProcessEnv, logger = jsonLogger) {
-  const config = readExampleConfig(env);
-  const upstream = await startUpstream(env);
-  const guard = createClaudeGuard({ client: upstream.client, logger, ...config.guard });
+export async function startHonoExample(env: NodeJS.ProcessEnv, logger?: GuardLogger) {
+  const runtime = await createExampleRuntime(env, logger);
+  const { config, guard, upstream } = runtime;
   const app = createHonoExample({ guard, upstream, model: config.model });
   const server = await new Promise<ServerType>((resolve, reject) => {
     const started = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(started));
     started.once('error', reject);
   });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://${config.host}:${port}`,
-    upstream,
-    guard,
-    async close() {
-      (server as Server).closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-      guard.close();
-      await upstream.close();
-    },
-  };
+  return runningExample(runtime, server, () => (server as Server).closeAllConnections());
 }

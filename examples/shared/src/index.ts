@@ -6,3 +6,5 @@ export { DEMO_FAULTS, isDemoFault } from './demo-faults.js';
 export type { DemoFaultName } from './demo-faults.js';
 export { DEMO_PAGE_HTML } from './demo-page.js';
 export { chatParams, jsonLogger } from './chat.js';
+export { createExampleRuntime, runningExample } from './example-runtime.js';
+export type { ExampleRuntime } from './example-runtime.js';
