@@ -35,12 +35,9 @@ export interface Clock {
  */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimeout: (callback, ms) => {
-    const handle = globalThis.setTimeout(callback, ms);
-    // A pending deadline or backoff must never keep a process alive on its own.
-    (handle as { unref?: () => void }).unref?.();
-    return handle;
-  },
+  // Not unref'd: a script awaiting `guard.run()` must stay alive through a retry wait, and
+  // every timer is cleared when its request ends anyway.
+  setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
   clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 

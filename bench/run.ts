@@ -1,0 +1,86 @@
+// `pnpm bench [--quick] [--only 1,3] [--out file.json]`: runs the scenarios of docs/benchmarks.md,
+// prints one markdown table per scenario and writes every figure to bench/results/.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, loadavg, totalmem } from 'node:os';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Profile } from './lib/profile.js';
+import { renderScenario, type ScenarioResult } from './lib/report.js';
+import { runDeadline } from './scenarios/deadline.js';
+import { runDisconnect } from './scenarios/disconnect.js';
+import { runOutage } from './scenarios/outage.js';
+import { runOverhead } from './scenarios/overhead.js';
+import { runRouteThroughput } from './scenarios/route-throughput.js';
+import { runStreaming } from './scenarios/streaming.js';
+
+const SCENARIOS: Record<number, (profile: Profile) => Promise<ScenarioResult>> = {
+  1: runOverhead,
+  2: runRouteThroughput,
+  3: runStreaming,
+  4: runOutage,
+  5: runDisconnect,
+  6: runDeadline,
+};
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    smoke: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    out: { type: 'string' },
+  },
+});
+const profile: Profile = values.smoke ? 'smoke' : values.quick ? 'quick' : 'full';
+const only = values.only?.split(',').map((s) => Number(s.trim())) ?? Object.keys(SCENARIOS).map(Number);
+for (const id of only) {
+  if (!SCENARIOS[id]) throw new Error(`--only: no scenario ${id} (1-6)`);
+}
+const out =
+  values.out ??
+  fileURLToPath(
+    new URL(
+      profile === 'full' && values.only === undefined ? './results/latest.json' : `./results/${profile}.json`,
+      import.meta.url,
+    ),
+  );
+
+const cpuList = cpus();
+const machine = {
+  cpus: cpuList.length,
+  model: cpuList[0]?.model ?? 'unknown',
+  memoryBytes: totalmem(),
+  freeMemoryBytesAtStart: freemem(),
+  loadAverageAtStart: loadavg(),
+  platform: `${process.platform} ${process.arch}`,
+  node: process.version,
+};
+const started = new Date();
+process.stdout.write(
+  `# claude-guard benchmarks (${profile})\n\n${machine.cpus} x ${machine.model}, ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB, Node ${machine.node}, load average ${machine.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}, ${started.toISOString()}\n\n`,
+);
+
+const results: ScenarioResult[] = [];
+for (const id of only) {
+  const result = await SCENARIOS[id]!(profile);
+  results.push(result);
+  process.stdout.write(`${renderScenario(result)}\n_(${(result.durationMs / 1000).toFixed(1)} s)_\n\n`);
+}
+
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(
+  out,
+  `${JSON.stringify(
+    {
+      profile,
+      date: started.toISOString(),
+      durationMs: Date.now() - started.getTime(),
+      command: `node ${process.execArgv.join(' ')} bench/run.ts ${process.argv.slice(2).join(' ')}`.trim(),
+      machine: { ...machine, loadAverageAtEnd: loadavg() },
+      scenarios: results,
+    },
+    null,
+    2,
+  )}\n`,
+);
+process.stdout.write(`Results written to ${out}\n`);

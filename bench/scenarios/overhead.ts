@@ -1,0 +1,294 @@
+// Scenario 1: what the guard adds to one call on the happy path, in-process (the SDK's `fetch`
+// answers at once), against opossum's `fire` and a cockatiel retry + breaker + timeout stack.
+import Anthropic from '@anthropic-ai/sdk';
+import { createClaudeGuard, type HeaderReader } from '@claude-guard/core';
+import {
+  circuitBreaker,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  handleAll,
+  retry,
+  timeout,
+  TimeoutStrategy,
+  wrap,
+} from 'cockatiel';
+import CircuitBreaker from 'opossum';
+import { chatParams, MODEL } from '../lib/fixtures.js';
+import { gc, rotated, sized, type Profile } from '../lib/profile.js';
+import type { ScenarioResult } from '../lib/report.js';
+import { fmt, fmtSpread, spread, type Spread } from '../lib/stats.js';
+
+const MESSAGE = {
+  id: 'msg_bench',
+  type: 'message',
+  role: 'assistant',
+  model: MODEL,
+  content: [{ type: 'text', text: 'Hello from the bench' }],
+  stop_reason: 'end_turn',
+  stop_sequence: null,
+  usage: { input_tokens: 11, output_tokens: 6 },
+};
+
+const NO_HEADERS: HeaderReader = { get: () => null };
+
+type Clock = 'cpu' | 'wall';
+
+interface CostSummary {
+  nsPerOp: Spread;
+  addedNs: Spread;
+  addedVsOpossum: number;
+  addedVsCockatiel: number;
+}
+
+const BARE = 'bare call';
+const OPOSSUM = 'opossum fire';
+const COCKATIEL = 'cockatiel wrap(retry, breaker, timeout)';
+
+interface Variant {
+  name: string;
+  once: () => Promise<unknown>;
+}
+
+interface Upstream {
+  key: 'sdk' | 'noop';
+  title: string;
+  variants: Variant[];
+  /** Calls per variant in a row before switching to the next variant. */
+  chunk: number;
+  /** Chunks per variant in a round; variants rotate after every chunk. */
+  cycles: number;
+}
+
+type Costs = { wall: number[]; cpu: number[] };
+
+/** Sequential awaited calls; returns the totals in ns (wall, and process CPU time). */
+async function chunkCost(once: () => Promise<unknown>, calls: number): Promise<{ wall: number; cpu: number }> {
+  const cpu = process.cpuUsage();
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < calls; i++) await once();
+  const wall = Number(process.hrtime.bigint() - started);
+  const used = process.cpuUsage(cpu);
+  return { wall, cpu: (used.user + used.system) * 1000 };
+}
+
+/**
+ * One round: `cycles` times, every variant runs `chunk` calls, in an order rotated each cycle. Fine
+ * interleaving keeps the variants under the same machine conditions; returns ns per call.
+ */
+async function measureRound(upstream: Upstream, round: number): Promise<Map<string, { wall: number; cpu: number }>> {
+  const totals = new Map(upstream.variants.map((v) => [v.name, { wall: 0, cpu: 0 }]));
+  gc();
+  for (let cycle = 0; cycle < upstream.cycles; cycle++) {
+    for (const variant of rotated(upstream.variants, cycle + round)) {
+      const cost = await chunkCost(variant.once, upstream.chunk);
+      const total = totals.get(variant.name)!;
+      total.wall += cost.wall;
+      total.cpu += cost.cpu;
+    }
+  }
+  const calls = upstream.chunk * upstream.cycles;
+  return new Map([...totals].map(([name, t]) => [name, { wall: t.wall / calls, cpu: t.cpu / calls }]));
+}
+
+function summarize(variants: Variant[], perRound: Map<string, Costs>, clock: Clock): Record<string, CostSummary> {
+  const nsPerOp = (name: string) => perRound.get(name)![clock];
+  const bare = nsPerOp(BARE);
+  const added = (name: string) => spread(nsPerOp(name).map((ns, i) => ns - bare[i]!));
+  const opossum = added(OPOSSUM).median;
+  const cockatiel = added(COCKATIEL).median;
+  return Object.fromEntries(
+    variants.map((v) => {
+      const own = added(v.name);
+      return [
+        v.name,
+        {
+          nsPerOp: spread(nsPerOp(v.name)),
+          addedNs: own,
+          addedVsOpossum: own.median / opossum,
+          addedVsCockatiel: own.median / cockatiel,
+        },
+      ];
+    }),
+  );
+}
+
+const us = (s: Spread) => fmtSpread({ ...s, median: s.median / 1000, min: s.min / 1000, max: s.max / 1000 }, 1);
+
+export async function runOverhead(profile: Profile): Promise<ScenarioResult> {
+  const startedAt = performance.now();
+  const rounds = sized(profile, { full: 12, quick: 3, smoke: 2 });
+  const warmupCalls = sized(profile, { full: 5_000, quick: 2_000, smoke: 50 });
+
+  const client = new Anthropic({
+    apiKey: 'x',
+    maxRetries: 0,
+    fetch: () =>
+      Promise.resolve(
+        new Response(JSON.stringify(MESSAGE), {
+          headers: { 'content-type': 'application/json', 'request-id': 'req_1' },
+        }),
+      ),
+  });
+  const params = chatParams('hello bench');
+  const noop = () => Promise.resolve(MESSAGE);
+
+  // Library defaults, as a user would write them.
+  const sdkBreaker = new CircuitBreaker((p: Anthropic.MessageCreateParamsNonStreaming) => client.messages.create(p));
+  const noopBreaker = new CircuitBreaker(noop);
+  const policy = () =>
+    wrap(
+      retry(handleAll, { maxAttempts: 2, backoff: new ExponentialBackoff() }),
+      circuitBreaker(handleAll, { halfOpenAfter: 30_000, breaker: new ConsecutiveBreaker(5) }),
+      timeout(60_000, TimeoutStrategy.Aggressive),
+    );
+  const sdkPolicy = policy();
+  const noopPolicy = policy();
+  const guard = createClaudeGuard({ client });
+  const route = guard.route({ route: 'bench-begin' });
+
+  const upstreams: Upstream[] = [
+    {
+      key: 'sdk',
+      title: 'Around the SDK call (client.messages.create, fetch answered in-process)',
+      chunk: sized(profile, { full: 100, quick: 50, smoke: 10 }),
+      cycles: sized(profile, { full: 10, quick: 8, smoke: 2 }),
+      variants: [
+        { name: BARE, once: () => client.messages.create(params) },
+        { name: OPOSSUM, once: () => sdkBreaker.fire(params) },
+        { name: COCKATIEL, once: () => sdkPolicy.execute(({ signal }) => client.messages.create(params, { signal })) },
+        {
+          name: 'guard.run',
+          once: () =>
+            guard.run('bench', ({ signal, timeout }) =>
+              client.messages.create(params, { signal, timeout, maxRetries: 0 }),
+            ),
+        },
+        {
+          name: 'route.begin + claude.messages.create',
+          once: async () => {
+            const begun = route.begin({ headers: NO_HEADERS });
+            if (!begun.ok) throw begun.error;
+            await begun.call.claude.messages.create(params);
+            begun.call.end(200);
+          },
+        },
+      ],
+    },
+    {
+      key: 'noop',
+      title: "Around a no-op async function (the wrappers' own cost)",
+      chunk: sized(profile, { full: 1_000, quick: 500, smoke: 50 }),
+      cycles: sized(profile, { full: 10, quick: 8, smoke: 2 }),
+      variants: [
+        { name: BARE, once: noop },
+        { name: OPOSSUM, once: () => noopBreaker.fire() },
+        { name: COCKATIEL, once: () => noopPolicy.execute(noop) },
+        { name: 'guard.run', once: () => guard.run('bench-noop', noop) },
+      ],
+    },
+  ];
+
+  try {
+    const perUpstream: Record<string, Map<string, Costs>> = {};
+    for (const upstream of upstreams) {
+      for (const variant of upstream.variants) await chunkCost(variant.once, warmupCalls);
+      const perRound = new Map<string, Costs>(upstream.variants.map((v) => [v.name, { wall: [], cpu: [] }]));
+      for (let round = 0; round < rounds; round++) {
+        for (const [name, cost] of await measureRound(upstream, round)) {
+          perRound.get(name)!.wall.push(cost.wall);
+          perRound.get(name)!.cpu.push(cost.cpu);
+        }
+      }
+      perUpstream[upstream.key] = perRound;
+    }
+
+    const summary = Object.fromEntries(
+      upstreams.map((u) => [
+        u.key,
+        {
+          cpu: summarize(u.variants, perUpstream[u.key]!, 'cpu'),
+          wall: summarize(u.variants, perUpstream[u.key]!, 'wall'),
+        },
+      ]),
+    ) as Record<Upstream['key'], Record<Clock, Record<string, CostSummary>>>;
+
+    const tables = upstreams.map((u) => ({
+      title: `${u.title}: ${rounds} rounds; each round ${u.cycles} x ${u.chunk} sequential awaited calls per variant, variants alternating; median (min to max) over rounds`,
+      columns: [
+        'variant',
+        'us/call',
+        'added over bare, us',
+        'added / opossum added',
+        'added / cockatiel added',
+        'CPU us/call',
+        'CPU added, us',
+      ],
+      rows: u.variants.map((v) => {
+        const wall = summary[u.key].wall[v.name]!;
+        const cpu = summary[u.key].cpu[v.name]!;
+        const isBare = v.name === BARE;
+        return [
+          v.name,
+          us(wall.nsPerOp),
+          isBare ? '-' : us(wall.addedNs),
+          isBare || v.name === OPOSSUM ? '-' : fmt(wall.addedVsOpossum, 2),
+          isBare || v.name === COCKATIEL ? '-' : fmt(wall.addedVsCockatiel, 2),
+          us(cpu.nsPerOp),
+          isBare ? '-' : us(cpu.addedNs),
+        ];
+      }),
+    }));
+
+    const targets = upstreams.flatMap((u) =>
+      u.variants
+        .filter((v) => v.name.startsWith('guard') || v.name.startsWith('route'))
+        .flatMap((v) => {
+          const wall = summary[u.key].wall;
+          const s = wall[v.name]!;
+          const where = u.key === 'sdk' ? 'around the SDK call' : 'around a no-op';
+          return [
+            {
+              target: `${v.name} ${where}: added cost <= 1.5x opossum's`,
+              measured: `${fmt(s.addedVsOpossum, 2)}x (${fmt(s.addedNs.median / 1000, 1)} vs ${fmt(wall[OPOSSUM]!.addedNs.median / 1000, 1)} us)`,
+              met: s.addedVsOpossum <= 1.5,
+            },
+            {
+              target: `${v.name} ${where}: added cost <= cockatiel's full stack`,
+              measured: `${fmt(s.addedVsCockatiel, 2)}x (${fmt(s.addedNs.median / 1000, 1)} vs ${fmt(wall[COCKATIEL]!.addedNs.median / 1000, 1)} us)`,
+              met: s.addedVsCockatiel <= 1,
+            },
+          ];
+        }),
+    );
+
+    return {
+      id: 1,
+      name: 'Per-call overhead, happy path (in-process upstream)',
+      config: {
+        rounds,
+        warmupCalls,
+        chunks: Object.fromEntries(upstreams.map((u) => [u.key, { chunk: u.chunk, cycles: u.cycles }])),
+        guardOptions: 'defaults',
+        opossumOptions: 'defaults',
+        cockatiel:
+          'wrap(retry(handleAll, {maxAttempts: 2, ExponentialBackoff}), circuitBreaker(handleAll, {halfOpenAfter: 30s, ConsecutiveBreaker(5)}), timeout(60s, Aggressive))',
+      },
+      tables,
+      targets,
+      notes: [
+        "Added cost is paired per round (each variant's calls minus the bare calls of the same round); the ratios divide the medians of the added costs.",
+        'us/call is wall time. CPU us/call is the process CPU time (all threads, so GC helper threads too, which is why it can exceed wall time); it is shown as a cross-check, since on a shared machine wall time also counts time spent waiting for a core.',
+        "Around the SDK call the per-round noise (see the min to max) is larger than opossum's own cost, so ratios to it are unstable there; the no-op table measures the wrappers alone.",
+      ],
+      figures: {
+        perRound: Object.fromEntries(upstreams.map((u) => [u.key, Object.fromEntries(perUpstream[u.key]!)])),
+        summary,
+      },
+      durationMs: performance.now() - startedAt,
+    };
+  } finally {
+    sdkBreaker.shutdown();
+    noopBreaker.shutdown();
+    guard.close();
+  }
+}

@@ -1,0 +1,73 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+
+// Runs the benchmark runner for real (its own process, built packages) with a tiny scenario 1, and
+// checks the shape of what it writes. Never looks at the timings themselves.
+const root = fileURLToPath(new URL('..', import.meta.url));
+let dir: string | undefined;
+
+afterEach(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+describe('bench runner (smoke)', () => {
+  it('runs scenario 1 and writes the machine, the tables and every figure', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
+    const out = join(dir, 'result.json');
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'bench/run.ts', '--smoke', '--only', '1', '--out', out],
+      { cwd: root, timeout: 60_000 },
+    );
+    expect(stdout).toContain('### 1. Per-call overhead');
+    expect(stdout).toContain('| guard.run |');
+
+    const result = JSON.parse(readFileSync(out, 'utf8'));
+    expect(result.profile).toBe('smoke');
+    expect(result.machine).toMatchObject({
+      cpus: expect.any(Number),
+      model: expect.any(String),
+      node: process.version,
+    });
+    expect(result.machine.memoryBytes).toBeGreaterThan(0);
+    expect(Number.isNaN(Date.parse(result.date))).toBe(false);
+    expect(result.scenarios).toHaveLength(1);
+
+    const [scenario] = result.scenarios;
+    expect(scenario.id).toBe(1);
+    const sdkVariants = [
+      'bare call',
+      'opossum fire',
+      'cockatiel wrap(retry, breaker, timeout)',
+      'guard.run',
+      'route.begin + claude.messages.create',
+    ];
+    const noopVariants = sdkVariants.slice(0, 4);
+    expect(scenario.tables.map((t: { rows: string[][] }) => t.rows.map((row) => row[0]))).toEqual([
+      sdkVariants,
+      noopVariants,
+    ]);
+    for (const [key, variants] of [
+      ['sdk', sdkVariants],
+      ['noop', noopVariants],
+    ] as const) {
+      for (const clock of ['cpu', 'wall']) {
+        expect(Object.keys(scenario.figures.summary[key][clock])).toEqual(variants);
+        for (const name of variants) {
+          const figure = scenario.figures.summary[key][clock][name];
+          expect(figure.nsPerOp.rounds).toBe(scenario.config.rounds);
+          expect(figure.nsPerOp.median).toBeGreaterThan(0);
+        }
+      }
+      expect(scenario.figures.perRound[key]['guard.run'].wall).toHaveLength(scenario.config.rounds);
+    }
+    expect(scenario.targets).toHaveLength(6);
+    for (const target of scenario.targets) expect(typeof target.met).toBe('boolean');
+  });
+});
