@@ -236,15 +236,18 @@ export class GuardedCall {
     this.model = params.model;
     const client = this.#runtime.guard.config.client;
     try {
-      const result = await this.run(async ({ signal, timeout }) =>
-        client.messages
-          .create(params, mergeOptions(options, signal, timeout))
-          .withResponse()
-          .catch((error: unknown) => {
-            // A 200 whose body is not JSON is the upstream's failure, not the caller's code.
-            throw error instanceof SyntaxError ? new MalformedStreamError('The upstream sent a malformed body') : error;
-          }),
-      );
+      const result = await this.run(async ({ signal, timeout }) => {
+        const pending = client.messages.create(params, mergeOptions(options, signal, timeout));
+        // The upstream answered once its headers are in, even if its body then fails (cut off, not JSON).
+        pending.asResponse().then((response) => {
+          const upstreamId = response.headers.get('request-id');
+          if (upstreamId) this.state.upstreamRequestId = upstreamId;
+        }, noop);
+        return pending.withResponse().catch((error: unknown) => {
+          // A 200 whose body is not JSON is the upstream's failure, not the caller's code.
+          throw error instanceof SyntaxError ? new MalformedStreamError('The upstream sent a malformed body') : error;
+        });
+      });
       this.state.upstreamRequestId = result.request_id ?? undefined;
       this.outputTokens = result.data.usage?.output_tokens;
       return { data: result.data, response: result.response };
@@ -380,6 +383,8 @@ export class GuardedCall {
     }
   }
 }
+
+const noop = (): void => {};
 
 function writeRequestLine(runtime: RouteRuntime, record: RequestLogRecord): void {
   runtime.guard.config.logger?.info(record, 'claude-guard request');

@@ -221,7 +221,13 @@ class StreamSession {
           if (event.event === 'error') throw upstreamStreamError(event.data);
           buffered.push(event);
         }
-        if (buffered.some((event) => event.event !== undefined && event.event !== 'ping')) break;
+        const first = buffered.find((event) => event.event !== undefined && event.event !== 'ping');
+        if (first) {
+          // It commits the response: an unparseable one is a failed attempt (retried), not a committed stream.
+          if (!isJson(first.data))
+            throw new MalformedStreamError(`The upstream sent an unparseable ${first.event} event`);
+          break;
+        }
       }
       return { reader, parser, buffered, response, abort, finished: deferred<void>(), detach };
     } catch (error) {
@@ -450,5 +456,14 @@ function upstreamStreamError(data: string): UpstreamStreamError {
     return new UpstreamStreamError(type, message);
   } catch {
     return new UpstreamStreamError('api_error', '');
+  }
+}
+
+function isJson(data: string): boolean {
+  try {
+    JSON.parse(data);
+    return true;
+  } catch {
+    return false;
   }
 }
