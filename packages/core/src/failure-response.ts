@@ -124,7 +124,7 @@ function describeFailure(failure: AttemptFailure, wording: FailureWording): Clau
         status,
         type: failure.type,
         message,
-        outcome: status < 500 && status !== 408 && status !== 429 ? 'bad-request' : 'upstream-error',
+        outcome: status < 500 && status !== 408 && status !== 409 && status !== 429 ? 'bad-request' : 'upstream-error',
         headers,
         attempts,
         upstreamRequestId,

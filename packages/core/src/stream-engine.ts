@@ -198,11 +198,13 @@ class StreamSession {
     if (context.signal.aborted) throw context.signal.reason as Error;
     context.signal.addEventListener('abort', onParentAbort, { once: true });
     const detach = () => context.signal.removeEventListener('abort', onParentAbort);
-    const firstEventMs = Math.min(config.stream.firstEventTimeoutMs, Math.max(1, context.deadline.remaining()));
-    const timer = this.#clock.setTimeout(
-      () => abort.abort(new StreamStallError('first-event', config.stream.firstEventTimeoutMs)),
-      firstEventMs,
-    );
+    // Only when shorter than the time left: at the deadline's own instant the deadline rules, so a
+    // caller's budget running out is never mistaken for a stall (and never counted against the breaker).
+    const firstEventMs = config.stream.firstEventTimeoutMs;
+    const timer =
+      firstEventMs < context.deadline.remaining()
+        ? this.#clock.setTimeout(() => abort.abort(new StreamStallError('first-event', firstEventMs)), firstEventMs)
+        : undefined;
     let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
     try {
       const response = await guard.config.client.messages
@@ -237,7 +239,7 @@ class StreamSession {
       detach();
       throw reason;
     } finally {
-      this.#clock.clearTimeout(timer);
+      if (timer !== undefined) this.#clock.clearTimeout(timer);
     }
   }
 
