@@ -2,7 +2,16 @@ import { GuardedCall } from './guarded-call.js';
 import { ClaudeGuardError } from './guard-error.js';
 import { errorResponse, forwardUpstreamHeaders, jsonResponse } from './response.js';
 import type { RouteRuntime } from './route-runtime.js';
-import { readBodyText, validateMessagesBody } from './validate-request.js';
+import { jsonNestingExceeds, MAX_JSON_DEPTH, readBodyText, validateMessagesBody } from './validate-request.js';
+
+/**
+ * For answers given without reading the whole request body: the server drops the unread bytes
+ * (or the connection), so the client must not send its next request on this one (RFC 9112 §9.6).
+ */
+function closingConnection(response: Response): Response {
+  response.headers.set('connection', 'close');
+  return response;
+}
 
 function badRequest(status: 400 | 413 | 415, type: 'invalid_request_error' | 'request_too_large', message: string) {
   return new ClaudeGuardError({ status, type, message, outcome: 'bad-request' });
@@ -16,7 +25,7 @@ export async function handleProxy(runtime: RouteRuntime, request: Request): Prom
   const begun = GuardedCall.begin(runtime, { headers: request.headers, signal: request.signal }, true);
   if (!begun.ok) {
     await request.body?.cancel().catch(() => undefined);
-    return begun.response;
+    return closingConnection(begun.response);
   }
   const call = begun.call;
   const reject = (error: ClaudeGuardError) => {
@@ -28,16 +37,23 @@ export async function handleProxy(runtime: RouteRuntime, request: Request): Prom
   const contentType = request.headers.get('content-type') ?? '';
   if (!/^application\/json\b/i.test(contentType)) {
     await request.body?.cancel().catch(() => undefined);
-    return reject(badRequest(415, 'invalid_request_error', 'content-type must be application/json'));
+    return closingConnection(reject(badRequest(415, 'invalid_request_error', 'content-type must be application/json')));
   }
   const read = await readBodyText(request, runtime.config.proxy.maxBodyBytes);
   if (read.tooLarge) {
-    return reject(
-      badRequest(
-        413,
-        'request_too_large',
-        `The request body exceeds this route's limit of ${runtime.config.proxy.maxBodyBytes} bytes`,
+    return closingConnection(
+      reject(
+        badRequest(
+          413,
+          'request_too_large',
+          `The request body exceeds this route's limit of ${runtime.config.proxy.maxBodyBytes} bytes`,
+        ),
       ),
+    );
+  }
+  if (jsonNestingExceeds(read.text, MAX_JSON_DEPTH)) {
+    return reject(
+      badRequest(400, 'invalid_request_error', `The request body nests more than ${MAX_JSON_DEPTH} levels deep`),
     );
   }
   let body: unknown;

@@ -47,7 +47,9 @@ export interface CallState {
 }
 
 const noop = (): void => {};
-const never = new Promise<never>(noop);
+// A fresh pending promise per use: a shared one would collect a reaction on every use (each
+// failed or breaker-refused attempt) and keep alive everything those reactions reach.
+const never = <T = never>(): Promise<T> => new Promise<T>(noop);
 
 /**
  * Runs attempts under the route's breaker until one answers, the failure is not transient,
@@ -207,7 +209,7 @@ async function runOneAttempt<T>(
     });
   }
 
-  let ready: Promise<T> = never;
+  let ready: Promise<T> = never<T>();
   const work = async (): Promise<unknown> => {
     let started: StartedAttempt<T>;
     try {
@@ -248,7 +250,7 @@ async function runOneAttempt<T>(
 function onlyResolution<T>(promise: Promise<T>): Promise<T> {
   return promise.then(
     (value) => value,
-    () => never,
+    () => never(),
   );
 }
 

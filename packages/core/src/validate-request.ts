@@ -54,6 +54,39 @@ export function validateMessagesBody(body: unknown, limits: NormalizedProxy): Bo
   return { ok: true, params: params as unknown as MessageCreateParams, stream: stream === true };
 }
 
+/** Deepest array/object nesting the passthrough accepts: far beyond any real request. */
+export const MAX_JSON_DEPTH = 128;
+
+/**
+ * Whether JSON `text` nests arrays and objects more than `limit` levels deep. Checked before
+ * parsing: a body nested 100 000 levels fits the size limit and parses, but overflows the stack
+ * when the SDK serializes it again (a 500 instead of a 400).
+ *
+ * @example
+ * ```ts
+ * jsonNestingExceeds('[[1]]', 1); // true
+ * ```
+ */
+export function jsonNestingExceeds(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (inString) {
+      if (code === 92)
+        index++; // a backslash escapes the next character
+      else if (code === 34) inString = false;
+    } else if (code === 34) {
+      inString = true;
+    } else if (code === 91 || code === 123) {
+      if (++depth > limit) return true;
+    } else if (code === 93 || code === 125) {
+      depth--;
+    }
+  }
+  return false;
+}
+
 /**
  * Reads a body up to `limit` bytes; stops reading (and reports `tooLarge`) past it, so a huge
  * body costs no more than the limit.
