@@ -35,7 +35,7 @@ export async function handleProxy(runtime: RouteRuntime, request: Request): Prom
     return response;
   };
   const contentType = request.headers.get('content-type') ?? '';
-  if (!/^application\/json\b/i.test(contentType)) {
+  if (!/^application\/json\s*(;|$)/i.test(contentType)) {
     await request.body?.cancel().catch(() => undefined);
     return closingConnection(reject(badRequest(415, 'invalid_request_error', 'content-type must be application/json')));
   }
