@@ -7,7 +7,11 @@ import { ClaudeGuardError, isClaudeGuardError } from './guard-error.js';
 import type { RequestLogRecord } from './logger.js';
 import { resolveRequestId } from './request-id.js';
 import { errorResponse } from './response.js';
-import { runWithRetries, type AttemptContext, type CallState } from './retry-loop.js';
+import { runWithRetries, type AttemptContext, type AttemptTraits, type CallState } from './retry-loop.js';
+
+// Our own SDK calls stop when their signal aborts; a caller's fn in `run()` may not.
+const SDK_CALL: AttemptTraits = { honoursSignal: true };
+const CALLER_CODE: AttemptTraits = { honoursSignal: false };
 import type { RouteRuntime } from './route-runtime.js';
 import { startStream, type StreamFormat } from './stream-engine.js';
 import { MalformedStreamError } from './upstream-errors.js';
@@ -216,12 +220,20 @@ export class GuardedCall {
   }
 
   /** Runs `fn` under the deadline, retry policy and breaker. */
-  async run<T>(fn: (attempt: AttemptContext) => Promise<T>): Promise<T> {
+  run<T>(fn: (attempt: AttemptContext) => Promise<T>): Promise<T> {
+    return this.#run(fn, CALLER_CODE);
+  }
+
+  async #run<T>(fn: (attempt: AttemptContext) => Promise<T>, traits: AttemptTraits): Promise<T> {
     try {
-      return await runWithRetries(this.state, (context) => {
-        const promise = fn(context);
-        return { ready: promise, done: promise };
-      });
+      return await runWithRetries(
+        this.state,
+        (context) => {
+          const promise = fn(context);
+          return { ready: promise, done: promise };
+        },
+        traits,
+      );
     } catch (error) {
       if (isClaudeGuardError(error)) error.requestId ??= this.requestId;
       throw error;
@@ -236,7 +248,7 @@ export class GuardedCall {
     this.model = params.model;
     const client = this.#runtime.guard.config.client;
     try {
-      const result = await this.run(async ({ signal, timeout }) => {
+      const result = await this.#run(async ({ signal, timeout }) => {
         const pending = client.messages.create(params, mergeOptions(options, signal, timeout));
         // The upstream answered once its headers are in, even if its body then fails (cut off, not JSON).
         pending.asResponse().then((response) => {
@@ -247,7 +259,7 @@ export class GuardedCall {
           // A 200 whose body is not JSON is the upstream's failure, not the caller's code.
           throw error instanceof SyntaxError ? new MalformedStreamError('The upstream sent a malformed body') : error;
         });
-      });
+      }, SDK_CALL);
       this.state.upstreamRequestId = result.request_id ?? undefined;
       this.outputTokens = result.data.usage?.output_tokens;
       return { data: result.data, response: result.response };

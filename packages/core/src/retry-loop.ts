@@ -35,6 +35,14 @@ export interface StartedAttempt<T> {
   done: Promise<unknown>;
 }
 
+/** @internal How the loop may treat the attempts it starts. */
+export interface AttemptTraits {
+  /** The attempt stops by itself when its signal aborts (our own SDK calls do; a caller's fn may not). */
+  honoursSignal: boolean;
+}
+
+const CALLER_CODE: AttemptTraits = { honoursSignal: false };
+
 /** @internal The per-request state the loop reads and updates. */
 export interface CallState {
   readonly runtime: RouteRuntime;
@@ -61,6 +69,7 @@ const never = <T = never>(): Promise<T> => new Promise<T>(noop);
 export async function runWithRetries<T>(
   call: CallState,
   start: (context: AttemptContext) => StartedAttempt<T>,
+  traits: AttemptTraits = CALLER_CODE,
 ): Promise<T> {
   const { runtime, deadline } = call;
   const { guard, config } = runtime;
@@ -73,7 +82,7 @@ export async function runWithRetries<T>(
     call.attempts = attempt + 1;
     let failure: AttemptFailure;
     try {
-      return await runOneAttempt(call, attempt, start);
+      return await runOneAttempt(call, attempt, start, traits);
     } catch (error) {
       if (error instanceof BreakerOpenError) {
         events.emit({ type: 'breaker-rejected', route: config.route, key: error.key, requestId: call.requestId });
@@ -186,6 +195,7 @@ async function runOneAttempt<T>(
   call: CallState,
   attempt: number,
   start: (context: AttemptContext) => StartedAttempt<T>,
+  traits: AttemptTraits,
 ): Promise<T> {
   const { runtime, deadline } = call;
   const { clock } = runtime.guard.config;
@@ -195,10 +205,12 @@ async function runOneAttempt<T>(
   const ownTimeout = attemptTimeoutMs !== undefined && attemptTimeoutMs < remaining ? attemptTimeoutMs : undefined;
   const timeout = Math.max(1, Math.ceil(ownTimeout ?? remaining));
 
-  const controller = new AbortController();
-  const onDeadline = () => controller.abort(deadline.signal.reason);
-  deadline.signal.addEventListener('abort', onDeadline, { once: true });
-  const context: AttemptContext = { signal: controller.signal, timeout, attempt, deadline };
+  // An attempt needs its own signal only to be cut short before the deadline (its own timeout)
+  // or stopped when it ignores the signal; otherwise the deadline's signal serves as it is.
+  const controller = ownTimeout !== undefined || !traits.honoursSignal ? new AbortController() : undefined;
+  const onDeadline = controller && (() => controller.abort(deadline.signal.reason));
+  if (onDeadline) deadline.signal.addEventListener('abort', onDeadline, { once: true });
+  const context: AttemptContext = { signal: controller?.signal ?? deadline.signal, timeout, attempt, deadline };
   if (runtime.guard.events.active) {
     runtime.guard.events.emit({
       type: 'attempt',
@@ -210,6 +222,7 @@ async function runOneAttempt<T>(
   }
 
   let ready: Promise<T> = never<T>();
+  let readyIsDone = false;
   const work = async (): Promise<unknown> => {
     let started: StartedAttempt<T>;
     try {
@@ -218,6 +231,7 @@ async function runOneAttempt<T>(
       throw new AttemptFailedError(classifyFailure(error, classifyContext(call)));
     }
     ready = started.ready;
+    readyIsDone = started.ready === started.done;
     started.ready.catch(noop); // its failure is reported through `done`, classified
     let done = started.done;
     if (ownTimeout !== undefined) {
@@ -231,19 +245,21 @@ async function runOneAttempt<T>(
       });
     }
     // A caller's fn that ignores the signal still ends at the deadline or disconnect.
-    done = Promise.race([done, abortedPromise(controller.signal)]);
+    if (!traits.honoursSignal && controller) done = Promise.race([done, abortedPromise(controller.signal)]);
     try {
       return await done;
     } catch (error) {
-      if (!controller.signal.aborted) controller.abort(error);
+      if (controller && !controller.signal.aborted) controller.abort(error);
       throw new AttemptFailedError(classifyFailure(error, classifyContext(call)));
     } finally {
-      deadline.signal.removeEventListener('abort', onDeadline);
+      if (onDeadline) deadline.signal.removeEventListener('abort', onDeadline);
     }
   };
 
   const tracked = runtime.breaker ? runtime.breaker.execute(work) : work();
   tracked.catch(noop); // awaited below; after a stream commits its end is the engine's business
+  // A stream answers (`ready`) before it is over (`done`); a plain call answers when it is over.
+  if (readyIsDone) return tracked.then(() => ready);
   return Promise.race([onlyResolution(ready), tracked.then(() => ready)]);
 }
 

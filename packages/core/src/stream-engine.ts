@@ -131,7 +131,8 @@ class StreamSession {
   }
 
   async start(): Promise<Response> {
-    this.#retrying = runWithRetries(this.#call.state, (context) => this.#attempt(context));
+    // The engine's attempts abort their upstream request when the signal aborts.
+    this.#retrying = runWithRetries(this.#call.state, (context) => this.#attempt(context), { honoursSignal: true });
     this.#retrying.catch(noop);
     let first: Timed<UpstreamHandle>;
     try {
