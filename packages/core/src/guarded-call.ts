@@ -147,7 +147,6 @@ export class GuardedCall {
       forwardClientErrors,
       attempts: 0,
       upstreamRequestId: undefined,
-      lastFailure: undefined,
     };
     this.claude = {
       messages: { create: (params, options) => this.createMessage(params, options) },

@@ -51,7 +51,6 @@ export interface CallState {
   readonly forwardClientErrors: boolean;
   attempts: number;
   upstreamRequestId: string | undefined;
-  lastFailure: AttemptFailure | undefined;
 }
 
 const noop = (): void => {};
@@ -91,7 +90,6 @@ export async function runWithRetries<T>(
       }
       failure = error instanceof AttemptFailedError ? error.failure : classifyFailure(error, classifyContext(call));
     }
-    call.lastFailure = failure;
     if (failure.upstreamRequestId) call.upstreamRequestId = failure.upstreamRequestId;
     if (events.active) {
       events.emit({
@@ -221,7 +219,7 @@ async function runOneAttempt<T>(
     });
   }
 
-  let ready: Promise<T> = never<T>();
+  let ready: Promise<T> | undefined;
   let readyIsDone = false;
   const work = async (): Promise<unknown> => {
     let started: StartedAttempt<T>;
@@ -259,8 +257,9 @@ async function runOneAttempt<T>(
   const tracked = runtime.breaker ? runtime.breaker.execute(work) : work();
   tracked.catch(noop); // awaited below; after a stream commits its end is the engine's business
   // A stream answers (`ready`) before it is over (`done`); a plain call answers when it is over.
-  if (readyIsDone) return tracked.then(() => ready);
-  return Promise.race([onlyResolution(ready), tracked.then(() => ready)]);
+  if (readyIsDone) return tracked.then(() => ready!);
+  // Unset when the breaker refused before the attempt started: then only `tracked` (rejected) counts.
+  return Promise.race([ready ? onlyResolution(ready) : never<T>(), tracked.then(() => ready!)]);
 }
 
 function onlyResolution<T>(promise: Promise<T>): Promise<T> {
