@@ -1,6 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import {
   createClaudeGuard,
+  type BreakerOptions,
   type ClaudeGuard,
   type Clock,
   type DeadlineOptions,
@@ -51,6 +52,12 @@ export interface HarnessOptions {
   compression?: boolean;
   /** The guard's clock (default: the system clock). */
   clock?: Clock;
+  /** Point the guard at this upstream instead of the fake (e.g. a hostile upstream from test/support). */
+  upstreamUrl?: string;
+  /** The API key the guard uses (default `sk-ant-test-secret`). */
+  apiKey?: string;
+  /** Breaker options for the guard. */
+  breaker?: Omit<BreakerOptions, 'key'>;
 }
 
 /**
@@ -98,7 +105,8 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const logs: RequestLogRecord[] = [];
   const events: GuardEvent[] = [];
   const guard = createClaudeGuard({
-    client: new Anthropic({ apiKey: 'sk-ant-test-secret', baseURL: fake.url }),
+    client: new Anthropic({ apiKey: options.apiKey ?? 'sk-ant-test-secret', baseURL: options.upstreamUrl ?? fake.url }),
+    ...(options.breaker ? { breaker: options.breaker } : {}),
     retry: { ...FAST_RETRY, ...options.retry },
     ...(options.stream ? { stream: options.stream } : {}),
     ...(options.deadline ? { deadline: options.deadline } : {}),
