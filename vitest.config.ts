@@ -3,6 +3,10 @@ import { defineConfig } from 'vitest/config';
 
 const src = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
 
+// One project per package (its unit tests, beside the code) plus the cross-package suites in test/.
+// Each package's `pnpm test` runs its own project: `vitest run --root ../.. --project <name>`.
+const PACKAGES = ['core', 'express', 'hono', 'fake-anthropic'];
+
 // Tests run against the sources; the built packages are checked by publint and attw.
 export default defineConfig({
   resolve: {
@@ -14,7 +18,6 @@ export default defineConfig({
     },
   },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts', 'examples/*/src/**/*.test.ts'],
     environment: 'node',
     testTimeout: 20_000,
     hookTimeout: 20_000,
@@ -22,5 +25,13 @@ export default defineConfig({
     unstubEnvs: true,
     pool: 'forks',
     reporters: ['default', './test/support/summary-line-reporter.ts'],
+    projects: [
+      ...PACKAGES.map((name) => ({
+        extends: true as const,
+        test: { name, include: [`packages/${name}/src/**/*.test.ts`] },
+      })),
+      { extends: true as const, test: { name: 'examples', include: ['examples/*/src/**/*.test.ts'] } },
+      { extends: true as const, test: { name: 'integration', include: ['test/**/*.test.ts'] } },
+    ],
   },
 });
