@@ -64,3 +64,57 @@ export function sleep(clock: Clock, ms: number, signal: AbortSignal): Promise<vo
     signal.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * What {@link raceWithTimeout} settles with: the promise's value, or that the time ran out first.
+ *
+ * @example
+ * ```ts
+ * const result: Timed<number> = await raceWithTimeout(clock, promise, 100);
+ * if (!result.timedOut) console.log(result.value);
+ * ```
+ */
+export type Timed<T> = { timedOut: true } | { timedOut: false; value: T };
+
+/**
+ * Races `promise` against a timer on `clock`; the timer is cleared as soon as the promise settles,
+ * and a rejection passes through. The promise itself is left running either way.
+ *
+ * @example
+ * ```ts
+ * const next = await raceWithTimeout(clock, reader.read(), heartbeatMs);
+ * if (next.timedOut) return PING;
+ * ```
+ */
+export function raceWithTimeout<T>(clock: Clock, promise: Promise<T>, ms: number): Promise<Timed<T>> {
+  return new Promise((resolve, reject) => {
+    const handle = clock.setTimeout(() => resolve({ timedOut: true }), ms);
+    promise.then(
+      (value) => {
+        clock.clearTimeout(handle);
+        resolve({ timedOut: false, value });
+      },
+      (error: unknown) => {
+        clock.clearTimeout(handle);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * A promise that rejects with the signal's reason when it aborts (at once if it already has).
+ * The listener is removed by the abort itself (`once`); use only with signals that are aborted or
+ * disposed by the end of the request, so the pending promise is collected with them.
+ *
+ * @example
+ * ```ts
+ * await Promise.race([callerCode(), abortAsPromise(attempt.signal)]);
+ * ```
+ */
+export function abortAsPromise(signal: AbortSignal): Promise<never> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise((_, reject) => {
+    signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+  });
+}
