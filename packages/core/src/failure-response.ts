@@ -2,6 +2,7 @@ import type { AttemptFailure } from './classify.js';
 import { DeadlineExceededError } from './deadline.js';
 import { redactSecrets } from './error-body.js';
 import { ClaudeGuardError, type FailureOutcome } from './guard-error.js';
+import { MalformedMessageError } from './message-body.js';
 import { retryAfterSeconds } from './retry-after.js';
 
 const IN_BAND_STATUS: Record<string, number> = {
@@ -99,7 +100,7 @@ function describeFailure(failure: AttemptFailure, wording: FailureWording): Clau
       return new ClaudeGuardError({
         status: 502,
         type: 'api_error',
-        message: `The Claude API sent a malformed stream (route '${route}', ${tries})`,
+        message: `${failure.error instanceof MalformedMessageError ? failure.error.summary : 'The Claude API sent a malformed stream'} (route '${route}', ${tries})`,
         outcome: 'upstream-error',
         attempts,
       });

@@ -5,6 +5,7 @@ import { parseDeadlineHeaders } from './deadline-header.js';
 import type { FallbackContext } from './fallback.js';
 import { ClaudeGuardError, isClaudeGuardError } from './guard-error.js';
 import type { RequestLogRecord } from './logger.js';
+import { isBodyDecodeFailure, isMessage, MalformedMessageError } from './message-body.js';
 import { resolveRequestId } from './request-id.js';
 import { errorResponse } from './response.js';
 import { runWithRetries, type AttemptContext, type AttemptTraits, type CallState } from './retry-loop.js';
@@ -14,7 +15,6 @@ const SDK_CALL: AttemptTraits = { honoursSignal: true };
 const CALLER_CODE: AttemptTraits = { honoursSignal: false };
 import type { RouteRuntime } from './route-runtime.js';
 import { startStream, type StreamFormat } from './stream-engine.js';
-import { MalformedStreamError } from './upstream-errors.js';
 
 /**
  * Anything with `get(name)`: a `Headers`, or an adapter's view of Node's header object.
@@ -250,17 +250,25 @@ export class GuardedCall {
       const result = await this.#run(async ({ signal, timeout }) => {
         const pending = client.messages.create(params, mergeOptions(options, signal, timeout));
         // The upstream answered once its headers are in, even if its body then fails (cut off, not JSON).
-        pending.asResponse().then((response) => {
+        const status = pending.asResponse().then((response) => {
           const upstreamId = response.headers.get('request-id');
           if (upstreamId) this.state.upstreamRequestId = upstreamId;
-        }, noop);
-        return pending.withResponse().catch((error: unknown) => {
-          // A 200 whose body is not JSON is the upstream's failure, not the caller's code.
-          throw error instanceof SyntaxError ? new MalformedStreamError('The upstream sent a malformed body') : error;
-        });
+          return response.status;
+        }, noUpstreamStatus);
+        let answer: Awaited<ReturnType<typeof pending.withResponse>>;
+        try {
+          answer = await pending.withResponse();
+        } catch (error) {
+          throw await asBodyFault(error, status);
+        }
+        // The SDK hands back any 2xx body: a page as a string, `[]`, `null`. Only a Message is an answer.
+        if (!isMessage(answer.data)) throw new MalformedMessageError('not-a-message', answer.response.status);
+        return answer;
       }, SDK_CALL);
       this.state.upstreamRequestId = result.request_id ?? undefined;
-      this.outputTokens = result.data.usage?.output_tokens;
+      const outputTokens: unknown = result.data.usage.output_tokens;
+      // Upstream-set: only a number may reach the log line.
+      this.outputTokens = typeof outputTokens === 'number' ? outputTokens : undefined;
       return { data: result.data, response: result.response };
     } catch (error) {
       const data = await this.#fallback(error, params);
@@ -386,6 +394,8 @@ export class GuardedCall {
         { ...params, model: fallback.model },
         { signal: this.deadline.signal, timeout: Math.max(1, this.deadline.remaining()), maxRetries: 0 },
       );
+      // The alternate model's answer is checked like the route's own: anything else is no fallback.
+      if (!isMessage(message)) throw error;
       this.#outcome = 'fallback';
       this.model = fallback.model;
       return message;
@@ -395,7 +405,18 @@ export class GuardedCall {
   }
 }
 
-const noop = (): void => {};
+const noUpstreamStatus = (): undefined => undefined;
+
+/**
+ * A body the upstream sent that cannot be read as a Message is the upstream's failure (retried,
+ * counted by the breaker), never the caller's: not JSON (the SDK's `SyntaxError`) or a
+ * `content-encoding` that does not decode. Every other error is left as it is.
+ */
+async function asBodyFault(error: unknown, status: Promise<number | undefined>): Promise<unknown> {
+  if (error instanceof SyntaxError) return new MalformedMessageError('not-a-message', await status);
+  if (isBodyDecodeFailure(error)) return new MalformedMessageError('undecodable', await status);
+  return error;
+}
 
 function writeRequestLine(runtime: RouteRuntime, record: RequestLogRecord): void {
   runtime.guard.config.logger?.info(record, 'claude-guard request');
