@@ -155,18 +155,112 @@ describe('BreakerRegistry', () => {
     expect(breaker.state).toBe('half-open');
   });
 
-  it('a neutral trial proves nothing: back to open, not closed, and not counted as a failure', async () => {
+  it('a neutral trial proves nothing: it stays half-open (not open, not closed) and the next call is the trial', async () => {
     const breaker = registry.get('main', 'chat', OPTIONS);
     await fail(breaker);
     await fail(breaker);
     vi.advanceTimersByTime(1_000);
+    expect(breaker.state).toBe('half-open');
     await fail(breaker, 'neutral');
-    expect(breaker.state).toBe('open');
+    expect(breaker.state).toBe('half-open');
     expect(breaker.snapshot().counts).toMatchObject({ failures: 2, neutral: 1, successes: 0 });
-    expect(events.map((e) => e.type)).not.toContain('breaker-close');
+    expect(events.map((e) => e.type)).toEqual(['breaker-open', 'breaker-half-open']);
+    // No waiting for another resetTimeout: the slot is free at once.
+    const work = vi.fn(() => Promise.resolve('ok'));
+    expect(await breaker.execute(work)).toBe('ok');
+    expect(work).toHaveBeenCalledTimes(1);
+    expect(breaker.state).toBe('closed');
+    expect(events.map((e) => e.type)).toEqual(['breaker-open', 'breaker-half-open', 'breaker-close']);
+  });
+
+  it('a neutral trial releases the slot only when it ends: until then every other call is refused', async () => {
+    const breaker = registry.get('main', 'chat', OPTIONS);
+    await fail(breaker);
+    await fail(breaker);
+    vi.advanceTimersByTime(1_000);
+    const trial = deferred();
+    const first = breaker.execute(() => trial.promise).catch((error: unknown) => error);
+    expect(await breaker.execute(() => Promise.resolve('second')).catch((error: unknown) => error)).toBeInstanceOf(
+      BreakerOpenError,
+    );
+    trial.reject(attemptFailure('neutral'));
+    expect(await first).toBeInstanceOf(AttemptFailedError);
+    expect(breaker.state).toBe('half-open');
+    // Many neutral trials in a row never re-open it: each hands the slot on.
+    for (let i = 0; i < 5; i++) expect(await fail(breaker, 'neutral')).toBeInstanceOf(AttemptFailedError);
+    expect(breaker.state).toBe('half-open');
+    expect(breaker.snapshot().counts.neutral).toBe(6);
+    expect(await succeed(breaker)).toBe('ok');
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('a neutral call that started before the breaker opened neither re-opens it nor frees the trial slot', async () => {
+    const breaker = registry.get('main', 'chat', OPTIONS);
+    const early = deferred();
+    const earlyCall = breaker.execute(() => early.promise).catch((error: unknown) => error);
+    await fail(breaker);
+    await fail(breaker);
+    expect(breaker.state).toBe('open');
+    vi.advanceTimersByTime(1_000);
+    const trial = deferred();
+    const trialCall = breaker.execute(() => trial.promise).catch((error: unknown) => error);
+
+    early.reject(attemptFailure('neutral'));
+    expect(await earlyCall).toBeInstanceOf(AttemptFailedError);
+    expect(breaker.state).toBe('half-open');
+    const work = vi.fn(() => Promise.resolve('not the trial'));
+    expect(await breaker.execute(work).catch((error: unknown) => error)).toBeInstanceOf(BreakerOpenError);
+    expect(work).not.toHaveBeenCalled();
+
+    trial.resolve('fine');
+    expect(await trialCall).toBe('fine');
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('half-open, a call with less than minTrialBudgetMs left is refused and leaves the trial to the next call', async () => {
+    const breaker = registry.get('main', 'chat', { ...OPTIONS, minTrialBudgetMs: 500 });
+    // Closed, short budgets run as usual.
+    expect(await breaker.execute(() => Promise.resolve('closed'), { budgetMs: 20 })).toBe('closed');
+    await fail(breaker);
+    await fail(breaker);
+    await fail(breaker);
+    expect(breaker.state).toBe('open');
     vi.advanceTimersByTime(1_000);
     expect(breaker.state).toBe('half-open');
-    await succeed(breaker);
+
+    const rejectsBefore = breaker.snapshot().counts.rejects;
+    const short = vi.fn(() => Promise.resolve('short'));
+    for (const budgetMs of [0, 20, 499]) {
+      const refused = await breaker.execute(short, { budgetMs }).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(BreakerOpenError);
+      expect((refused as BreakerOpenError).retryAfterMs).toBeGreaterThan(0);
+    }
+    expect(short).not.toHaveBeenCalled();
+    expect(breaker.state).toBe('half-open');
+    expect(breaker.snapshot().counts.rejects).toBe(rejectsBefore + 3);
+    expect(await breaker.execute(() => Promise.resolve('long enough'), { budgetMs: 500 })).toBe('long enough');
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('minTrialBudgetMs 0 lets any call be the trial', async () => {
+    const breaker = registry.get('main', 'chat', { ...OPTIONS, minTrialBudgetMs: 0 });
+    await fail(breaker);
+    await fail(breaker);
+    vi.advanceTimersByTime(1_000);
+    expect(await breaker.execute(() => Promise.resolve('tiny'), { budgetMs: 0 })).toBe('tiny');
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('after a failed trial the next half-open starts with a free slot', async () => {
+    const breaker = registry.get('main', 'chat', OPTIONS);
+    await fail(breaker);
+    await fail(breaker);
+    vi.advanceTimersByTime(1_000);
+    await fail(breaker);
+    expect(breaker.state).toBe('open');
+    vi.advanceTimersByTime(1_000);
+    expect(breaker.state).toBe('half-open');
+    expect(await succeed(breaker)).toBe('ok');
     expect(breaker.state).toBe('closed');
   });
 

@@ -34,6 +34,23 @@ export interface BreakerSnapshot {
   options: Required<Omit<BreakerOptions, 'key'>>;
 }
 
+/**
+ * What a breaker shows to anyone: its key, its state and a wait in whole seconds. No counts, no
+ * options, no milliseconds: exact timings told a client when the half-open moment would come.
+ *
+ * @example
+ * ```ts
+ * app.get('/guard/status', (_req, res) => res.json(guard.publicStatus()));
+ * // { breakers: [{ key: 'chat', state: 'open', retryAfterSeconds: 12 }] }
+ * ```
+ */
+export interface PublicBreakerStatus {
+  key: string;
+  state: BreakerState;
+  /** Whole seconds (rounded up) a refused request is told to wait, as its `retry-after` says; 0 when closed. */
+  retryAfterSeconds: number;
+}
+
 /** Thrown inside a breaker call so the breaker can read the attempt's verdict. */
 export class AttemptFailedError extends Error {
   override readonly name = 'AttemptFailedError';
@@ -65,20 +82,37 @@ function isNeutral(value: unknown): boolean {
  * opossum, taught one more outcome: a neutral call (the client left, the caller's own deadline)
  * is neither a success nor a failure. opossum knows only the two, so the filtered "success" it
  * emits for a neutral call is swallowed here before it can close a half-open breaker.
+ *
+ * The half-open trial slot is ours too. opossum's `fire()` lets a call through while half-open
+ * only when `pendingClose` is true, and clears its private flag for the trial with no way to set
+ * it back; so a neutral trial could only re-open the breaker, and one client with a 20 ms deadline
+ * timed to the half-open moment pinned it open. Reading the slot from {@link trial} instead lets
+ * a neutral trial hand the slot to the next call while the breaker stays half-open.
  */
 class GuardCircuitBreaker extends CircuitBreaker<[() => Promise<unknown>], unknown> {
   neutral = 0;
+  /** The work of the half-open trial in flight (its identity), or `undefined` when the slot is free. */
+  trial: object | undefined = undefined;
 
   override emit(event: string | symbol, ...args: unknown[]): boolean {
     if (event === 'success' && isNeutral(args[0])) {
+      // Proves nothing either way: no close, no open. The trial's slot is released by its caller.
       this.neutral += 1;
-      // A neutral trial proves nothing: go back to open and try again after resetTimeout.
-      if (this.halfOpen) this.open();
       return false;
     }
+    // Any transition ends the trial: closed and open need none, and a new half-open starts free.
+    if (event === 'open' || event === 'close' || event === 'halfOpen') this.trial = undefined;
     return super.emit(event, ...args);
   }
 }
+
+// `fire()` reads the public `pendingClose` getter; its types declare a plain property, which a
+// class accessor may not override, so the getter is redefined on our prototype.
+Object.defineProperty(GuardCircuitBreaker.prototype, 'pendingClose', {
+  get(this: GuardCircuitBreaker): boolean {
+    return this.halfOpen && this.trial === undefined;
+  },
+});
 
 /**
  * One opossum breaker per route key, created on first use. opossum's own timeout is off (the
@@ -113,6 +147,10 @@ export class BreakerRegistry {
 
   snapshot(): BreakerSnapshot[] {
     return [...this.#breakers.values()].map((breaker) => breaker.snapshot());
+  }
+
+  publicSnapshot(): PublicBreakerStatus[] {
+    return [...this.#breakers.values()].map((breaker) => breaker.publicSnapshot());
   }
 
   close(): void {
@@ -190,15 +228,37 @@ export class RouteBreaker {
   /**
    * Runs `work` under the breaker. `work` must throw {@link AttemptFailedError} for failures so
    * the breaker knows how to count them; anything else is rethrown as it is.
+   *
+   * Half-open, one call at a time is the trial. A call whose `budgetMs` (the time its request has
+   * left) is below `minTrialBudgetMs` is refused with {@link BreakerOpenError} rather than take the
+   * trial: it could only end neutral. A trial that ends neutral frees the slot for the next call.
    */
-  async execute<T>(work: () => Promise<T>): Promise<T> {
+  async execute<T>(work: () => Promise<T>, options: { budgetMs?: number } = {}): Promise<T> {
+    const breaker = this.#breaker;
+    if (breaker.pendingClose && (options.budgetMs ?? Infinity) < this.options.minTrialBudgetMs) {
+      const refused = new BreakerOpenError(this.key, this.retryAfterMs());
+      breaker.emit('reject', refused); // counted with opossum's own rejects
+      throw refused;
+    }
+    let token: object | undefined;
+    const run = (): Promise<T> => {
+      // opossum calls this synchronously once it has let the call through: half-open, it is the trial.
+      if (breaker.halfOpen) {
+        token = run;
+        breaker.trial = token;
+      }
+      return work();
+    };
     try {
-      return (await this.#breaker.fire(work)) as T;
+      return (await breaker.fire(run)) as T;
     } catch (error) {
       if (CircuitBreaker.isOurError(error as Error)) {
         throw new BreakerOpenError(this.key, this.retryAfterMs());
       }
       throw error;
+    } finally {
+      // Still ours only when the trial ended without a transition: a neutral verdict.
+      if (token !== undefined && breaker.trial === token) breaker.trial = undefined;
     }
   }
 
@@ -218,6 +278,10 @@ export class RouteBreaker {
       },
       options: this.options,
     };
+  }
+
+  publicSnapshot(): PublicBreakerStatus {
+    return { key: this.key, state: this.state, retryAfterSeconds: Math.ceil(this.retryAfterMs() / 1000) };
   }
 
   shutdown(): void {

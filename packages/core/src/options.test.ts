@@ -70,6 +70,9 @@ describe('guard options', () => {
     ['breaker.rollingCountBuckets', { breaker: { rollingCountBuckets: 0 } }],
     ['breaker.resetTimeout', { breaker: { resetTimeout: 0 } }],
     ['breaker.resetTimeout', { breaker: { resetTimeout: 1.5 } }],
+    ['breaker.minTrialBudgetMs', { breaker: { minTrialBudgetMs: -1 } }],
+    ['breaker.minTrialBudgetMs', { breaker: { minTrialBudgetMs: Number.NaN } }],
+    ['breaker.minTrialBudgetMs', { deadline: { defaultMs: 1_000 }, breaker: { minTrialBudgetMs: 501 } }],
     ['breaker.countRateLimits', { breaker: { countRateLimits: 'yes' as unknown as boolean } }],
     ['breaker.enabled', { breaker: { enabled: 1 as unknown as boolean } }],
     ['stream.firstEventTimeoutMs', { stream: { firstEventTimeoutMs: 0 } }],
@@ -141,6 +144,7 @@ describe('route options', () => {
     ['retry.maxAttempts', { route: 'chat', retry: { maxAttempts: -1 } }],
     ['deadline.defaultMs', { route: 'chat', deadline: { defaultMs: 2_000, maxMs: 1_000 } }],
     ['breaker.volumeThreshold', { route: 'chat', breaker: { volumeThreshold: 0.5 } }],
+    ['breaker.minTrialBudgetMs', { route: 'chat', deadline: { defaultMs: 1_000 }, breaker: { minTrialBudgetMs: 800 } }],
     ['proxy.maxBodyBytes', { route: 'chat', proxy: { maxBodyBytes: -1 } }],
   ])('rejects a bad %s with a TypeError naming it, through guard.route()', (option, options) => {
     const guard = makeGuard({});
@@ -159,6 +163,18 @@ describe('route options', () => {
   it('a route maximum below the inherited default lowers the default to it', () => {
     const route = normalizeRouteOptions(guardConfig, { route: 'quick', deadline: { maxMs: 250 } });
     expect(route.deadline).toMatchObject({ defaultMs: 250, maxMs: 250 });
+  });
+
+  it('an inherited minTrialBudgetMs is lowered to half of a shorter default deadline; an explicit one is kept', () => {
+    expect(normalizeGuardOptions({ client, deadline: { defaultMs: 1_200 } }).breaker.minTrialBudgetMs).toBe(600);
+    expect(normalizeRouteOptions(guardConfig, { route: 'a' }).breaker.minTrialBudgetMs).toBe(1_000);
+    const quick = normalizeRouteOptions(guardConfig, { route: 'quick', deadline: { defaultMs: 50 } });
+    expect(quick.breaker.minTrialBudgetMs).toBe(25);
+    const explicit = { route: 'b', deadline: { defaultMs: 1_000 }, breaker: { minTrialBudgetMs: 500 } };
+    expect(normalizeRouteOptions(guardConfig, explicit).breaker.minTrialBudgetMs).toBe(500);
+    expect(normalizeRouteOptions(guardConfig, { route: 'c', breaker: { minTrialBudgetMs: 0 } }).breaker).toMatchObject({
+      minTrialBudgetMs: 0,
+    });
   });
 
   it('a route may clear an inherited attemptTimeoutMs or maxTokensCap', () => {

@@ -66,6 +66,13 @@ export interface BreakerOptions {
   rollingCountBuckets?: number;
   /** Time open before one trial call is let through. Default `30_000`. */
   resetTimeout?: number;
+  /**
+   * Half-open, a request with less time left than this may not be the trial (it gets the open
+   * breaker's 503 and leaves the trial to a request that can prove something); `0` lets any
+   * request be the trial. At most half of `deadline.defaultMs`, so that a request with the route's
+   * own deadline always qualifies. Default `1_000`.
+   */
+  minTrialBudgetMs?: number;
   /** Count 429s as upstream ill health. Default `false`. */
   countRateLimits?: boolean;
   /** Turn the breaker off for the route. Default `true`. */
@@ -220,6 +227,7 @@ export const DEFAULTS = {
     rollingCountTimeout: 10_000,
     rollingCountBuckets: 10,
     resetTimeout: 30_000,
+    minTrialBudgetMs: 1_000,
     countRateLimits: false,
     enabled: true,
   },
@@ -319,6 +327,7 @@ function normalizeBreaker(
   prefix: string,
   value: BreakerOptions | undefined,
   base: Required<Omit<BreakerOptions, 'key'>>,
+  deadlineDefaultMs: number,
 ): Required<Omit<BreakerOptions, 'key'>> {
   const rollingCountTimeout = positiveInteger(
     `${prefix}.rollingCountTimeout`,
@@ -348,9 +357,26 @@ function normalizeBreaker(
     rollingCountTimeout,
     rollingCountBuckets,
     resetTimeout: positiveInteger(`${prefix}.resetTimeout`, value?.resetTimeout, base.resetTimeout),
+    minTrialBudgetMs: minTrialBudget(`${prefix}.minTrialBudgetMs`, value?.minTrialBudgetMs, base, deadlineDefaultMs),
     countRateLimits: bool(`${prefix}.countRateLimits`, value?.countRateLimits, base.countRateLimits),
     enabled: bool(`${prefix}.enabled`, value?.enabled, base.enabled),
   });
+}
+
+// Above the route's own default deadline no request without a header could ever be the trial, and
+// the breaker would stay half-open for good: half of it leaves room for time spent before the call.
+function minTrialBudget(
+  option: string,
+  value: number | undefined,
+  base: Required<Omit<BreakerOptions, 'key'>>,
+  deadlineDefaultMs: number,
+): number {
+  const limit = deadlineDefaultMs / 2;
+  // An inherited value is lowered to fit a shorter deadline set here; only an explicit one is an error.
+  if (value === undefined) return Math.min(base.minTrialBudgetMs, limit);
+  const ms = nonNegativeNumber(option, value, base.minTrialBudgetMs);
+  if (ms > limit) fail(option, `at most half of deadline.defaultMs (${limit})`, ms);
+  return ms;
 }
 
 function normalizeStream(
@@ -410,12 +436,13 @@ export function normalizeGuardOptions(options: ClaudeGuardOptions): GuardConfig 
   }
   if (options.random !== undefined && typeof options.random !== 'function')
     fail('random', 'a function', options.random);
+  const deadline = normalizeDeadline('deadline', options.deadline, { ...DEFAULTS.deadline });
   return Object.freeze({
     client: options.client,
-    deadline: normalizeDeadline('deadline', options.deadline, { ...DEFAULTS.deadline }),
+    deadline,
     retry: normalizeRetry('retry', options.retry, DEFAULTS.retry),
     retryBudget: options.retryBudget === false ? false : { ...DEFAULTS.retryBudget, ...options.retryBudget },
-    breaker: normalizeBreaker('breaker', options.breaker, DEFAULTS.breaker),
+    breaker: normalizeBreaker('breaker', options.breaker, DEFAULTS.breaker, deadline.defaultMs),
     stream: normalizeStream('stream', options.stream, DEFAULTS.stream),
     proxy: normalizeProxy('proxy', options.proxy, DEFAULTS.proxy),
     logger: options.logger,
@@ -440,11 +467,12 @@ export function normalizeRouteOptions(guard: GuardConfig, options: RouteOptions)
   ) {
     fail('fallback', 'a function or { model: string }', options.fallback);
   }
+  const deadline = normalizeDeadline('deadline', options.deadline, guard.deadline);
   return Object.freeze({
     route: options.route,
-    deadline: normalizeDeadline('deadline', options.deadline, guard.deadline),
+    deadline,
     retry: normalizeRetry('retry', options.retry, guard.retry),
-    breaker: Object.freeze({ key, ...normalizeBreaker('breaker', options.breaker, guard.breaker) }),
+    breaker: Object.freeze({ key, ...normalizeBreaker('breaker', options.breaker, guard.breaker, deadline.defaultMs) }),
     stream: normalizeStream('stream', options.stream, guard.stream),
     proxy: normalizeProxy('proxy', options.proxy, guard.proxy),
     fallback: options.fallback,

@@ -254,7 +254,8 @@ async function runOneAttempt<T>(
     }
   };
 
-  const tracked = runtime.breaker ? runtime.breaker.execute(work) : work();
+  // The time left decides whether this attempt may be a half-open breaker's trial.
+  const tracked = runtime.breaker ? runtime.breaker.execute(work, { budgetMs: remaining }) : work();
   tracked.catch(noop); // awaited below; after a stream commits its end is the engine's business
   // A stream answers (`ready`) before it is over (`done`); a plain call answers when it is over.
   if (readyIsDone) return tracked.then(() => ready!);

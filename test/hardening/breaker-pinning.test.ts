@@ -1,0 +1,136 @@
+import type { BreakerSnapshot, GuardEvent } from '@claude-guard/core';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ADAPTERS, MODEL, startHarness, type AdapterName, type Harness } from '../streaming/harness.js';
+
+/**
+ * Issue 10 item 2: one client could pin a breaker open. After an outage, with the upstream healthy
+ * again, a client that sends requests with `x-request-timeout-ms: 20` at the half-open moment took
+ * the trial, its trial ended neutral (its own short deadline), and a neutral trial re-opened the
+ * breaker for another `resetTimeout`: legitimate traffic never got through.
+ */
+
+const BREAKER = { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeout: 200 };
+const WAIT = { timeout: 5_000, interval: 5 };
+
+const PROXY_BODY = { model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'breaker pinning' }] };
+
+function breaker(h: Harness, key = 'proxy'): BreakerSnapshot {
+  const found = h.guard.status().breakers.find((b) => b.key === key);
+  if (!found) throw new Error(`no breaker ${key}`);
+  return found;
+}
+
+function count(h: Harness, type: GuardEvent['type']): number {
+  return h.events.filter((event) => event.type === type).length;
+}
+
+/** Two upstream 500s open the proxy breaker; resolves once it is half-open, with the fake healthy. */
+async function openThenHalfOpen(h: Harness): Promise<void> {
+  h.fake.enqueue(500, 500);
+  for (let i = 0; i < 2; i++) expect((await h.post('/v1/messages', PROXY_BODY)).status).toBe(500);
+  expect(breaker(h).state).toBe('open');
+  await vi.waitFor(() => expect(breaker(h).state).toBe('half-open'), WAIT);
+  await h.fake.settled();
+  h.fake.reset();
+}
+
+describe.each(ADAPTERS)('breaker pinning (%s)', (adapter: AdapterName) => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  async function start(minTrialBudgetMs?: number): Promise<Harness> {
+    h = await startHarness({
+      adapter,
+      retry: { maxAttempts: 1 },
+      breaker: minTrialBudgetMs === undefined ? BREAKER : { ...BREAKER, minTrialBudgetMs },
+    });
+    return h;
+  }
+
+  it.each([
+    ['/v1/messages', PROXY_BODY, 'proxy'],
+    ['/chat', { message: 'hi' }, 'chat'],
+    ['/chat (stream)', { message: 'hi', stream: true }, 'chat'],
+  ] as const)(
+    'a request with a 20 ms budget does not take the half-open trial of %s: 503, Claude not called, the next request is the trial',
+    async (label, body, key) => {
+      const s = await start();
+      const path = label.split(' ')[0]!;
+      if (key === 'chat') {
+        s.fake.enqueue(500, 500);
+        for (let i = 0; i < 2; i++) expect((await s.post(path, body)).status).toBe(500);
+        await vi.waitFor(() => expect(breaker(s, key).state).toBe('half-open'), WAIT);
+        await s.fake.settled();
+        s.fake.reset();
+      } else {
+        await openThenHalfOpen(s);
+      }
+      // Healthy, but slower than the attacker's budget: in the old code its trial ran out neutral.
+      s.fake.setDefault({ faultRate: 1, fault: { kind: 'delay-headers', ms: 100 } });
+
+      for (let i = 0; i < 3; i++) {
+        const attacker = await s.post(path, body, { headers: { 'x-request-timeout-ms': '20' } });
+        expect(attacker.status).toBe(503);
+        expect(((await attacker.json()) as { error: { type: string } }).error.type).toBe('overloaded_error');
+        expect(Number(attacker.headers.get('retry-after'))).toBeGreaterThan(0);
+      }
+      expect(s.fake.requests).toHaveLength(0);
+      expect(breaker(s, key).state).toBe('half-open');
+
+      const legit = await s.post(path, body);
+      expect(legit.status).toBe(200);
+      await legit.arrayBuffer();
+      await vi.waitFor(() => expect(breaker(s, key).state).toBe('closed'), WAIT);
+      expect(s.fake.requests).toHaveLength(1);
+      expect(count(s, 'breaker-open')).toBe(1);
+    },
+  );
+
+  it('a trial that ends neutral on the caller’s own deadline stays half-open and hands the trial to the next request', async () => {
+    const s = await start(50);
+    await openThenHalfOpen(s);
+    s.fake.setDefault({ faultRate: 1, fault: { kind: 'delay-headers', ms: 2_000 } });
+
+    // Long enough to be the trial (>= minTrialBudgetMs), too short for this upstream: neutral.
+    const neutral = await s.post('/v1/messages', PROXY_BODY, { headers: { 'x-request-timeout-ms': '150' } });
+    expect(neutral.status).toBe(504);
+    expect(s.fake.requests).toHaveLength(1);
+    expect(breaker(s).state).toBe('half-open');
+    expect(count(s, 'breaker-open')).toBe(1);
+    expect(breaker(s).counts).toMatchObject({ neutral: 1 });
+
+    await s.fake.settled();
+    s.fake.reset();
+    expect((await s.post('/v1/messages', PROXY_BODY)).status).toBe(200);
+    expect(breaker(s).state).toBe('closed');
+    expect(count(s, 'breaker-close')).toBe(1);
+  });
+
+  it('a client that leaves mid-trial releases the trial: the next request is the trial and closes the breaker', async () => {
+    const s = await start();
+    await openThenHalfOpen(s);
+    s.fake.setDefault({ faultRate: 1, fault: { kind: 'delay-headers', ms: 5_000 } });
+
+    const controller = new AbortController();
+    const leaving = s.post('/v1/messages', PROXY_BODY, { signal: controller.signal }).then(
+      () => 'answered',
+      (error: unknown) => (error instanceof Error ? error.name : 'error'),
+    );
+    await vi.waitFor(() => expect(s.fake.requests).toHaveLength(1), WAIT);
+    // While the trial is in flight, nobody else gets through.
+    expect((await s.post('/v1/messages', PROXY_BODY)).status).toBe(503);
+    controller.abort();
+    expect(await leaving).toBe('AbortError');
+    await vi.waitFor(() => expect(s.logs.some((line) => line.outcome === 'client-aborted')).toBe(true), WAIT);
+    expect(breaker(s).state).toBe('half-open');
+
+    await s.fake.settled();
+    s.fake.reset();
+    expect((await s.post('/v1/messages', PROXY_BODY)).status).toBe(200);
+    expect(breaker(s).state).toBe('closed');
+    expect(count(s, 'breaker-open')).toBe(1);
+  });
+});
