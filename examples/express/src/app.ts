@@ -33,8 +33,10 @@ export function createExpressExample(options: {
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
+  // Anyone may read this: key, state and a whole-second wait per breaker. guard.status() (counts,
+  // exact timings) belongs behind your own access control.
   app.get('/guard/status', (_req, res) => {
-    res.json({ upstream: upstream.fake ? 'fake-anthropic' : 'anthropic', ...guard.status() });
+    res.json({ upstream: upstream.fake ? 'fake-anthropic' : 'anthropic', ...guard.publicStatus() });
   });
 
   // The passthrough reads the raw body itself (size limit, JSON checks): no body parser before it.

@@ -25,8 +25,10 @@ export function createHonoExample(options: { guard: ClaudeGuard; upstream: Examp
 
   app.get('/', (c) => c.html(DEMO_PAGE_HTML));
   app.get('/healthz', (c) => c.json({ ok: true }));
+  // Anyone may read this: key, state and a whole-second wait per breaker. guard.status() (counts,
+  // exact timings) belongs behind your own access control.
   app.get('/guard/status', (c) =>
-    c.json({ upstream: upstream.fake ? 'fake-anthropic' : 'anthropic', ...guard.status() }),
+    c.json({ upstream: upstream.fake ? 'fake-anthropic' : 'anthropic', ...guard.publicStatus() }),
   );
 
   app.post('/v1/messages', claudeProxy(guard, { route: 'proxy' }));

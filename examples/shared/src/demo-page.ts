@@ -152,6 +152,12 @@ $('chat').addEventListener('submit', async (e) => {
 });
 $('stop').addEventListener('click', () => controller?.abort());
 
+const BREAKER_MEANING = {
+  closed: 'Calls go through to Claude.',
+  open: 'Calls are answered 503 at once, without calling Claude.',
+  'half-open': 'The next call with time enough to prove health is the trial.',
+};
+
 async function refreshBreakers() {
   try {
     const status = await (await fetch('/guard/status')).json();
@@ -161,13 +167,14 @@ async function refreshBreakers() {
       const div = document.createElement('div');
       div.className = 'breaker';
       div.dataset.key = b.key;
-      const wait = b.state === 'open' ? ' - half-open in ' + Math.ceil(b.retryAfterMs / 1000) + ' s' : '';
+      const wait = b.state === 'open' ? ' - half-open in ' + b.retryAfterSeconds + ' s' : '';
       div.innerHTML = '<div><b></b> <span class="state"></span><span class="wait"></span></div><div class="meta"></div>';
       div.querySelector('b').textContent = b.key;
       div.querySelector('.state').textContent = b.state;
       div.querySelector('.state').classList.add(b.state);
       div.querySelector('.wait').textContent = wait;
-      div.querySelector('.meta').textContent = 'calls ' + b.counts.fires + ', ok ' + b.counts.successes + ', failed ' + b.counts.failures + ', rejected ' + b.counts.rejects + ', neutral ' + b.counts.neutral;
+      // The public status has no counts (see the README): say what the state means instead.
+      div.querySelector('.meta').textContent = BREAKER_MEANING[b.state] ?? '';
       return div;
     }));
   } catch { /* the server may be restarting */ }

@@ -1,6 +1,6 @@
 import { VERSION as SDK_VERSION } from '@anthropic-ai/sdk/version';
 import { exponentialBackoff } from './backoff.js';
-import { BreakerRegistry, type BreakerSnapshot } from './breaker-registry.js';
+import { BreakerRegistry, type BreakerSnapshot, type PublicBreakerStatus } from './breaker-registry.js';
 import { GuardEvents, type GuardEventListener } from './events.js';
 import { GuardedCall, type BeginInput, type BeginResult, type HeaderReader } from './guarded-call.js';
 import {
@@ -17,15 +17,28 @@ import { createRetryBudget } from './retry-budget.js';
 import type { GuardRuntime, RouteRuntime } from './route-runtime.js';
 
 /**
- * `GET /guard/status` material: every breaker's state and counts.
+ * Every breaker's state, counts, options and exact timing: for your own monitoring, behind your
+ * own access control. Serve {@link PublicGuardStatus} to anyone else.
  *
  * @example
  * ```ts
- * res.json(guard.status()); // { breakers: [{ key: 'chat', state: 'closed', ... }] }
+ * metrics.gauge('breaker.open', guard.status().breakers.filter((b) => b.state === 'open').length);
  * ```
  */
 export interface GuardStatus {
   breakers: BreakerSnapshot[];
+}
+
+/**
+ * `GET /guard/status` material safe for anyone: each breaker's key, state and a wait in whole seconds.
+ *
+ * @example
+ * ```ts
+ * res.json(guard.publicStatus()); // { breakers: [{ key: 'chat', state: 'closed', retryAfterSeconds: 0 }] }
+ * ```
+ */
+export interface PublicGuardStatus {
+  breakers: PublicBreakerStatus[];
 }
 
 /**
@@ -79,7 +92,10 @@ export interface ClaudeGuard {
   run<T>(route: string | GuardedRoute, fn: (attempt: AttemptContext) => Promise<T>, options?: RunOptions): Promise<T>;
   /** Subscribes to typed events; returns the unsubscribe function. */
   on(listener: GuardEventListener): () => void;
+  /** Full detail (counts, options, exact timings): keep it behind your own access control. */
   status(): GuardStatus;
+  /** Key, state and a whole-second wait per breaker: what a public `/guard/status` may show. */
+  publicStatus(): PublicGuardStatus;
   /** Shuts every breaker down and stops the shared timers. */
   close(): void;
 }
@@ -166,6 +182,7 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
     },
     on: (listener) => events.on(listener),
     status: () => ({ breakers: runtime.breakers.snapshot() }),
+    publicStatus: () => ({ breakers: runtime.breakers.publicSnapshot() }),
     close: () => runtime.breakers.close(),
   };
 }

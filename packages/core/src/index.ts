@@ -1,5 +1,5 @@
 export { createClaudeGuard } from './guard.js';
-export type { ClaudeGuard, GuardedRoute, GuardStatus, RunOptions } from './guard.js';
+export type { ClaudeGuard, GuardedRoute, GuardStatus, PublicGuardStatus, RunOptions } from './guard.js';
 export { GuardedCall } from './guarded-call.js';
 export type { BeginInput, BeginResult, GuardedClaude, HeaderReader, StreamCallOptions } from './guarded-call.js';
 export type { AttemptContext } from './retry-loop.js';
@@ -31,7 +31,7 @@ export type { FailureOutcome, ClaudeGuardErrorInit } from './guard-error.js';
 export { anthropicErrorBody, errorTypeForStatus, redactSecrets } from './error-body.js';
 export type { AnthropicErrorBody, AnthropicErrorType } from './error-body.js';
 export { errorResponse } from './response.js';
-export type { BreakerSnapshot, BreakerState } from './breaker-registry.js';
+export type { BreakerSnapshot, BreakerState, PublicBreakerStatus } from './breaker-registry.js';
 export type { GuardEvent, GuardEventListener } from './events.js';
 export type { GuardLogger, RequestLogRecord } from './logger.js';
 export type { StreamFormat } from './stream-engine.js';
