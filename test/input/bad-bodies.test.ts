@@ -215,8 +215,10 @@ describe.each(ADAPTERS)('odd but acceptable bodies on the passthrough (%s)', (ad
     await stack.close();
   });
 
-  it('128 levels of nesting in an extra field still reach Claude', async () => {
-    const answer = await send(stack, '/v1/messages', withRaw('metadata', nestedArrays(127)));
+  it('128 levels of nesting in a field still reach Claude', async () => {
+    // body { > tools [ > tool { > input_schema { > 124 levels of properties: 128 in all.
+    const schema = `{"type":"object","properties":${nestedObjects(124)}}`;
+    const answer = await send(stack, '/v1/messages', withRaw('tools', `[{"name":"deep","input_schema":${schema}}]`));
     expect(answer.status, answer.text).not.toBe(500);
     expect(answer.body?.error?.message).not.toBe(TOO_DEEP);
     expect(stack.fake.requests).toHaveLength(1);

@@ -1,8 +1,10 @@
+import { DeadlineExceededError } from './deadline.js';
 import { GuardedCall } from './guarded-call.js';
 import { ClaudeGuardError } from './guard-error.js';
+import { readBodyText } from './read-body.js';
 import { errorResponse, forwardUpstreamHeaders, jsonResponse } from './response.js';
 import type { RouteRuntime } from './route-runtime.js';
-import { jsonNestingExceeds, MAX_JSON_DEPTH, readBodyText, validateMessagesBody } from './validate-request.js';
+import { jsonNestingExceeds, MAX_JSON_DEPTH, validateMessagesBody } from './validate-request.js';
 
 /**
  * For answers given without reading the whole request body: the server drops the unread bytes
@@ -12,6 +14,8 @@ function closingConnection(response: Response): Response {
   response.headers.set('connection', 'close');
   return response;
 }
+
+const lowerFirst = (text: string): string => text.charAt(0).toLowerCase() + text.slice(1);
 
 function badRequest(status: 400 | 413 | 415, type: 'invalid_request_error' | 'request_too_large', message: string) {
   return new ClaudeGuardError({ status, type, message, outcome: 'bad-request' });
@@ -28,9 +32,10 @@ export async function handleProxy(runtime: RouteRuntime, request: Request): Prom
     return closingConnection(begun.response);
   }
   const call = begun.call;
+  // Answered before Claude is called: one log line with the error's outcome, no breaker touched.
   const reject = (error: ClaudeGuardError) => {
-    const response = errorResponse(error, call.requestId);
-    call.setOutcome('bad-request');
+    const response = errorResponse(error, call.requestId, undefined, call.requestIdHeader);
+    call.setOutcome(error.outcome);
     call.end(response.status);
     return response;
   };
@@ -39,8 +44,24 @@ export async function handleProxy(runtime: RouteRuntime, request: Request): Prom
     await request.body?.cancel().catch(() => undefined);
     return closingConnection(reject(badRequest(415, 'invalid_request_error', 'content-type must be application/json')));
   }
-  const read = await readBodyText(request, runtime.config.proxy.maxBodyBytes);
-  if (read.tooLarge) {
+  // Reading the body spends the request's budget: a body that never ends is cut off at the deadline.
+  const read = await readBodyText(request, runtime.config.proxy.maxBodyBytes, call.deadline.signal);
+  if (read.kind === 'aborted' || read.kind === 'broken') {
+    const reason: unknown = call.deadline.signal.reason;
+    if (read.kind === 'aborted' && reason instanceof DeadlineExceededError) {
+      // 408, not 504: the client was too slow to send its request; no gateway (Claude) was waited on.
+      const message = `The request body was not received in time: the ${lowerFirst(reason.message)}; Claude was not called`;
+      return closingConnection(
+        reject(new ClaudeGuardError({ status: 408, type: 'timeout_error', message, outcome: 'deadline-exceeded' })),
+      );
+    }
+    // The client went away mid-body (its socket closed, the body stream failed): a disconnect like any other.
+    call.deadline.abortForClient();
+    const response = call.errorResponse(call.deadline.signal.reason);
+    call.end(499);
+    return closingConnection(response);
+  }
+  if (read.kind === 'too-large') {
     return closingConnection(
       reject(
         badRequest(
@@ -50,6 +71,9 @@ export async function handleProxy(runtime: RouteRuntime, request: Request): Prom
         ),
       ),
     );
+  }
+  if (read.kind === 'not-utf8') {
+    return reject(badRequest(400, 'invalid_request_error', 'The request body is not valid UTF-8'));
   }
   if (jsonNestingExceeds(read.text, MAX_JSON_DEPTH)) {
     return reject(
