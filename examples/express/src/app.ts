@@ -39,7 +39,8 @@ export function createExpressExample(options: {
     res.json({ upstream: upstream.fake ? 'fake-anthropic' : 'anthropic', ...guard.publicStatus() });
   });
 
-  // The passthrough reads the raw body itself (size limit, JSON checks): no body parser before it.
+  // The passthrough reads the raw body itself (size limit `proxy.maxBodyBytes`, 1 MiB by default; JSON
+  // checks; the deadline): no body parser before it.
   app.post('/v1/messages', claudeProxy(guard, { route: 'proxy' }));
 
   app.post('/chat', express.json({ limit: '64kb' }), claudeGuard(guard, { route: 'chat' }), async (req, res) => {
@@ -62,7 +63,7 @@ export function createExpressExample(options: {
     app.get('/demo/faults', (_req, res) => {
       res.json(Object.fromEntries(Object.entries(DEMO_FAULTS).map(([name, fault]) => [name, fault.label])));
     });
-    app.post('/demo/fault', express.json(), (req, res) => {
+    app.post('/demo/fault', express.json({ limit: '4kb' }), (req, res) => {
       const name: unknown = (req.body as { fault?: unknown } | undefined)?.fault;
       if (!isDemoFault(name)) {
         res.status(400).json({ error: 'unknown fault' });

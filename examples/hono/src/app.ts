@@ -1,4 +1,10 @@
-import { anthropicErrorBody, type ClaudeGuard } from '@claude-guard/core';
+import {
+  anthropicErrorBody,
+  ClaudeGuardError,
+  errorResponse,
+  isValidRequestId,
+  type ClaudeGuard,
+} from '@claude-guard/core';
 import {
   chatParams,
   DEMO_FAULTS,
@@ -7,7 +13,36 @@ import {
   type ExampleUpstream,
 } from '@claude-guard/example-shared';
 import { claudeGuard, claudeGuardErrorHandler, claudeProxy } from '@claude-guard/hono';
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { randomUUID } from 'node:crypto';
+
+/** Largest `/chat` body (as the Express example): a 4 000-character message fits with room to spare. */
+const CHAT_BODY_LIMIT = 64 * 1024;
+/** Largest `/demo/fault` body: `{"fault": "<name>"}`. */
+const FAULT_BODY_LIMIT = 4 * 1024;
+
+/**
+ * Caps a route's body: Hono reads bodies without any limit of its own. Over the limit, the
+ * Anthropic-shaped 413 the guard's routes answer with.
+ */
+function limitBody(maxSize: number): MiddlewareHandler {
+  return bodyLimit({
+    maxSize,
+    onError: (c) => {
+      const incoming = c.req.header('x-request-id');
+      const error = new ClaudeGuardError({
+        status: 413,
+        type: 'request_too_large',
+        message: `The request body exceeds this route's limit of ${maxSize} bytes`,
+        outcome: 'bad-request',
+        // Answered before the body was read: the client must not send its next request on this connection.
+        headers: { connection: 'close' },
+      });
+      return errorResponse(error, isValidRequestId(incoming) ? incoming : `cg_${randomUUID()}`);
+    },
+  });
+}
 
 /**
  * The example's routes: the passthrough, a handler wrapping its own Claude call, health,
@@ -31,9 +66,10 @@ export function createHonoExample(options: { guard: ClaudeGuard; upstream: Examp
     c.json({ upstream: upstream.fake ? 'fake-anthropic' : 'anthropic', ...guard.publicStatus() }),
   );
 
+  // The passthrough limits its own body: `proxy.maxBodyBytes`, 1 MiB by default.
   app.post('/v1/messages', claudeProxy(guard, { route: 'proxy' }));
 
-  app.post('/chat', claudeGuard(guard, { route: 'chat' }), async (c) => {
+  app.post('/chat', limitBody(CHAT_BODY_LIMIT), claudeGuard(guard, { route: 'chat' }), async (c) => {
     const chat = chatParams(await c.req.json().catch(() => null), model);
     if (!chat.ok) return c.json(anthropicErrorBody('invalid_request_error', chat.error, c.var.claude.requestId), 400);
     if (chat.stream) return c.var.claude.stream(c, chat.params, { format: 'text' });
@@ -47,7 +83,7 @@ export function createHonoExample(options: { guard: ClaudeGuard; upstream: Examp
     app.get('/demo/faults', (c) =>
       c.json(Object.fromEntries(Object.entries(DEMO_FAULTS).map(([name, fault]) => [name, fault.label]))),
     );
-    app.post('/demo/fault', async (c) => {
+    app.post('/demo/fault', limitBody(FAULT_BODY_LIMIT), async (c) => {
       const name: unknown = ((await c.req.json().catch(() => null)) as { fault?: unknown } | null)?.fault;
       if (!isDemoFault(name)) return c.json({ error: 'unknown fault' }, 400);
       DEMO_FAULTS[name].apply(fake);

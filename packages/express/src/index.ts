@@ -149,7 +149,7 @@ export function claudeGuardErrorHandler(): ErrorRequestHandler {
  * bad charset. Answered Anthropic-shaped instead of Express's HTML page with a stack.
  */
 function bodyParserError(error: unknown): ClaudeGuardError | undefined {
-  const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
+  const { type, status, limit } = (error ?? {}) as { type?: unknown; status?: unknown; limit?: unknown };
   if (typeof type !== 'string' || typeof status !== 'number' || !/^(entity|encoding|charset|request)\./.test(type)) {
     return undefined;
   }
@@ -158,11 +158,15 @@ function bodyParserError(error: unknown): ClaudeGuardError | undefined {
     status: tooLarge ? 413 : status >= 400 && status < 500 ? status : 400,
     type: tooLarge ? 'request_too_large' : 'invalid_request_error',
     message: tooLarge
-      ? 'The request body is too large'
+      ? typeof limit === 'number'
+        ? `The request body exceeds this route's limit of ${limit} bytes`
+        : 'The request body is too large'
       : type === 'entity.parse.failed'
         ? 'The request body is not valid JSON'
         : 'The request body could not be read',
     outcome: 'bad-request',
+    // The same answer as the passthrough's 413: the client must not reuse the connection for its next request.
+    ...(tooLarge ? { headers: { connection: 'close' } } : {}),
   });
 }
 
