@@ -152,8 +152,8 @@ describe.each(ADAPTERS)('the passthrough reads its body under the deadline (%s)'
     const incoming = nextIncoming(s);
     const { socket, answer } = rawClient(s.port);
     socket.write(HEAD('Content-Length: 1000\r\n') + BODY_START);
-    const request = await incoming;
-    await waitFor(() => request.readableLength === 0 && request.socket !== null, 'the body read to start');
+    await incoming;
+    // Let the passthrough start reading (either way, leaving before or during the read is a 499).
     await new Promise((resolve) => setTimeout(resolve, 50));
     socket.destroy();
     await answer;
