@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { readRetryAdvice, retryAfterSeconds } from './retry-after.js';
+import { MAX_RETRY_AFTER_MS, readRetryAdvice, retryAfterSeconds } from './retry-after.js';
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
 const now = () => NOW;
@@ -96,7 +96,29 @@ describe('retryAfterSeconds', () => {
     expect(retryAfterSeconds(ms)).toBe(text);
   });
 
-  it('rejects Infinity', () => {
-    expect(() => retryAfterSeconds(Infinity)).toThrow(RangeError);
+  // Issue 10: 1e26 ms came out as "1e+23", which is no header value.
+  it.each([
+    [MAX_RETRY_AFTER_MS, '21600'],
+    [MAX_RETRY_AFTER_MS + 1, '21600'],
+    [1e26, '21600'],
+    [Number.MAX_VALUE, '21600'],
+    [Infinity, '21600'],
+  ])('caps %d ms at 6 hours (%s s)', (ms, text) => {
+    expect(retryAfterSeconds(ms)).toBe(text);
+  });
+});
+
+describe('readRetryAdvice caps what it reads at 6 hours', () => {
+  it.each([
+    [{ 'retry-after': '99999999999999999999999' }],
+    [{ 'retry-after': '21601' }],
+    [{ 'retry-after-ms': '99999999999999999999999999' }],
+    [{ 'retry-after': 'Fri, 31 Dec 9999 23:59:59 GMT' }],
+  ])('%j', (headers) => {
+    expect(readRetryAdvice(new Headers(headers), now).retryAfterMs).toBe(MAX_RETRY_AFTER_MS);
+  });
+
+  it('keeps a wait of exactly 6 hours', () => {
+    expect(readRetryAdvice(new Headers({ 'retry-after': '21600' }), now).retryAfterMs).toBe(21_600_000);
   });
 });

@@ -13,6 +13,17 @@ export interface RetryAdvice {
   retryAfterMs: number | undefined;
 }
 
+/**
+ * The longest wait the guard reads from an upstream or writes in a `retry-after` header: 6 hours. Longer values
+ * (`retry-after: 99999999999999999999999`, a date years ahead) are taken as this much.
+ *
+ * @example
+ * ```ts
+ * retryAfterSeconds(Number.MAX_VALUE); // '21600'
+ * ```
+ */
+export const MAX_RETRY_AFTER_MS = 6 * 60 * 60 * 1000;
+
 // Plain decimal only: parseFloat would read "5x" as 5 and Number would accept "1e3", "0x10" and "".
 const DECIMAL = /^\d+(?:\.\d+)?$/;
 // All three HTTP-date forms (IMF-fixdate, RFC 850, asctime) start with a day name; Date.parse alone is too lenient.
@@ -23,8 +34,8 @@ const HTTP_DATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? /;
  *
  * The delay comes from `retry-after-ms` (decimal ms) when usable, else `retry-after` as decimal seconds or as an
  * HTTP date (date minus `now()`, clamped at 0). Unparseable, negative or non-finite values are ignored, so a
- * garbage `retry-after-ms` falls through to `retry-after`. Unlike the SDK this does not cap the delay: deciding
- * whether a wait fits the deadline is the caller's job.
+ * garbage `retry-after-ms` falls through to `retry-after`. The delay is capped at {@link MAX_RETRY_AFTER_MS}
+ * (6 hours), far above the SDK's own 60 s cap: deciding whether a wait fits the deadline is the caller's job.
  *
  * @param headers - Response headers, or nothing (e.g. a connection error).
  * @param now - Clock in ms for HTTP dates; defaults to `Date.now`.
@@ -55,15 +66,16 @@ export function readRetryAdvice(headers: Headers | undefined | null, now: () => 
       }
     }
   }
+  if (retryAfterMs !== undefined && retryAfterMs > MAX_RETRY_AFTER_MS) retryAfterMs = MAX_RETRY_AFTER_MS;
   return { shouldRetry, retryAfterMs };
 }
 
 /**
- * Formats a delay as a `Retry-After` header value in whole seconds, rounding up so clients never retry early.
+ * Formats a delay as a `Retry-After` header value: a non-negative integer of seconds, rounded up so clients
+ * never retry early, and at most {@link MAX_RETRY_AFTER_MS} (`"21600"`), so it never takes an exponent form.
  *
- * @param ms - Delay in ms; zero, negative or NaN give `"0"`.
+ * @param ms - Delay in ms; zero, negative or NaN give `"0"`; anything above 6 hours (`Infinity` too) gives `"21600"`.
  * @returns Whole seconds as a string, at least `"1"` for any positive delay.
- * @throws RangeError when `ms` is `Infinity`, which has no header form.
  *
  * @example
  * ```ts
@@ -74,8 +86,7 @@ export function readRetryAdvice(headers: Headers | undefined | null, now: () => 
  */
 export function retryAfterSeconds(ms: number): string {
   if (!(ms > 0)) return '0';
-  if (ms === Infinity) throw new RangeError('retryAfterSeconds: ms must be finite');
-  return String(Math.ceil(ms / 1000));
+  return String(Math.ceil(Math.min(ms, MAX_RETRY_AFTER_MS) / 1000));
 }
 
 function parseDecimal(raw: string | null | undefined, scale: number): number | undefined {
