@@ -168,3 +168,44 @@ export function expectCleanRecords(records: string, key: string, keyCore: string
   expect(records).not.toContain(PROMPT_MARKER);
   expect(records).not.toContain(UPSTREAM_MARKER);
 }
+
+/** One way an upstream can write the key back: its name and the exact text. */
+export interface KeyForm {
+  name: string;
+  value: string;
+}
+
+/**
+ * The key as a hostile upstream may encode it: plain, base64, base64url, percent-encoded (every
+ * byte), upper- and lower-cased, separated by spaces or dots, reversed.
+ */
+export function keyForms(key: string): KeyForm[] {
+  const bytes = Buffer.from(key, 'utf8');
+  return [
+    { name: 'plain', value: key },
+    { name: 'base64', value: bytes.toString('base64') },
+    { name: 'base64url', value: bytes.toString('base64url') },
+    {
+      name: 'percent',
+      value: [...bytes].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+    },
+    { name: 'upper', value: key.toUpperCase() },
+    { name: 'lower', value: key.toLowerCase() },
+    { name: 'spaced', value: [...key].join(' ') },
+    { name: 'dotted', value: [...key].join('.') },
+    { name: 'reversed', value: [...key].reverse().join('') },
+  ];
+}
+
+/**
+ * The names of the key's forms (see {@link keyForms}) found in `text`, plus `fragment` when 16
+ * consecutive characters from the middle of the key appear in any case: empty when nothing leaked.
+ */
+export function keyLeaks(text: string, key: string): string[] {
+  const found = keyForms(key)
+    .filter((form) => text.includes(form.value))
+    .map((form) => form.name);
+  const middle = Math.max(0, Math.floor(key.length / 2) - 8);
+  if (text.toLowerCase().includes(key.slice(middle, middle + 16).toLowerCase())) found.push('fragment');
+  return found;
+}

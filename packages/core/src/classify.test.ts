@@ -20,7 +20,7 @@ function context(options: { source?: DeadlineSource; countRateLimits?: boolean }
 
 function apiError(status: number, headers: Record<string, string> = {}, type?: string, message = 'upstream says so') {
   const body = type === undefined ? undefined : { type: 'error', error: { type, message } };
-  return Anthropic.APIError.generate(status, body, undefined, new Headers({ 'request-id': 'req_up_1', ...headers }));
+  return Anthropic.APIError.generate(status, body, undefined, new Headers({ 'request-id': 'req_up1', ...headers }));
 }
 
 describe('classifyFailure: HTTP statuses from the SDK', () => {
@@ -50,7 +50,7 @@ describe('classifyFailure: HTTP statuses from the SDK', () => {
       type,
       transient,
       breaker,
-      upstreamRequestId: 'req_up_1',
+      upstreamRequestId: 'req_up1',
       upstreamMessage: 'upstream says so',
       retryAfterMs: undefined,
     });

@@ -1,6 +1,7 @@
 import type { AnthropicErrorType } from './error-body.js';
 import { errorTypeForStatus } from './error-body.js';
 import { readRetryAdvice } from './retry-after.js';
+import { upstreamRequestId } from './upstream-headers.js';
 import { ClientAbortedError, DeadlineExceededError, type Deadline } from './deadline.js';
 import { AttemptTimeoutError, MalformedStreamError, StreamStallError, UpstreamStreamError } from './upstream-errors.js';
 
@@ -23,6 +24,7 @@ export interface AttemptFailure {
   /** How the breaker should count it: only upstream ill health is a failure. */
   breaker: 'failure' | 'neutral' | 'success';
   retryAfterMs: number | undefined;
+  /** The upstream's `request-id`, only when well-formed and free of secrets. */
   upstreamRequestId: string | undefined;
   /** The upstream's own message. Unsanitized: never send it anywhere without redaction. */
   upstreamMessage: string | undefined;
@@ -34,6 +36,8 @@ export interface ClassifyContext {
   deadline: Deadline;
   countRateLimits: boolean;
   now: () => number;
+  /** Secrets an upstream request id must not hold (see `upstreamRequestId`); none when absent. */
+  secrets?: readonly string[] | undefined;
 }
 
 // Statuses the guard retries (the SDK's own list, spelled out). Everything else 4xx is final.
@@ -136,7 +140,7 @@ export function classifyFailure(error: unknown, context: ClassifyContext): Attem
       transient,
       breaker: unhealthy ? 'failure' : 'success',
       retryAfterMs: advice.retryAfterMs,
-      upstreamRequestId: sdk.requestID ?? undefined,
+      upstreamRequestId: upstreamRequestId(sdk.requestID, context.secrets ?? []),
       upstreamMessage: sdk.apiMessage ?? undefined,
     });
   }

@@ -1,3 +1,5 @@
+import { findSecrets } from './secret-scan.js';
+
 /**
  * The `error.type` values of the Anthropic API.
  *
@@ -100,17 +102,20 @@ export function anthropicErrorBody(type: AnthropicErrorType, message: string, re
 
 const REDACTED = '[redacted]';
 const MAX_MESSAGE_LENGTH = 500;
-const ANTHROPIC_KEY = /sk-ant-[A-Za-z0-9_-]+/g;
+// Only this much is scanned (an upstream error can be large): far more than the 500 characters kept.
+const MAX_SCANNED_LENGTH = 8_192;
 // Node prints stack frames as "\n    at fn (file:line)"; other runtimes indent with tabs or fewer spaces.
 const STACK_FRAME = /\r?\n[ \t]+at /;
 
 /**
- * Makes an error message safe to send to a client.
+ * Makes an upstream-originated message safe to send to a client, a log line or an event.
  *
- * Drops everything from the first stack-frame line (`\n    at ...`), replaces every occurrence of each non-empty
- * secret (longest first, so a secret containing another is not half-revealed) and anything shaped like an
- * Anthropic key (`sk-ant-...`) with `[redacted]`, then caps the result at 500 characters. Redaction runs before
- * the cap so a secret cut by the cap cannot leak its prefix; the cap never splits a surrogate pair.
+ * Drops everything from the first stack-frame line (`\n    at ...`), then replaces with `[redacted]` every
+ * place where a secret appears in any form a hostile upstream could echo it in (exact, upper-, lower- or
+ * mixed-case, separated by spaces or other characters, percent-encoded, reversed, hex, base64, base64url, or a
+ * run of 12 of its characters in any of those), and anything shaped like an Anthropic key (`sk-ant-...`), then
+ * caps the result at 500 characters. Redaction runs before the cap so a secret cut by the cap cannot leak its
+ * prefix; the cap never splits a surrogate pair. Secrets shorter than 8 letters and digits are matched exactly.
  *
  * @param text - Raw message, e.g. `String(error.message)`.
  * @param secrets - Values that must never reach a client, such as the API key in use.
@@ -119,23 +124,30 @@ const STACK_FRAME = /\r?\n[ \t]+at /;
  * @example
  * ```ts
  * redactSecrets('bad key sk-ant-api03-abc\n    at fetch (x.js:1:1)', []); // 'bad key [redacted]'
+ * redactSecrets('bad key ' + btoa('my-gateway-token-123'), ['my-gateway-token-123']); // 'bad key [redacted]'
  * ```
  */
 export function redactSecrets(text: string, secrets: readonly string[]): string {
   let result = text;
   const frame = STACK_FRAME.exec(result);
   if (frame) result = result.slice(0, frame.index);
+  result = cut(result, MAX_SCANNED_LENGTH);
 
-  if (secrets.length === 1) {
-    if (secrets[0]) result = result.replaceAll(secrets[0], REDACTED);
-  } else if (secrets.length > 1) {
-    const ordered = [...secrets].sort((a, b) => b.length - a.length);
-    for (const secret of ordered) if (secret) result = result.replaceAll(secret, REDACTED);
+  const ranges = findSecrets(result, secrets);
+  if (ranges.length > 0) {
+    let redacted = '';
+    let at = 0;
+    for (const [start, end] of ranges) {
+      redacted += `${result.slice(at, start)}${REDACTED}`;
+      at = end;
+    }
+    result = redacted + result.slice(at);
   }
-  result = result.replace(ANTHROPIC_KEY, REDACTED);
+  return cut(result, MAX_MESSAGE_LENGTH);
+}
 
-  if (result.length <= MAX_MESSAGE_LENGTH) return result;
-  const code = result.charCodeAt(MAX_MESSAGE_LENGTH - 1);
-  const end = code >= 0xd800 && code <= 0xdbff ? MAX_MESSAGE_LENGTH - 1 : MAX_MESSAGE_LENGTH;
-  return result.slice(0, end);
+function cut(text: string, length: number): string {
+  if (text.length <= length) return text;
+  const code = text.charCodeAt(length - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? length - 1 : length);
 }

@@ -8,6 +8,7 @@ import type { RequestLogRecord } from './logger.js';
 import { isBodyDecodeFailure, isMessage, MalformedMessageError } from './message-body.js';
 import { resolveRequestId } from './request-id.js';
 import { errorResponse } from './response.js';
+import { upstreamRequestId } from './upstream-headers.js';
 import { runWithRetries, type AttemptContext, type AttemptTraits, type CallState } from './retry-loop.js';
 
 // Our own SDK calls stop when their signal aborts; a caller's fn in `run()` may not.
@@ -251,7 +252,7 @@ export class GuardedCall {
         const pending = client.messages.create(params, mergeOptions(options, signal, timeout));
         // The upstream answered once its headers are in, even if its body then fails (cut off, not JSON).
         const status = pending.asResponse().then((response) => {
-          const upstreamId = response.headers.get('request-id');
+          const upstreamId = upstreamRequestId(response.headers.get('request-id'), this.#runtime.guard.secrets);
           if (upstreamId) this.state.upstreamRequestId = upstreamId;
           return response.status;
         }, noUpstreamStatus);
@@ -265,7 +266,7 @@ export class GuardedCall {
         if (!isMessage(answer.data)) throw new MalformedMessageError('not-a-message', answer.response.status);
         return answer;
       }, SDK_CALL);
-      this.state.upstreamRequestId = result.request_id ?? undefined;
+      this.state.upstreamRequestId = upstreamRequestId(result.request_id, this.#runtime.guard.secrets);
       const outputTokens: unknown = result.data.usage.output_tokens;
       // Upstream-set: only a number may reach the log line.
       this.outputTokens = typeof outputTokens === 'number' ? outputTokens : undefined;

@@ -99,7 +99,7 @@ export async function handleProxy(runtime: RouteRuntime, request: Request): Prom
   try {
     const result = await call.createMessageWithResponse(params);
     const headers = call.responseHeaders();
-    if (result.response) forwardUpstreamHeaders(result.response.headers, headers);
+    if (result.response) forwardUpstreamHeaders(result.response.headers, headers, runtime.guard.secrets);
     response = jsonResponse(result.data, headers);
   } catch (error) {
     response = call.errorResponse(error);

@@ -1,4 +1,5 @@
 import type { ClaudeGuardError } from './guard-error.js';
+import { isForwardableRateLimit, upstreamRequestId as validRequestId } from './upstream-headers.js';
 
 const JSON_TYPE = 'application/json';
 
@@ -21,7 +22,8 @@ export function errorResponse(
   headers.set('content-type', JSON_TYPE);
   headers.set('x-should-retry', 'false');
   headers.set(requestIdHeader, requestId);
-  const upstream = upstreamRequestId ?? error.upstreamRequestId;
+  // Checked again here (shape only: no secrets at hand) because this is exported and may be given anything.
+  const upstream = validRequestId(upstreamRequestId ?? error.upstreamRequestId, []);
   if (upstream) headers.set('x-upstream-request-id', upstream);
   // What an Anthropic SDK calling us reads as `error.requestID`: the upstream's id, else ours.
   headers.set('request-id', upstream ?? requestId);
@@ -36,14 +38,27 @@ export function jsonResponse(body: unknown, headers: Headers): Response {
   return new Response(JSON.stringify(body), { status: 200, headers });
 }
 
-/** Copies the upstream headers a passthrough forwards: `request-id` and the rate-limit family. */
-export function forwardUpstreamHeaders(from: Headers, to: Headers): void {
-  const requestId = from.get('request-id');
+/**
+ * Copies the upstream headers a passthrough forwards: `request-id` (also as `x-upstream-request-id`) and the
+ * documented `anthropic-ratelimit-*` family, each only when its value has the expected shape and holds no secret
+ * (see `upstreamRequestId` and {@link isForwardableRateLimit} in upstream-headers.ts); anything else is dropped.
+ *
+ * @param from - The upstream response's headers.
+ * @param to - The headers of the response being built.
+ * @param secrets - The configured secrets, such as the API key in use.
+ *
+ * @example
+ * ```ts
+ * forwardUpstreamHeaders(upstream.headers, headers, runtime.guard.secrets);
+ * ```
+ */
+export function forwardUpstreamHeaders(from: Headers, to: Headers, secrets: readonly string[] = []): void {
+  const requestId = validRequestId(from.get('request-id'), secrets);
   if (requestId) {
     to.set('request-id', requestId);
     to.set('x-upstream-request-id', requestId);
   }
   from.forEach((value, name) => {
-    if (name.startsWith('anthropic-ratelimit-')) to.set(name, value);
+    if (name.startsWith('anthropic-ratelimit-') && isForwardableRateLimit(name, value, secrets)) to.set(name, value);
   });
 }

@@ -149,6 +149,7 @@ function classifyContext(call: CallState) {
     deadline: call.deadline,
     countRateLimits: call.runtime.breaker?.options.countRateLimits ?? false,
     now: call.runtime.guard.config.clock.now,
+    secrets: call.runtime.guard.secrets,
   };
 }
 

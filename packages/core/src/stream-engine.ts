@@ -6,6 +6,7 @@ import { anthropicErrorBody } from './error-body.js';
 import type { GuardedCall } from './guarded-call.js';
 import { isClaudeGuardError, type ClaudeGuardError } from './guard-error.js';
 import { forwardUpstreamHeaders } from './response.js';
+import { upstreamRequestId } from './upstream-headers.js';
 import { runWithRetries, type AttemptContext, type StartedAttempt } from './retry-loop.js';
 import { encodeSseEvent, encodeSseJson, SseParser, type SseEvent } from './sse.js';
 import { MalformedStreamError, StreamStallError, UpstreamStreamError } from './upstream-errors.js';
@@ -146,7 +147,7 @@ class StreamSession {
     for (const [name, value] of Object.entries(SSE_HEADERS)) headers.set(name, value);
     if (!first.timedOut) {
       this.#handle = first.value;
-      forwardUpstreamHeaders(first.value.response.headers, headers);
+      forwardUpstreamHeaders(first.value.response.headers, headers, this.#call.state.runtime.guard.secrets);
       this.#emitCommitted('first-event');
     } else {
       this.#emitCommitted('heartbeat');
@@ -211,7 +212,7 @@ class StreamSession {
       const response = await guard.config.client.messages
         .create({ ...this.#params, stream: true }, { signal: abort.signal, timeout: context.timeout, maxRetries: 0 })
         .asResponse();
-      const upstreamId = response.headers.get('request-id');
+      const upstreamId = upstreamRequestId(response.headers.get('request-id'), guard.secrets);
       if (upstreamId) this.#call.state.upstreamRequestId = upstreamId;
       if (!response.body) throw new MalformedStreamError('The upstream stream had no body');
       reader = response.body.getReader();
