@@ -39,6 +39,7 @@ const SCENARIOS = [
   'message-400',
   'message-in-band',
   'message-in-band-first',
+  'message-in-band-first-4xx',
 ] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
@@ -148,6 +149,10 @@ const hostile = (events: readonly GuardEvent[]) =>
       case 'message-in-band-first':
         if (!stream) return fail(res, 403, 'permission_error', `not for ${form}`, { 'request-id': GOOD_ID }, form);
         return inBand(res, 'overloaded_error', `Overloaded ${form}`, undefined);
+      case 'message-in-band-first-4xx':
+        // Before a commit the passthrough may answer with the upstream's own (redacted) 4xx message.
+        if (!stream) return fail(res, 404, 'not_found_error', `model for ${form}`, { 'request-id': GOOD_ID }, form);
+        return inBand(res, 'invalid_request_error', `invalid x-api-key: ${form}`, undefined);
     }
   };
 
