@@ -151,6 +151,7 @@ export function expectNothingInternal(exchange: Exchange, key: string, keyCore: 
   const everything = `${exchange.headers.map(([name, value]) => `${name}: ${value}`).join('\n')}\n\n${exchange.text}`;
   expect(everything, where).not.toContain(key);
   expect(everything, where).not.toContain(keyCore);
+  expect(keyLeaks(everything, key), where).toEqual([]);
   // Internal addresses, stack traces, source paths.
   expect(everything, where).not.toContain(`127.0.0.1:${fakePort}`);
   expect(everything, where).not.toContain(`localhost:${fakePort}`);
@@ -165,6 +166,7 @@ export function expectNothingInternal(exchange: Exchange, key: string, keyCore: 
 export function expectCleanRecords(records: string, key: string, keyCore: string): void {
   expect(records).not.toContain(key);
   expect(records).not.toContain(keyCore);
+  expect(keyLeaks(records, key)).toEqual([]);
   expect(records).not.toContain(PROMPT_MARKER);
   expect(records).not.toContain(UPSTREAM_MARKER);
 }
