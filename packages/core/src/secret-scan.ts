@@ -16,6 +16,7 @@ const FRAGMENT_CHARS = 12;
 const MIN_FUZZY_CHARS = 8;
 /** Anything shaped like an Anthropic key, configured or not (`-` possibly percent-encoded), any case. */
 const ANTHROPIC_KEY = /sk(?:-|%2d)ant(?:-|%2d)[a-z0-9_%-]+/gi;
+const ANTHROPIC_KEY_START = /sk(?:-|%2d)ant(?:-|%2d)/i;
 
 interface Matcher {
   /** The secrets as given, for exact (case-sensitive) matches. */
@@ -57,7 +58,10 @@ const matchers = new WeakMap<readonly string[], Matcher>();
  */
 export function findSecrets(text: string, secrets: readonly string[]): TextRange[] {
   const ranges: [number, number][] = [];
-  for (const match of text.matchAll(ANTHROPIC_KEY)) ranges.push([match.index, match.index + match[0].length]);
+  // The plain test first: most texts have no such key, and matchAll's iterator costs more than the test.
+  if (ANTHROPIC_KEY_START.test(text)) {
+    for (const match of text.matchAll(ANTHROPIC_KEY)) ranges.push([match.index, match.index + match[0].length]);
+  }
   if (secrets.length > 0) {
     const matcher = matcherFor(secrets);
     for (const secret of matcher.exact) {
