@@ -304,3 +304,52 @@ describe('encodeSseJson', () => {
     expect(() => encodeSseJson('a\nb', {})).toThrow(TypeError);
   });
 });
+
+describe('SseParser.pushUpTo', () => {
+  it('stops right after the requested number of events and says how far it read', () => {
+    const parser = new SseParser();
+    const chunk = bytes('event: a\ndata: 1\n\nevent: b\ndata: 2\n\nevent: c\ndata: 3\n\n');
+
+    const first = parser.pushUpTo(chunk, 2);
+    expect(first.events).toEqual([
+      { event: 'a', data: '1' },
+      { event: 'b', data: '2' },
+    ]);
+    expect(first.consumed).toBe(36);
+    const rest = parser.pushUpTo(chunk.subarray(first.consumed), 2);
+    expect(rest).toEqual({ events: [{ event: 'c', data: '3' }], consumed: 18 });
+  });
+
+  it('gives the same events as push() for any split, one event at a time', () => {
+    const input = 'event: a\r\ndata: 1\r\n\r\n: comment\n\nevent: b\rdata: 2\r\rdata: 3\n\n';
+    const expected = new SseParser().push(bytes(input));
+    for (let cut = 0; cut <= input.length; cut++) {
+      const parser = new SseParser();
+      const seen: SseEvent[] = [];
+      for (const piece of [bytes(input.slice(0, cut)), bytes(input.slice(cut))]) {
+        let rest = piece;
+        // Bounded: each call consumes at least one event's bytes or the whole rest.
+        for (let i = 0; i < 100 && rest.length > 0; i++) {
+          const { events, consumed } = parser.pushUpTo(rest, 1);
+          expect(events.length).toBeLessThanOrEqual(1);
+          seen.push(...events);
+          rest = rest.subarray(consumed);
+        }
+        expect(rest.length).toBe(0);
+      }
+      expect(seen, `cut at ${cut}`).toEqual(expected);
+    }
+  });
+
+  it('consumes the LF of a CRLF that ends the last event it returns', () => {
+    const parser = new SseParser();
+    const chunk = bytes('data: 1\r\n\r\ndata: 2\r\n\r\n');
+    const first = parser.pushUpTo(chunk, 1);
+    expect(first.consumed).toBe(11);
+    expect(parser.pushUpTo(chunk.subarray(first.consumed), 1).events).toEqual([{ event: undefined, data: '2' }]);
+  });
+
+  it.each([0, -1, Number.NaN])('rejects maxEvents %d', (maxEvents) => {
+    expect(() => new SseParser().pushUpTo(bytes('data: 1\n\n'), maxEvents)).toThrow(/maxEvents/);
+  });
+});

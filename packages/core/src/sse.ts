@@ -112,6 +112,34 @@ export class SseParser {
    * @throws SseParseError when the pending event grows past `maxEventBytes`, or on any call after that.
    */
   push(chunk: Uint8Array): SseEvent[] {
+    return this.pushUpTo(chunk, Infinity).events;
+  }
+
+  /**
+   * Like {@link SseParser.push}, but stops right after the `maxEvents`-th event it completes, so a
+   * caller can parse a large chunk a few events at a time (the rest is neither parsed nor copied).
+   * Feed `chunk.subarray(consumed)` later to go on where it stopped.
+   *
+   * @param chunk - Bytes as received; any boundary is fine.
+   * @param maxEvents - Most events to complete in this call; a positive integer or `Infinity`.
+   * @returns The events completed, and how many bytes of `chunk` were consumed (all of them unless
+   *   it stopped at `maxEvents`).
+   * @throws SseParseError when the pending event grows past `maxEventBytes`, or on any call after that.
+   * @throws TypeError when `maxEvents` is not at least 1.
+   *
+   * @example
+   * ```ts
+   * let rest = chunk;
+   * while (rest.length > 0) {
+   *   const { events, consumed } = parser.pushUpTo(rest, 1);
+   *   for (const event of events) handle(event);
+   *   rest = rest.subarray(consumed);
+   * }
+   * ```
+   */
+  pushUpTo(chunk: Uint8Array, maxEvents: number): { events: SseEvent[]; consumed: number } {
+    // Not `> 0`: NaN must fail too.
+    if (!(maxEvents >= 1)) throw new TypeError(`SseParser: maxEvents must be at least 1, got ${String(maxEvents)}`);
     if (this.#failed) throw new SseParseError('SseParser: the stream already exceeded maxEventBytes');
     const events: SseEvent[] = [];
     const n = chunk.length;
@@ -140,12 +168,13 @@ export class SseParser {
         else if (chunk[i + 1] === LF) i++;
       }
       start = i + 1;
+      if (events.length >= maxEvents) return { events, consumed: start };
     }
     if (start < n) {
       this.#addEventBytes(n - start);
       this.#append(chunk, start, n);
     }
-    return events;
+    return { events, consumed: n };
   }
 
   /**
