@@ -1,16 +1,11 @@
+import { statusForErrorType } from './anthropic-error-types.js';
 import type { AttemptFailure } from './classify.js';
 import { DeadlineExceededError } from './deadline.js';
 import { redactSecrets } from './error-body.js';
 import { ClaudeGuardError, type FailureOutcome } from './guard-error.js';
 import { MalformedMessageError } from './message-body.js';
 import { retryAfterSeconds } from './retry-after.js';
-
-const IN_BAND_STATUS: Record<string, number> = {
-  overloaded_error: 529,
-  rate_limit_error: 429,
-  timeout_error: 504,
-  api_error: 502,
-};
+import { MalformedStreamError } from './upstream-errors.js';
 
 /** How a final failure is told to a client. */
 export interface FailureWording {
@@ -100,19 +95,26 @@ function describeFailure(failure: AttemptFailure, wording: FailureWording): Clau
       return new ClaudeGuardError({
         status: 502,
         type: 'api_error',
-        message: `${failure.error instanceof MalformedMessageError ? failure.error.summary : 'The Claude API sent a malformed stream'} (route '${route}', ${tries})`,
+        message: `${malformedSummary(failure.error)} (route '${route}', ${tries})`,
         outcome: 'upstream-error',
         attempts,
       });
-    case 'in-band':
+    case 'in-band': {
+      // Before a commit an in-band error is answered with the status the API uses for its type,
+      // as if it had come as that HTTP error (a stream's 200 was never sent on).
+      const status = statusForErrorType(failure.type);
+      const forward = wording.forwardClientErrors && status < 500 && failure.upstreamMessage;
       return new ClaudeGuardError({
-        status: IN_BAND_STATUS[failure.type] ?? 502,
+        status,
         type: failure.type,
-        message: `The Claude API failed with ${failure.type} (route '${route}', ${tries})`,
-        outcome: 'upstream-error',
+        message: forward
+          ? redactSecrets(failure.upstreamMessage ?? '', wording.secrets)
+          : `The Claude API failed with ${failure.type} (route '${route}', ${tries})`,
+        outcome: clientErrorStatus(status) ? 'bad-request' : 'upstream-error',
         attempts,
         upstreamRequestId,
       });
+    }
     case 'http': {
       const status = failure.status ?? 502;
       const forward = wording.forwardClientErrors && status < 500 && failure.upstreamMessage;
@@ -125,7 +127,7 @@ function describeFailure(failure: AttemptFailure, wording: FailureWording): Clau
         status,
         type: failure.type,
         message,
-        outcome: status < 500 && status !== 408 && status !== 409 && status !== 429 ? 'bad-request' : 'upstream-error',
+        outcome: clientErrorStatus(status) ? 'bad-request' : 'upstream-error',
         headers,
         attempts,
         upstreamRequestId,
@@ -140,4 +142,16 @@ function describeFailure(failure: AttemptFailure, wording: FailureWording): Clau
         attempts,
       });
   }
+}
+
+/** A 4xx that is the request's fault (not 408, 409, 429: those are the upstream's state). */
+function clientErrorStatus(status: number): boolean {
+  return status < 500 && status !== 408 && status !== 409 && status !== 429;
+}
+
+/** What a client is told about a malformed upstream answer: our own words, never upstream text. */
+function malformedSummary(error: unknown): string {
+  if (error instanceof MalformedMessageError) return error.summary;
+  const problem = error instanceof MalformedStreamError ? error.problem : undefined;
+  return `The Claude API sent ${problem ?? 'a malformed stream'}`;
 }

@@ -1,15 +1,24 @@
+import { toAnthropicErrorType } from './anthropic-error-types.js';
 import type { MessageStreamParams } from './claude-client.js';
-import type { Clock, TimerHandle } from './clock.js';
+import { raceWithTimeout, type Clock, type Timed } from './clock.js';
 import { ClientAbortedError, DeadlineExceededError } from './deadline.js';
 import type { AnthropicErrorType } from './error-body.js';
 import { anthropicErrorBody } from './error-body.js';
 import type { GuardedCall } from './guarded-call.js';
 import { isClaudeGuardError, type ClaudeGuardError } from './guard-error.js';
+import { isBodyDecodeFailure } from './message-body.js';
 import { forwardUpstreamHeaders } from './response.js';
 import { upstreamRequestId } from './upstream-headers.js';
 import { runWithRetries, type AttemptContext, type StartedAttempt } from './retry-loop.js';
-import { encodeSseEvent, encodeSseJson, SseParser, type SseEvent } from './sse.js';
-import { MalformedStreamError, StreamStallError, UpstreamStreamError } from './upstream-errors.js';
+import { encodeSseEvent, encodeSseJson, type SseEvent } from './sse.js';
+import {
+  malformedEventError,
+  MalformedStreamError,
+  StreamStallError,
+  undecodableStreamError,
+  UpstreamStreamError,
+} from './upstream-errors.js';
+import { UpstreamEventQueue } from './upstream-event-queue.js';
 
 /**
  * `anthropic`: Claude's own events, re-emitted unchanged, readable by the official SDK.
@@ -28,18 +37,6 @@ const SSE_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-cache, no-transform',
   'x-accel-buffering': 'no',
 };
-const KNOWN_ERROR_TYPES = new Set([
-  'overloaded_error',
-  'api_error',
-  'rate_limit_error',
-  'timeout_error',
-  'invalid_request_error',
-  'authentication_error',
-  'permission_error',
-  'not_found_error',
-  'billing_error',
-  'request_too_large',
-]);
 
 interface Deferred<T> {
   promise: Promise<T>;
@@ -60,32 +57,17 @@ function deferred<T>(): Deferred<T> {
 /** One upstream attempt that reached its first data event. */
 interface UpstreamHandle {
   reader: ReadableStreamDefaultReader<Uint8Array>;
-  parser: SseParser;
-  /** Events parsed but not yet forwarded. */
-  buffered: SseEvent[];
+  /** Events parsed but not yet forwarded, and the unparsed rest of the last chunk: bounded. */
+  queue: UpstreamEventQueue;
   response: Response;
   abort: AbortController;
-  /** Settles when the upstream exchange is over: the breaker's verdict on this attempt. */
+  /**
+   * Settles when the upstream exchange is over (the attempt's `done`): at `message_stop`, at a
+   * failure, or as soon as the attempt's signal aborts, whether or not anyone reads the body.
+   * The breaker's verdict does not wait for it: it was given at the commit.
+   */
   finished: Deferred<void>;
   detach: () => void;
-}
-
-type Timed<T> = { timedOut: true } | { timedOut: false; value: T };
-
-function raceTimer<T>(clock: Clock, promise: Promise<T>, ms: number): Promise<Timed<T>> {
-  return new Promise((resolve, reject) => {
-    const handle: TimerHandle = clock.setTimeout(() => resolve({ timedOut: true }), ms);
-    promise.then(
-      (value) => {
-        clock.clearTimeout(handle);
-        resolve({ timedOut: false, value });
-      },
-      (error: unknown) => {
-        clock.clearTimeout(handle);
-        reject(error);
-      },
-    );
-  });
 }
 
 const noop = (): void => {};
@@ -137,7 +119,7 @@ class StreamSession {
     this.#retrying.catch(noop);
     let first: Timed<UpstreamHandle>;
     try {
-      first = await raceTimer(this.#clock, this.#retrying, this.#heartbeatMs);
+      first = await raceWithTimeout(this.#clock, this.#retrying, this.#heartbeatMs);
     } catch (error) {
       // Nothing was sent yet: the client gets a real HTTP status.
       this.#finish();
@@ -186,7 +168,7 @@ class StreamSession {
     }
   }
 
-  /** One upstream attempt: ready at its first data event, done when its stream is over. */
+  /** One upstream attempt: ready at its first data event (the commit), done when its stream is over. */
   #attempt(context: AttemptContext): StartedAttempt<UpstreamHandle> {
     const ready = this.#connect(context);
     const done = ready.then((handle) => handle.finished.promise);
@@ -216,24 +198,35 @@ class StreamSession {
       if (upstreamId) this.#call.state.upstreamRequestId = upstreamId;
       if (!response.body) throw new MalformedStreamError('The upstream stream had no body');
       reader = response.body.getReader();
-      const parser = new SseParser({ maxEventBytes: config.stream.maxEventBytes });
-      const buffered: SseEvent[] = [];
+      const queue = new UpstreamEventQueue(config.stream.maxEventBytes);
       for (;;) {
-        const { done, value } = await reader.read();
-        if (done) throw new MalformedStreamError('The upstream stream ended before its first event');
-        for (const event of parser.push(value)) {
-          if (event.event === 'error') throw upstreamStreamError(event.data);
-          buffered.push(event);
-        }
-        const first = buffered.find((event) => event.event !== undefined && event.event !== 'ping');
+        // Before the commit pings cost nothing: dropped as they are parsed, never kept (and the
+        // queue never keeps nameless events), so a ping flood holds no memory until the first-event
+        // timer, a clock timer, aborts the attempt.
+        while (queue.peek()?.event === 'ping') queue.next();
+        const first = queue.peek();
         if (first) {
-          // It commits the response: an unparseable one is a failed attempt (retried), not a committed stream.
-          if (!isJson(first.data))
-            throw new MalformedStreamError(`The upstream sent an unparseable ${first.event} event`);
+          // Everything parsed so far (the rest of this chunk, up to message_stop or the queue's bound)
+          // is looked at before committing: an error or a malformed event in it is a failed attempt,
+          // retried, rather than a committed stream that fails at once.
+          const bad = queue.find((event) => event.event === 'error' || parseObject(event.data) === undefined);
+          if (bad?.event === 'error') throw upstreamStreamError(bad.data);
+          if (bad) throw malformedEventError();
           break;
         }
+        const { done, value } = await readUpstream(reader);
+        if (done) throw new MalformedStreamError('The upstream stream ended before its first event');
+        queue.add(value);
       }
-      return { reader, parser, buffered, response, abort, finished: deferred<void>(), detach };
+      const finished = deferred<void>();
+      // The deadline (or a disconnect) settles the attempt at once, even while nobody reads the body.
+      const onAbort = () => finished.reject(abort.signal.reason);
+      abort.signal.addEventListener('abort', onAbort, { once: true });
+      const release = () => {
+        detach();
+        abort.signal.removeEventListener('abort', onAbort);
+      };
+      return { reader, queue, response, abort, finished, detach: release };
     } catch (error) {
       const reason: unknown = abort.signal.aborted ? abort.signal.reason : error;
       if (!abort.signal.aborted) abort.abort(reason);
@@ -255,24 +248,25 @@ class StreamSession {
     try {
       if (!this.#handle) {
         // Committed by a heartbeat while attempts are still being made.
-        const next = await raceTimer(this.#clock, this.#retrying, this.#heartbeatMs);
+        const next = await raceWithTimeout(this.#clock, this.#retrying, this.#heartbeatMs);
         if (next.timedOut) return PING;
         this.#handle = next.value;
       }
       const handle = this.#handle;
       for (;;) {
-        const event = handle.buffered.shift();
+        // Parses only what the client is ready for: past the queue's bound, nothing more is read.
+        const event = handle.queue.next();
         if (event) {
           const out = this.#transform(event, handle);
           if (out) return out;
           continue;
         }
-        this.#pendingRead ??= handle.reader.read();
+        this.#pendingRead ??= readUpstream(handle.reader);
         const waitedBefore = this.#idleWaitedMs;
         const heartbeatLeft = this.#heartbeatMs - (this.#clock.now() - entered);
         const idleLeft = this.#idleTimeoutMs - waitedBefore - (this.#clock.now() - entered);
         const limit = Math.max(0, Math.min(heartbeatLeft, idleLeft));
-        const result = await raceTimer(this.#clock, this.#pendingRead, limit);
+        const result = await raceWithTimeout(this.#clock, this.#pendingRead, limit);
         if (result.timedOut) {
           // Decide by the timer that was set, not by re-reading the clock: a timer may fire a
           // millisecond before `now()` says it is due, which would send a stray ping instead.
@@ -283,7 +277,7 @@ class StreamSession {
         this.#pendingRead = undefined;
         this.#idleWaitedMs = 0;
         if (result.value.done) throw new MalformedStreamError('The upstream stream ended without message_stop');
-        for (const parsed of handle.parser.push(result.value.value)) handle.buffered.push(parsed);
+        handle.queue.add(result.value.value);
       }
     } catch (error) {
       return this.#fail(error);
@@ -301,12 +295,8 @@ class StreamSession {
   }
 
   #transformParsed(name: string, event: SseEvent, handle: UpstreamHandle): Uint8Array | undefined {
-    let data: Record<string, unknown>;
-    try {
-      data = JSON.parse(event.data) as Record<string, unknown>;
-    } catch {
-      throw new MalformedStreamError(`The upstream sent an unparseable ${name} event`);
-    }
+    const data = parseObject(event.data);
+    if (data === undefined) throw malformedEventError();
     if (name === 'message_start') {
       const usage = (data['message'] as { usage?: { input_tokens?: number; output_tokens?: number } } | undefined)
         ?.usage;
@@ -375,13 +365,15 @@ class StreamSession {
       };
     }
     if (reason instanceof UpstreamStreamError) {
-      const type = (KNOWN_ERROR_TYPES.has(reason.type) ? reason.type : 'api_error') as AnthropicErrorType;
+      const type = toAnthropicErrorType(reason.type);
       return { type, message: `The Claude API failed mid-stream with ${type}`, outcome: 'upstream-error' };
     }
     if (reason instanceof MalformedStreamError) {
       return {
         type: 'api_error',
-        message: 'The Claude API sent a malformed or truncated stream',
+        message: reason.problem
+          ? `The Claude API sent ${reason.problem} mid-stream`
+          : 'The Claude API sent a malformed or truncated stream',
         outcome: 'upstream-error',
       };
     }
@@ -463,11 +455,21 @@ function upstreamStreamError(data: string): UpstreamStreamError {
   }
 }
 
-function isJson(data: string): boolean {
+/** The event's data as the JSON object every Messages API event is; `undefined` for anything else. */
+function parseObject(data: string): Record<string, unknown> | undefined {
   try {
-    JSON.parse(data);
-    return true;
+    const value: unknown = JSON.parse(data);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** The next chunk; a body whose content-encoding cannot be decoded is the upstream's fault, said so. */
+function readUpstream(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<ReadableStreamReadResult<Uint8Array>> {
+  return reader.read().catch((error: unknown) => {
+    throw isBodyDecodeFailure(error) ? undecodableStreamError() : error;
+  });
 }
