@@ -28,6 +28,11 @@ const JSON_ = 'json';
  * attempt, `x-upstream-request-id` (its `request-id`); every in-band error event carries the request id.
  * Streams never commit before the first upstream data event here. After each case: no guard timer pending or
  * fired late, no extra Node timer, exactly one log line (checked in matrix-runner.ts).
+ *
+ * A stream attempt's breaker verdict is given at its commit (a valid first data event is proof of health: a
+ * success), so a half-open breaker is never held for as long as a stream lasts. Upstream ill health after the
+ * commit (stall, in-band error, reset, malformed event) is then recorded as one more failure; the client leaving
+ * or the deadline running out after the commit adds nothing. Hence [1, 1, 0] and [0, 1, 0] in those rows.
  */
 // prettier-ignore
 export const TABLE: readonly RowTuple[] = [
@@ -112,38 +117,38 @@ export const TABLE: readonly RowTuple[] = [
   [F.stallFirst,                    STREAMS,  504,    '-',    'timeout_error',          '-',        3,      [A, A, A],   [3, 0, 0],    'stream-stalled'],
   [F.stallFirstOnce,                STREAMS,  200,    12,     'complete',               '-',        2,      [A, C],      [1, 1, 0],    'ok'],
   [F.stallAfter4,                   JSON_,    504,    '-',    'timeout_error',          '-',        1,      [A],         [1, 0, 0],    'deadline-exceeded'],
-  [F.stallAfter4,                   STREAMS,  200,    1,      'timeout_error',          '-',        1,      [A],         [1, 0, 0],    'stream-stalled'],
+  [F.stallAfter4,                   STREAMS,  200,    1,      'timeout_error',          '-',        1,      [A],         [1, 1, 0],    'stream-stalled'],
 
   // -- In-band errors. Non-streaming, the fake answers the matching status (529) instead.
   [F.inBandFirst,                   ALL,      529,    '-',    'overloaded_error',       '-',        3,      [C, C, C],   [3, 0, 0],    'upstream-error'],
   [F.inBandFirstOnce,               ALL,      200,    12,     'complete',               '-',        2,      [C, C],      [1, 1, 0],    'ok'],
   [F.inBandAfter,                   JSON_,    529,    '-',    'overloaded_error',       '-',        3,      [C, C, C],   [3, 0, 0],    'upstream-error'],
-  [F.inBandAfter,                   STREAMS,  200,    2,      'overloaded_error',       '-',        1,      [C],         [1, 0, 0],    'upstream-error'],
+  [F.inBandAfter,                   STREAMS,  200,    2,      'overloaded_error',       '-',        1,      [C],         [1, 1, 0],    'upstream-error'],
 
   // -- Connection resets.
   [F.resetHeaders,                  ALL,      502,    '-',    'api_error',              '-',        3,      [R, R, R],   [3, 0, 0],    'upstream-unreachable'],
   [F.resetHeadersOnce,              ALL,      200,    12,     'complete',               '-',        2,      [R, C],      [1, 1, 0],    'ok'],
   [F.resetBody,                     JSON_,    502,    '-',    'api_error',              '-',        3,      [R, R, R],   [3, 0, 0],    'upstream-unreachable'],
   [F.resetBodyOnce,                 JSON_,    200,    '-',    'message',                '-',        2,      [R, C],      [1, 1, 0],    'ok'],
-  [F.resetBody,                     STREAMS,  200,    2,      'api_error',              '-',        1,      [R],         [1, 0, 0],    'upstream-unreachable'],
+  [F.resetBody,                     STREAMS,  200,    2,      'api_error',              '-',        1,      [R],         [1, 1, 0],    'upstream-unreachable'],
 
   // -- Malformed answers: a truncated JSON body, an unparseable SSE event (never forwarded).
   [F.malformedFirst,                ALL,      502,    '-',    'api_error',              '-',        3,      [C, C, C],   [3, 0, 0],    'upstream-error'],
   [F.malformedFirstOnce,            ALL,      200,    12,     'complete',               '-',        2,      [C, C],      [1, 1, 0],    'ok'],
   [F.malformedAfter,                JSON_,    502,    '-',    'api_error',              '-',        3,      [C, C, C],   [3, 0, 0],    'upstream-error'],
-  [F.malformedAfter,                STREAMS,  200,    2,      'api_error',              '-',        1,      [C],         [1, 0, 0],    'upstream-error'],
+  [F.malformedAfter,                STREAMS,  200,    2,      'api_error',              '-',        1,      [C],         [1, 1, 0],    'upstream-error'],
 
-  // -- The end user goes away: Claude is aborted at once; neither success nor failure; logged as 499.
+  // -- The end user goes away: Claude is aborted at once; neither success nor failure (after a commit: the commit's success); logged as 499.
   [F.leaveBeforeHeaders,            ALL,      'none', '-',    'aborted',                '-',        1,      [A],         [0, 0, 1],    'client-aborted'],
   [F.leaveBeforeFirstEvent,         ALL,      'none', '-',    'aborted',                '-',        1,      [A],         [0, 0, 1],    'client-aborted'],
   [F.leaveMidBody,                  JSON_,    'none', '-',    'aborted',                '-',        1,      [A],         [0, 0, 1],    'client-aborted'],
-  [F.leaveMidStream,                STREAMS,  200,    1,      'aborted',                '-',        1,      [A],         [0, 0, 1],    'client-aborted'],
+  [F.leaveMidStream,                STREAMS,  200,    1,      'aborted',                '-',        1,      [A],         [0, 1, 0],    'client-aborted'],
 
-  // -- The caller's own deadline runs out: 504 before the commit, in-band timeout_error after; neutral for the breaker.
+  // -- The caller's own deadline runs out: 504 before the commit, in-band timeout_error after; neutral for the breaker (after a commit: the commit's success).
   [F.deadlineBeforeHeaders,         ALL,      504,    '-',    'timeout_error',          '-',        1,      [A],         [0, 0, 1],    'deadline-exceeded'],
   [F.deadlineBeforeFirstEvent,      ALL,      504,    '-',    'timeout_error',          '-',        1,      [A],         [0, 0, 1],    'deadline-exceeded'],
   [F.deadlineMidBody,               JSON_,    504,    '-',    'timeout_error',          '-',        1,      [A],         [0, 0, 1],    'deadline-exceeded'],
-  [F.deadlineMidStream,             STREAMS,  200,    'some', 'timeout_error',          '-',        1,      [A],         [0, 0, 1],    'deadline-exceeded'],
+  [F.deadlineMidStream,             STREAMS,  200,    'some', 'timeout_error',          '-',        1,      [A],         [0, 1, 0],    'deadline-exceeded'],
 ];
 
 // ---- Expansion into cases ----------------------------------------------------------------------------

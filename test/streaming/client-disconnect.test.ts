@@ -18,7 +18,7 @@ describe.each(ADAPTERS)('streaming via %s: the client going away', (adapter) => 
       firstEvent: 'text',
     },
   ])(
-    '$path: aborts the upstream request, logs client-aborted, and the breaker counts nothing',
+    '$path: aborts the upstream request, logs client-aborted, and the breaker counts only the commit',
     async ({ path, body, route, firstEvent }) => {
       h = await startHarness({ adapter, fake: { tokenDelayMs: 50, replyWords: 200 } });
       const controller = new AbortController();
@@ -41,8 +41,9 @@ describe.each(ADAPTERS)('streaming via %s: the client going away', (adapter) => 
       // message_start reported how many output tokens there were so far.
       expect(line.outputTokens).toBe(1);
       expect(h.events).toContainEqual(expect.objectContaining({ type: 'client-aborted', route, outputTokens: 1 }));
+      // The verdict was given at the commit (a valid first event: a success); leaving after it adds nothing.
       const breaker = h.guard.status().breakers.find((b) => b.key === route);
-      expect(breaker?.counts).toMatchObject({ failures: 0, successes: 0, neutral: 1 });
+      expect(breaker?.counts).toMatchObject({ failures: 0, successes: 1, neutral: 0 });
     },
   );
 

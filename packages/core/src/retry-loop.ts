@@ -220,18 +220,16 @@ async function runOneAttempt<T>(
     });
   }
 
-  let ready: Promise<T> | undefined;
-  let readyIsDone = false;
-  const work = async (): Promise<unknown> => {
+  const work = async (): Promise<T> => {
     let started: StartedAttempt<T>;
     try {
       started = start(context);
     } catch (error) {
+      if (onDeadline) deadline.signal.removeEventListener('abort', onDeadline);
       throw new AttemptFailedError(classifyFailure(error, classifyContext(call)));
     }
-    ready = started.ready;
-    readyIsDone = started.ready === started.done;
-    started.ready.catch(noop); // its failure is reported through `done`, classified
+    const { ready } = started;
+    ready.catch(noop); // its failure is reported through `done`, classified
     let done = started.done;
     if (ownTimeout !== undefined) {
       done = pTimeout(done, {
@@ -245,23 +243,50 @@ async function runOneAttempt<T>(
     }
     // A caller's fn that ignores the signal still ends at the deadline or disconnect.
     if (!traits.honoursSignal && controller) done = Promise.race([done, abortedPromise(controller.signal)]);
-    try {
-      return await done;
-    } catch (error) {
-      if (controller && !controller.signal.aborted) controller.abort(error);
-      throw new AttemptFailedError(classifyFailure(error, classifyContext(call)));
-    } finally {
-      if (onDeadline) deadline.signal.removeEventListener('abort', onDeadline);
+    const settled = (async () => {
+      try {
+        await done;
+      } catch (error) {
+        if (controller && !controller.signal.aborted) controller.abort(error);
+        throw new AttemptFailedError(classifyFailure(error, classifyContext(call)));
+      } finally {
+        if (onDeadline) deadline.signal.removeEventListener('abort', onDeadline);
+      }
+    })();
+    // A plain call answers when it is over: its verdict is its outcome.
+    if (ready === started.done) {
+      await settled;
+      return ready;
     }
+    // A stream answers (`ready`, its commit) before it is over (`done`). A valid first event is proof
+    // of health: the verdict is given at the commit, so a half-open breaker is released there, never
+    // held for as long as the stream lasts or its client takes to read it.
+    let committed = false;
+    ready.then(() => {
+      committed = true;
+    }, noop);
+    settled.catch((error: unknown) => {
+      if (committed && error instanceof AttemptFailedError) recordAfterCommit(call, error.failure);
+    });
+    return Promise.race([onlyResolution(ready), settled.then(() => ready)]);
   };
 
   // The time left decides whether this attempt may be a half-open breaker's trial.
-  const tracked = runtime.breaker ? runtime.breaker.execute(work, { budgetMs: remaining }) : work();
-  tracked.catch(noop); // awaited below; after a stream commits its end is the engine's business
-  // A stream answers (`ready`) before it is over (`done`); a plain call answers when it is over.
-  if (readyIsDone) return tracked.then(() => ready!);
-  // Unset when the breaker refused before the attempt started: then only `tracked` (rejected) counts.
-  return Promise.race([ready ? onlyResolution(ready) : never<T>(), tracked.then(() => ready!)]);
+  return runtime.breaker ? runtime.breaker.execute(work, { budgetMs: remaining }) : work();
+}
+
+/**
+ * Upstream ill health found in a stream after its commit (an in-band error, a malformed or stalled
+ * stream, a lost connection): the attempt's verdict was given at the commit, so this is recorded on
+ * its own, into a closed breaker's window only: an open breaker needs no more evidence, and a
+ * half-open one's trial belongs to another call. The deadline or the route's attempt timeout
+ * running out after the commit is not recorded: that time may have gone to a slow reader.
+ */
+function recordAfterCommit(call: CallState, failure: AttemptFailure): void {
+  const breaker = call.runtime.breaker;
+  if (!breaker || breaker.state !== 'closed' || failure.breaker !== 'failure') return;
+  if (failure.kind === 'deadline' || failure.kind === 'attempt-timeout') return;
+  breaker.execute(() => Promise.reject(new AttemptFailedError(failure))).catch(noop);
 }
 
 function onlyResolution<T>(promise: Promise<T>): Promise<T> {

@@ -1,0 +1,154 @@
+import type { BreakerSnapshot } from '@claude-guard/core';
+import type { ServerResponse } from 'node:http';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ADAPTERS, MODEL, SseReader, startHarness, type Harness } from '../streaming/harness.js';
+import {
+  healthyMessage,
+  sse,
+  startHostileUpstream,
+  type HostileRequest,
+  type HostileUpstream,
+} from '../support/hostile-upstream.js';
+
+/**
+ * Issue 10 item 6: when the half-open trial was a stream, the breaker's verdict waited for the
+ * whole stream, and, when the trial's client stopped reading, for ever (past the deadline: the
+ * verdict waited on a body only the client's reads drain). Every other request got 503 meanwhile.
+ * A stream attempt's verdict is given at its commit now: a valid first data event is proof of health.
+ */
+
+const BREAKER = { volumeThreshold: 1, errorThresholdPercentage: 50, resetTimeout: 200 };
+const WAIT = { timeout: 5_000, interval: 5 };
+
+let h: Harness | undefined;
+let upstream: HostileUpstream | undefined;
+const readers: SseReader[] = [];
+
+afterEach(async () => {
+  for (const reader of readers.splice(0)) await reader.cancel();
+  await h?.close();
+  h = undefined;
+  await upstream?.close();
+  upstream = undefined;
+});
+
+function delta(text: string): string {
+  return sse('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } });
+}
+
+/** A healthy stream that never ends: a delta every 50 ms until the guard hangs up. */
+function slowEndlessStream(res: ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'request-id': 'req_slow01' });
+  res.write(
+    sse('message_start', {
+      type: 'message_start',
+      message: {
+        id: 'msg_1',
+        type: 'message',
+        role: 'assistant',
+        content: [],
+        model: MODEL,
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { input_tokens: 3, output_tokens: 1 },
+      },
+    }) +
+      sse('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }) +
+      delta('first'),
+  );
+  const timer = setInterval(() => {
+    if (res.destroyed) clearInterval(timer);
+    else res.write(delta(' more'));
+  }, 50);
+  res.on('close', () => clearInterval(timer));
+}
+
+/** The first request fails with a 500 (opening the breaker); streams are slow and endless; the rest succeed. */
+function handler({ res, body, index }: HostileRequest): void {
+  if (index === 0) {
+    res.writeHead(500, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: 'Internal server error' } }));
+    return;
+  }
+  if ((JSON.parse(body) as { stream?: boolean }).stream === true) {
+    slowEndlessStream(res);
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/json', 'request-id': 'req_json01' });
+  res.end(JSON.stringify(healthyMessage('fine')));
+}
+
+type Route = 'passthrough' | 'chat';
+const ROUTES: readonly Route[] = ['passthrough', 'chat'];
+
+const PROXY_BODY = { model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] };
+
+function breaker(harness: Harness, key: string): BreakerSnapshot {
+  const found = harness.guard.status().breakers.find((b) => b.key === key);
+  if (!found) throw new Error(`no breaker ${key}`);
+  return found;
+}
+
+describe.each(ADAPTERS)('a streaming half-open trial is decided at its commit (%s)', (adapter) => {
+  describe.each(ROUTES)('%s', (route) => {
+    const key = route === 'passthrough' ? 'proxy' : 'chat';
+    const path = route === 'passthrough' ? '/v1/messages' : '/chat';
+    const plain = route === 'passthrough' ? PROXY_BODY : { message: 'hi' };
+    const streaming = route === 'passthrough' ? { ...PROXY_BODY, stream: true } : { message: 'hi', stream: true };
+    const firstData = route === 'passthrough' ? 'content_block_delta' : 'text';
+
+    async function openThenHalfOpen(deadlineMs?: number): Promise<Harness> {
+      upstream = await startHostileUpstream(handler);
+      h = await startHarness({
+        adapter,
+        upstreamUrl: upstream.url,
+        retry: { maxAttempts: 1 },
+        breaker: BREAKER,
+        stream: { heartbeatMs: 10_000, firstEventTimeoutMs: 5_000, idleTimeoutMs: 5_000 },
+        ...(deadlineMs === undefined ? {} : { deadline: { defaultMs: deadlineMs } }),
+      });
+      expect((await h.post(path, plain)).status).toBe(500);
+      expect(breaker(h, key).state).toBe('open');
+      const harness = h;
+      await vi.waitFor(() => expect(breaker(harness, key).state).toBe('half-open'), WAIT);
+      return harness;
+    }
+
+    /** Starts the trial stream, reads up to its first data event, then stops reading (without leaving). */
+    async function trialThatStopsReading(harness: Harness): Promise<void> {
+      const response = await harness.post(path, streaming);
+      expect(response.status).toBe(200);
+      const reader = new SseReader(response.body);
+      readers.push(reader);
+      const seen = await reader.until((message) => message.event === firstData);
+      expect(seen.at(-1)?.event).toBe(firstData);
+    }
+
+    it('other requests are served as soon as the trial stream commits, not 503 until it ends', async () => {
+      const s = await openThenHalfOpen();
+      await trialThatStopsReading(s);
+
+      expect(breaker(s, key).state).toBe('closed');
+      for (let i = 0; i < 3; i++) {
+        const response = await s.post(path, plain);
+        expect(response.status).toBe(200);
+      }
+      expect(breaker(s, key).counts).toMatchObject({ failures: 1, successes: 4 });
+      // The trial is still streaming: its upstream connection is open.
+      expect(upstream!.closedEarly()).toBe(0);
+    });
+
+    it('past the deadline, with nobody reading, the upstream is aborted and the breaker is not held', async () => {
+      const s = await openThenHalfOpen(600);
+      await trialThatStopsReading(s);
+
+      // The deadline aborts the trial's upstream although its client reads nothing more.
+      await vi.waitFor(() => expect(upstream!.closedEarly()).toBe(1), WAIT);
+      expect(breaker(s, key).state).toBe('closed');
+      const response = await s.post(path, plain);
+      expect(response.status).toBe(200);
+      // The verdict was given at the commit; a deadline after it says nothing about Claude's health.
+      expect(breaker(s, key).counts).toMatchObject({ failures: 1, successes: 2 });
+    });
+  });
+});
