@@ -75,13 +75,17 @@ async function errorBody(response: Response): Promise<{ type: string; message: s
 }
 
 describe.each(ADAPTERS)('stream faults are upstream faults (%s)', (adapter) => {
-  async function start(handler: Parameters<typeof startHostileUpstream>[0]): Promise<Harness> {
+  async function start(
+    handler: Parameters<typeof startHostileUpstream>[0],
+    attemptTimeoutMs?: number,
+  ): Promise<Harness> {
     upstream = await startHostileUpstream(handler);
     h = await startHarness({
       adapter,
       upstreamUrl: upstream.url,
       apiKey: KEY,
       stream: { heartbeatMs: 10_000, firstEventTimeoutMs: 5_000, idleTimeoutMs: 5_000 },
+      ...(attemptTimeoutMs === undefined ? {} : { retry: { attemptTimeoutMs } }),
     });
     return h;
   }
@@ -233,6 +237,26 @@ describe.each(ADAPTERS)('stream faults are upstream faults (%s)', (adapter) => {
 
       expect(late.status).toBe(200);
       expect(json<{ error: { type: string } }>(events.at(-1)).error.type).toBe('invalid_request_error');
+    });
+
+    it("the route's attempt timeout running out mid-stream is said so, not a lost connection", async () => {
+      const s = await start(({ res }) => {
+        sseHead(res);
+        res.write(messageStart() + BLOCK_START + delta('Hi'));
+        // Alive but slow: a delta every 20 ms, never finishing, until the guard hangs up.
+        const timer = setInterval(() => res.write(delta(' more')), 20);
+        res.on('close', () => clearInterval(timer));
+      }, 300);
+
+      const response = await send(s, route);
+      const events = await readSse(response);
+
+      expect(response.status).toBe(200);
+      const error = json<{ error: { type: string; message: string } }>(events.at(-1)).error;
+      expect(error.type).toBe('timeout_error');
+      expect(error.message).toContain('attempt timeout (300 ms)');
+      expect(error.message).not.toMatch(/connection/i);
+      expect(await s.logLine()).toMatchObject({ status: 200, outcome: 'attempt-timeout', attempts: 1 });
     });
 
     it('a complete stream followed by `event: error` in the same chunk is complete: answered once', async () => {

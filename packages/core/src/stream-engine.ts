@@ -12,6 +12,7 @@ import { upstreamRequestId } from './upstream-headers.js';
 import { runWithRetries, type AttemptContext, type StartedAttempt } from './retry-loop.js';
 import { encodeSseEvent, encodeSseJson, type SseEvent } from './sse.js';
 import {
+  AttemptTimeoutError,
   malformedEventError,
   MalformedStreamError,
   StreamStallError,
@@ -356,6 +357,13 @@ class StreamSession {
     if (reason instanceof DeadlineExceededError || this.#call.deadline.expired) {
       const text = reason instanceof DeadlineExceededError ? reason.message : 'The request deadline ran out';
       return { type: 'timeout_error', message: `${text} while Claude was streaming`, outcome: 'deadline-exceeded' };
+    }
+    if (reason instanceof AttemptTimeoutError) {
+      return {
+        type: 'timeout_error',
+        message: `The route's attempt timeout (${reason.timeoutMs} ms) ran out while Claude was streaming`,
+        outcome: 'attempt-timeout',
+      };
     }
     if (reason instanceof StreamStallError) {
       return {
