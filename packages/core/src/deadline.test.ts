@@ -1,6 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { systemClock, type Clock } from './clock.js';
-import { ClientAbortedError, Deadline, DeadlineExceededError } from './deadline.js';
+import {
+  ClientAbortedError,
+  Deadline,
+  DeadlineExceededError,
+  resolveDeadline,
+  type DeadlinePolicy,
+} from './deadline.js';
+import { DEFAULT_DEADLINE_HEADERS } from './deadline-header.js';
+import { ClaudeGuardError } from './guard-error.js';
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -133,5 +141,198 @@ describe('Deadline', () => {
     });
     expect(deadline.toHeaders(['x-budget-ms'])).toEqual({ 'x-budget-ms': '1234' });
     deadline.dispose();
+  });
+});
+
+describe('Deadline listeners', () => {
+  it('adds no listener to a parent that is already aborted', () => {
+    const parent = new AbortController();
+    parent.abort();
+    const add = vi.spyOn(parent.signal, 'addEventListener');
+    const deadline = new Deadline(systemClock, 1_000, 'route-default', parent.signal);
+    expect(add).not.toHaveBeenCalled();
+    expect(deadline.clientAborted).toBe(true);
+  });
+
+  it('removes its one parent listener when the budget runs out, so a later abort is ignored', () => {
+    const parent = new AbortController();
+    const add = vi.spyOn(parent.signal, 'addEventListener');
+    const remove = vi.spyOn(parent.signal, 'removeEventListener');
+    const deadline = new Deadline(systemClock, 10, 'route-default', parent.signal);
+    expect(add).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(10);
+    expect(remove).toHaveBeenCalledTimes(1);
+    expect(remove.mock.calls[0]![1]).toBe(add.mock.calls[0]![1]);
+    // Already detached: disposing again touches the parent no more.
+    deadline.dispose();
+    expect(remove).toHaveBeenCalledTimes(1);
+    parent.abort();
+    expect(deadline.signal.reason).toBeInstanceOf(DeadlineExceededError);
+  });
+});
+
+describe('resolveDeadline', () => {
+  const NOW = 10_000;
+  const policy: DeadlinePolicy = {
+    defaultMs: 60_000,
+    maxMs: 300_000,
+    reserveMs: 5,
+    headers: DEFAULT_DEADLINE_HEADERS,
+  };
+
+  // A clock that records the timers asked of it and never fires them: every budget is read, not waited for.
+  function recordingClock(): { clock: Clock; armed: number[] } {
+    const armed: number[] = [];
+    const clock: Clock = {
+      now: () => NOW,
+      setTimeout: (_callback, ms) => {
+        armed.push(ms);
+        return armed.length;
+      },
+      clearTimeout: () => {},
+    };
+    return { clock, armed };
+  }
+
+  function resolve(
+    headers: Record<string, string>,
+    options: { policy?: Partial<DeadlinePolicy>; signal?: AbortSignal } = {},
+  ): { result: Deadline | ClaudeGuardError; armed: number[] } {
+    const { clock, armed } = recordingClock();
+    const result = resolveDeadline({
+      headers: new Headers(headers),
+      signal: options.signal,
+      clock,
+      policy: { ...policy, ...options.policy },
+    });
+    return { result, armed };
+  }
+
+  function deadlineOf(result: Deadline | ClaudeGuardError): Deadline {
+    if (!(result instanceof Deadline)) throw new Error(`expected a deadline, got ${result.status} ${result.message}`);
+    return result;
+  }
+
+  function errorOf(result: Deadline | ClaudeGuardError): ClaudeGuardError {
+    if (!(result instanceof ClaudeGuardError)) throw new Error(`expected an error, got a ${result.source} deadline`);
+    return result;
+  }
+
+  it("uses the route's default, less the reserve, when the caller sends no deadline header", () => {
+    const { result, armed } = resolve({});
+    const deadline = deadlineOf(result);
+    expect(deadline.source).toBe('route-default');
+    expect(deadline.budgetMs).toBe(59_995);
+    expect(deadline.at).toBe(NOW + 59_995);
+    expect(armed).toEqual([59_995]);
+  });
+
+  it.each([
+    ['x-request-timeout-ms', '2000', 1_995],
+    ['x-envoy-expected-rq-timeout-ms', '1500', 1_495],
+    ['grpc-timeout', '3S', 2_995],
+    ['grpc-timeout', '750m', 745],
+  ])("takes the caller's budget from %s: %s", (header, value, budgetMs) => {
+    const { result, armed } = resolve({ [header]: value });
+    const deadline = deadlineOf(result);
+    expect(deadline.source).toBe('caller-header');
+    expect(deadline.budgetMs).toBe(budgetMs);
+    expect(armed).toEqual([budgetMs]);
+  });
+
+  it("takes the smallest of the caller's headers", () => {
+    const { result } = resolve({ 'x-request-timeout-ms': '900', 'grpc-timeout': '1S' });
+    expect(deadlineOf(result).budgetMs).toBe(895);
+  });
+
+  it("reads only the policy's headers", () => {
+    const headers = { 'x-request-timeout-ms': '100', 'x-budget-ms': '2000' };
+    const { result } = resolve(headers, { policy: { headers: ['x-budget-ms'] } });
+    expect(deadlineOf(result)).toMatchObject({ source: 'caller-header', budgetMs: 1_995 });
+  });
+
+  it("caps a caller's budget at the route's maximum, and says so", () => {
+    const { result, armed } = resolve({ 'x-request-timeout-ms': '300001' });
+    expect(deadlineOf(result)).toMatchObject({ source: 'route-maximum', budgetMs: 299_995 });
+    expect(armed).toEqual([299_995]);
+    // At the maximum exactly, the budget is still the caller's.
+    expect(deadlineOf(resolve({ 'x-request-timeout-ms': '300000' }).result).source).toBe('caller-header');
+  });
+
+  it('keeps back the reserve, but always leaves at least 1 ms', () => {
+    expect(deadlineOf(resolve({ 'x-request-timeout-ms': '6' }).result).budgetMs).toBe(1);
+    expect(deadlineOf(resolve({ 'x-request-timeout-ms': '5' }).result).budgetMs).toBe(1);
+    expect(deadlineOf(resolve({ 'x-request-timeout-ms': '1' }).result).budgetMs).toBe(1);
+    expect(deadlineOf(resolve({ 'x-request-timeout-ms': '7' }).result).budgetMs).toBe(2);
+    const noReserve = resolve({ 'x-request-timeout-ms': '7' }, { policy: { reserveMs: 0 } });
+    expect(deadlineOf(noReserve.result).budgetMs).toBe(7);
+    const bigReserve = resolve({}, { policy: { defaultMs: 100, reserveMs: 500 } });
+    expect(deadlineOf(bigReserve.result)).toMatchObject({ source: 'route-default', budgetMs: 1 });
+  });
+
+  it.each([
+    ['x-request-timeout-ms', 'soon', 'must be an integer number of milliseconds'],
+    ['x-envoy-expected-rq-timeout-ms', '1.5', 'must be an integer number of milliseconds'],
+    ['grpc-timeout', '5 seconds', 'must be 1-8 digits followed by a unit H, M, S, m, u or n'],
+  ])('answers a malformed %s with a 400 naming the header, and arms no timer', (header, value, reason) => {
+    const { result, armed } = resolve({ [header]: value });
+    const error = errorOf(result);
+    expect(error).toMatchObject({
+      status: 400,
+      type: 'invalid_request_error',
+      outcome: 'bad-request',
+      message: `Header ${header}: ${reason}`,
+      attempts: 0,
+    });
+    expect(armed).toEqual([]);
+  });
+
+  it.each(['0', '-1', '-250'])(
+    "answers a caller's deadline already spent (%s) with a 504, and arms no timer",
+    (value) => {
+      const { result, armed } = resolve({ 'x-envoy-expected-rq-timeout-ms': value });
+      expect(errorOf(result)).toMatchObject({
+        status: 504,
+        type: 'timeout_error',
+        outcome: 'deadline-exceeded',
+        message:
+          "Header x-envoy-expected-rq-timeout-ms: the caller's deadline had already passed; Claude was not called",
+      });
+      expect(armed).toEqual([]);
+    },
+  );
+
+  it('answers 400, not 504, when one header is spent and another malformed', () => {
+    const { result, armed } = resolve({ 'x-request-timeout-ms': '0', 'grpc-timeout': 'never' });
+    expect(errorOf(result)).toMatchObject({ status: 400, message: expect.stringMatching(/^Header grpc-timeout: /) });
+    expect(armed).toEqual([]);
+  });
+
+  it('gives a deadline already aborted for the client, with no timer, when the client has gone', () => {
+    const client = new AbortController();
+    client.abort();
+    const add = vi.spyOn(client.signal, 'addEventListener');
+    const { result, armed } = resolve({ 'x-request-timeout-ms': '2000' }, { signal: client.signal });
+    const deadline = deadlineOf(result);
+    expect(deadline.clientAborted).toBe(true);
+    expect(deadline.signal.reason).toBeInstanceOf(ClientAbortedError);
+    expect(deadline.source).toBe('caller-header');
+    expect(armed).toEqual([]);
+    expect(add).not.toHaveBeenCalled();
+  });
+
+  it('still rejects a malformed header when the client has gone', () => {
+    const client = new AbortController();
+    client.abort();
+    const { result } = resolve({ 'x-request-timeout-ms': 'x' }, { signal: client.signal });
+    expect(errorOf(result).status).toBe(400);
+  });
+
+  it('follows a live client signal: the deadline aborts for the client when it does', () => {
+    const client = new AbortController();
+    const deadline = deadlineOf(resolve({}, { signal: client.signal }).result);
+    expect(deadline.signal.aborted).toBe(false);
+    client.abort();
+    expect(deadline.clientAborted).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 import type { Clock, TimerHandle } from './clock.js';
-import { deadlineToHeaders } from './deadline-header.js';
+import { deadlineToHeaders, parseDeadlineHeaders } from './deadline-header.js';
+import { ClaudeGuardError } from './guard-error.js';
 
 /**
  * Which budget a deadline came from; named in the 504 so callers know whose clock ran out.
@@ -55,6 +56,9 @@ function describeSource(source: DeadlineSource): string {
   }
 }
 
+// One options object for every parent listener instead of one per request.
+const ONCE: AddEventListenerOptions = Object.freeze({ once: true });
+
 /**
  * The whole request's time budget. Its `signal` aborts when the budget runs out or when the
  * client disconnects, and every Claude attempt made under it derives its own signal from it.
@@ -74,7 +78,9 @@ export class Deadline {
   readonly signal: AbortSignal;
   readonly #controller = new AbortController();
   readonly #clock: Clock;
-  readonly #parent: AbortSignal | undefined;
+  // Set only while we listen on a live parent: an absent or already-aborted parent costs no closure.
+  #parent: AbortSignal | undefined;
+  #onParentAbort: (() => void) | undefined;
   #timer: TimerHandle | undefined;
 
   constructor(
@@ -86,13 +92,17 @@ export class Deadline {
     this.#clock = clock;
     this.at = clock.now() + budgetMs;
     this.signal = this.#controller.signal;
-    this.#parent = parent;
     if (parent?.aborted) {
+      // Nobody is waiting for an answer: no timer, no listener.
       this.#controller.abort(new ClientAbortedError());
       return;
     }
-    parent?.addEventListener('abort', this.#onParentAbort, { once: true });
-    this.#timer = clock.setTimeout(this.#onExpire, Math.max(0, budgetMs));
+    if (parent) {
+      this.#parent = parent;
+      this.#onParentAbort = () => this.abortForClient();
+      parent.addEventListener('abort', this.#onParentAbort, ONCE);
+    }
+    this.#timer = clock.setTimeout(() => this.#expire(), Math.max(0, budgetMs));
   }
 
   /** Milliseconds left, never negative. */
@@ -127,16 +137,112 @@ export class Deadline {
       this.#clock.clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    this.#parent?.removeEventListener('abort', this.#onParentAbort);
+    this.#detach();
   }
 
-  readonly #onExpire = (): void => {
+  #expire(): void {
     this.#timer = undefined;
-    this.#parent?.removeEventListener('abort', this.#onParentAbort);
+    this.#detach();
     if (!this.signal.aborted) this.#controller.abort(new DeadlineExceededError(this.source, this.budgetMs));
-  };
+  }
 
-  readonly #onParentAbort = (): void => {
-    this.abortForClient();
-  };
+  #detach(): void {
+    const parent = this.#parent;
+    const listener = this.#onParentAbort;
+    if (parent === undefined || listener === undefined) return;
+    parent.removeEventListener('abort', listener);
+    // Dropped so a long-lived parent (a keep-alive socket's signal) does not keep this request reachable.
+    this.#parent = undefined;
+    this.#onParentAbort = undefined;
+  }
+}
+
+/**
+ * A route's deadline policy, as normalized from its `deadline` options.
+ *
+ * @example
+ * ```ts
+ * const policy: DeadlinePolicy = { defaultMs: 60_000, maxMs: 300_000, reserveMs: 5, headers: DEFAULT_DEADLINE_HEADERS };
+ * ```
+ */
+export interface DeadlinePolicy {
+  /** Budget when the caller sends no deadline header. */
+  readonly defaultMs: number;
+  /** Upper bound whatever the caller asks for. */
+  readonly maxMs: number;
+  /** Kept back from the budget to write the response (the deadline keeps at least 1 ms). */
+  readonly reserveMs: number;
+  /** Headers read for the caller's budget; the smallest wins. */
+  readonly headers: readonly string[];
+}
+
+/**
+ * What {@link resolveDeadline} needs to know about one request.
+ *
+ * @example
+ * ```ts
+ * const input: DeadlineInput = { headers: request.headers, signal: request.signal, clock: systemClock, policy };
+ * ```
+ */
+export interface DeadlineInput {
+  /** Anything with `get(name)`: a `Headers`, or an adapter's view of Node's header object. */
+  readonly headers: { get(name: string): string | null | undefined };
+  /** Aborts when the end user disconnects. */
+  readonly signal?: AbortSignal | undefined;
+  readonly clock: Clock;
+  readonly policy: DeadlinePolicy;
+}
+
+/**
+ * The request's deadline under a route's policy, or the error that answers the request at once.
+ *
+ * The budget is the route's `defaultMs`, or the caller's (the smallest of `policy.headers`), capped
+ * at `maxMs` (then its source is `route-maximum`), less `reserveMs` but never under 1 ms. A malformed
+ * deadline header is a 400 naming it; a caller's budget already spent (0 or less) is a 504, and Claude
+ * is not called. No timer is armed for a rejection. An already-aborted `signal` still gives a
+ * deadline, born aborted with {@link ClientAbortedError} and without a timer.
+ *
+ * Returns the `Deadline` or the error itself, not a `{ ok }` wrapper, so a request that goes ahead
+ * allocates no result object; tell them apart with `instanceof`.
+ *
+ * @param input - The request's headers and client signal, the clock and the route's policy.
+ * @returns A running {@link Deadline}, or a {@link ClaudeGuardError} (400 `bad-request`, 504 `deadline-exceeded`).
+ *
+ * @example
+ * ```ts
+ * const deadline = resolveDeadline({ headers: request.headers, signal: request.signal, clock, policy });
+ * if (deadline instanceof ClaudeGuardError) return Response.json(deadline.toBody(id), { status: deadline.status });
+ * await fetch(searchUrl, { signal: deadline.signal });
+ * ```
+ */
+export function resolveDeadline(input: DeadlineInput): Deadline | ClaudeGuardError {
+  const { headers, policy } = input;
+  const parsed = parseDeadlineHeaders((name) => headers.get(name), policy.headers);
+  if (parsed.kind === 'invalid') {
+    return new ClaudeGuardError({
+      status: 400,
+      type: 'invalid_request_error',
+      message: `Header ${parsed.header}: ${parsed.reason}`,
+      outcome: 'bad-request',
+    });
+  }
+  let budget = policy.defaultMs;
+  let source: DeadlineSource = 'route-default';
+  if (parsed.kind === 'ok') {
+    if (parsed.ms <= 0) {
+      return new ClaudeGuardError({
+        status: 504,
+        type: 'timeout_error',
+        message: `Header ${parsed.header}: the caller's deadline had already passed; Claude was not called`,
+        outcome: 'deadline-exceeded',
+      });
+    }
+    budget = parsed.ms;
+    source = 'caller-header';
+  }
+  if (budget > policy.maxMs) {
+    budget = policy.maxMs;
+    source = 'route-maximum';
+  }
+  return new Deadline(input.clock, Math.max(1, budget - policy.reserveMs), source, input.signal);
 }
