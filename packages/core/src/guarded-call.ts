@@ -1,7 +1,6 @@
 import type { ClaudeMessage, ClaudeRequestOptions, MessageCreateParams, MessageStreamParams } from './claude-client.js';
 import { classifyFailure } from './classify.js';
-import { Deadline, type DeadlineSource } from './deadline.js';
-import { parseDeadlineHeaders } from './deadline-header.js';
+import { Deadline, resolveDeadline } from './deadline.js';
 import type { FallbackContext } from './fallback.js';
 import { ClaudeGuardError, isClaudeGuardError } from './guard-error.js';
 import type { RequestLogRecord } from './logger.js';
@@ -162,61 +161,34 @@ export class GuardedCall {
   static begin(runtime: RouteRuntime, input: BeginInput, forwardClientErrors: boolean): BeginResult {
     const { config, guard } = runtime;
     const requestId = resolveRequestId(input.headers.get(guard.config.requestIdHeader), guard.nextRequestId);
-    const parsed = parseDeadlineHeaders((name) => input.headers.get(name), config.deadline.headers);
-    const reject = (error: ClaudeGuardError) => {
-      // Answered without a call: still one log line, like every other request.
-      writeRequestLine(runtime, {
-        route: config.route,
-        requestId,
-        upstreamRequestId: undefined,
-        status: error.status,
-        outcome: error.outcome,
-        attempts: 0,
-        durationMs: 0,
-        model: undefined,
-        stream: false,
-        outputTokens: undefined,
-        sdkVersion: guard.sdkVersion,
-      });
-      return {
-        ok: false as const,
-        error,
-        response: errorResponse(error, requestId, undefined, guard.config.requestIdHeader),
-      };
+    const resolved = resolveDeadline({
+      headers: input.headers,
+      signal: input.signal,
+      clock: guard.config.clock,
+      policy: config.deadline,
+    });
+    if (resolved instanceof Deadline) {
+      return { ok: true, call: new GuardedCall(runtime, requestId, resolved, forwardClientErrors) };
+    }
+    // Answered without a call (bad or spent deadline header): still one log line, like every other request.
+    writeRequestLine(runtime, {
+      route: config.route,
+      requestId,
+      upstreamRequestId: undefined,
+      status: resolved.status,
+      outcome: resolved.outcome,
+      attempts: 0,
+      durationMs: 0,
+      model: undefined,
+      stream: false,
+      outputTokens: undefined,
+      sdkVersion: guard.sdkVersion,
+    });
+    return {
+      ok: false,
+      error: resolved,
+      response: errorResponse(resolved, requestId, undefined, guard.config.requestIdHeader),
     };
-    if (parsed.kind === 'invalid') {
-      return reject(
-        new ClaudeGuardError({
-          status: 400,
-          type: 'invalid_request_error',
-          message: `Header ${parsed.header}: ${parsed.reason}`,
-          outcome: 'bad-request',
-        }),
-      );
-    }
-    let budget = config.deadline.defaultMs;
-    let source: DeadlineSource = 'route-default';
-    if (parsed.kind === 'ok') {
-      if (parsed.ms <= 0) {
-        return reject(
-          new ClaudeGuardError({
-            status: 504,
-            type: 'timeout_error',
-            message: `Header ${parsed.header}: the caller's deadline had already passed; Claude was not called`,
-            outcome: 'deadline-exceeded',
-          }),
-        );
-      }
-      budget = parsed.ms;
-      source = 'caller-header';
-    }
-    if (budget > config.deadline.maxMs) {
-      budget = config.deadline.maxMs;
-      source = 'route-maximum';
-    }
-    const usable = Math.max(1, budget - config.deadline.reserveMs);
-    const deadline = new Deadline(guard.config.clock, usable, source, input.signal);
-    return { ok: true, call: new GuardedCall(runtime, requestId, deadline, forwardClientErrors) };
   }
 
   /** Runs `fn` under the deadline, retry policy and breaker. */
