@@ -50,3 +50,30 @@ describe('the Anthropic error vocabulary', () => {
     expect(errorTypeForStatus(529)).toBe('overloaded_error');
   });
 });
+
+describe('errorTypeForStatus', () => {
+  it.each([
+    [400, 'invalid_request_error'],
+    [401, 'authentication_error'],
+    [402, 'billing_error'],
+    [403, 'permission_error'],
+    [404, 'not_found_error'],
+    [408, 'timeout_error'],
+    [409, 'conflict_error'],
+    [413, 'request_too_large'],
+    [422, 'invalid_request_error'],
+    [429, 'rate_limit_error'],
+    [500, 'api_error'],
+    [502, 'api_error'],
+    [503, 'api_error'],
+    [504, 'api_error'],
+    [529, 'overloaded_error'],
+    [418, 'invalid_request_error'],
+    [499, 'invalid_request_error'],
+    [599, 'api_error'],
+    [200, 'api_error'],
+    [0, 'api_error'],
+  ])('maps %d to %s', (status, type) => {
+    expect(errorTypeForStatus(status)).toBe(type);
+  });
+});

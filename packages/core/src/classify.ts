@@ -1,5 +1,4 @@
-import type { AnthropicErrorType } from './error-body.js';
-import { errorTypeForStatus } from './error-body.js';
+import { errorTypeForStatus, toAnthropicErrorType, type AnthropicErrorType } from './anthropic-error-types.js';
 import { readRetryAdvice } from './retry-after.js';
 import { upstreamRequestId } from './upstream-headers.js';
 import { ClientAbortedError, DeadlineExceededError, type Deadline } from './deadline.js';
@@ -94,7 +93,7 @@ export function classifyFailure(error: unknown, context: ClassifyContext): Attem
   if (error instanceof UpstreamStreamError) {
     const transient = TRANSIENT_IN_BAND_TYPES.has(error.type);
     return failure('in-band', error, {
-      type: toErrorType(error.type),
+      type: toAnthropicErrorType(error.type),
       transient,
       breaker:
         error.type === 'rate_limit_error' && !context.countRateLimits ? 'success' : transient ? 'failure' : 'success',
@@ -122,7 +121,7 @@ export function classifyFailure(error: unknown, context: ClassifyContext): Attem
       const type = sdk.type ?? 'api_error';
       const transient = TRANSIENT_IN_BAND_TYPES.has(type);
       return failure('in-band', error, {
-        type: toErrorType(type),
+        type: toAnthropicErrorType(type),
         transient,
         breaker: transient ? 'failure' : 'success',
         upstreamMessage: sdk.apiMessage ?? undefined,
@@ -136,7 +135,7 @@ export function classifyFailure(error: unknown, context: ClassifyContext): Attem
     const unhealthy = status >= 500 || status === 408 || (status === 429 && context.countRateLimits);
     return failure('http', error, {
       status,
-      type: toErrorType(sdk.type ?? errorTypeForStatus(status)),
+      type: toAnthropicErrorType(sdk.type ?? errorTypeForStatus(status)),
       transient,
       breaker: unhealthy ? 'failure' : 'success',
       retryAfterMs: advice.retryAfterMs,
@@ -158,24 +157,6 @@ function isSocketFailure(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code ?? (error.cause as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' && SOCKET_ERROR_CODES.has(code);
-}
-
-const KNOWN_TYPES = new Set<string>([
-  'invalid_request_error',
-  'authentication_error',
-  'billing_error',
-  'permission_error',
-  'not_found_error',
-  'request_too_large',
-  'rate_limit_error',
-  'api_error',
-  'timeout_error',
-  'overloaded_error',
-  'conflict_error',
-]);
-
-function toErrorType(type: string): AnthropicErrorType {
-  return KNOWN_TYPES.has(type) ? (type as AnthropicErrorType) : 'api_error';
 }
 
 function failure(

@@ -1,25 +1,5 @@
+import type { AnthropicErrorType } from './anthropic-error-types.js';
 import { findSecrets } from './secret-scan.js';
-
-/**
- * The `error.type` values of the Anthropic API.
- *
- * @example
- * ```ts
- * const type: AnthropicErrorType = 'overloaded_error';
- * ```
- */
-export type AnthropicErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'billing_error'
-  | 'permission_error'
-  | 'not_found_error'
-  | 'request_too_large'
-  | 'rate_limit_error'
-  | 'api_error'
-  | 'timeout_error'
-  | 'overloaded_error'
-  | 'conflict_error';
 
 /**
  * An error body shaped like the Anthropic API's, so SDK clients map it to the right error class.
@@ -40,52 +20,9 @@ export interface AnthropicErrorBody {
 }
 
 /**
- * Maps an HTTP status to the Anthropic error type the API uses for it.
- *
- * Unknown 4xx map to `invalid_request_error` and everything else unknown (5xx or out of range) to `api_error`,
- * which keeps SDK clients' retry decisions, based on status, consistent with the type.
- *
- * @param status - HTTP status code.
- * @returns The matching error type.
- *
- * @example
- * ```ts
- * errorTypeForStatus(529); // 'overloaded_error'
- * errorTypeForStatus(418); // 'invalid_request_error'
- * ```
- */
-export function errorTypeForStatus(status: number): AnthropicErrorType {
-  switch (status) {
-    case 400:
-    case 422:
-      return 'invalid_request_error';
-    case 401:
-      return 'authentication_error';
-    case 402:
-      return 'billing_error';
-    case 403:
-      return 'permission_error';
-    case 404:
-      return 'not_found_error';
-    case 408:
-      return 'timeout_error';
-    case 409:
-      return 'conflict_error';
-    case 413:
-      return 'request_too_large';
-    case 429:
-      return 'rate_limit_error';
-    case 529:
-      return 'overloaded_error';
-    default:
-      return status >= 400 && status < 500 ? 'invalid_request_error' : 'api_error';
-  }
-}
-
-/**
  * Builds an Anthropic-shaped error body. Pass a message already cleaned by {@link redactSecrets}.
  *
- * @param type - Error type, e.g. from {@link errorTypeForStatus}.
+ * @param type - Error type, e.g. from `errorTypeForStatus`.
  * @param message - Human-readable, sanitized message.
  * @param requestId - Correlation id to echo back.
  * @returns A fresh body object, ready for `JSON.stringify`.

@@ -1,4 +1,5 @@
-import { anthropicErrorBody, type AnthropicErrorBody, type AnthropicErrorType } from './error-body.js';
+import type { AnthropicErrorType } from './anthropic-error-types.js';
+import { anthropicErrorBody, type AnthropicErrorBody } from './error-body.js';
 import { errorResponse } from './response.js';
 
 /**

@@ -28,8 +28,16 @@ export {
 export type { DeadlineHeaderResult } from './deadline-header.js';
 export { ClaudeGuardError, isClaudeGuardError } from './guard-error.js';
 export type { FailureOutcome, ClaudeGuardErrorInit } from './guard-error.js';
-export { anthropicErrorBody, errorTypeForStatus, redactSecrets } from './error-body.js';
-export type { AnthropicErrorBody, AnthropicErrorType } from './error-body.js';
+export {
+  ANTHROPIC_ERROR_TYPES,
+  errorTypeForStatus,
+  isAnthropicErrorType,
+  statusForErrorType,
+  toAnthropicErrorType,
+} from './anthropic-error-types.js';
+export type { AnthropicErrorType } from './anthropic-error-types.js';
+export { anthropicErrorBody, redactSecrets } from './error-body.js';
+export type { AnthropicErrorBody } from './error-body.js';
 export { errorResponse } from './response.js';
 export type { BreakerSnapshot, BreakerState, PublicBreakerStatus } from './breaker-registry.js';
 export type { GuardEvent, GuardEventListener } from './events.js';

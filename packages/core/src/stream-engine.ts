@@ -2,7 +2,7 @@ import { toAnthropicErrorType } from './anthropic-error-types.js';
 import type { MessageStreamParams } from './claude-client.js';
 import { raceWithTimeout, type Clock, type Timed } from './clock.js';
 import { ClientAbortedError, DeadlineExceededError } from './deadline.js';
-import type { AnthropicErrorType } from './error-body.js';
+import type { AnthropicErrorType } from './anthropic-error-types.js';
 import { anthropicErrorBody } from './error-body.js';
 import type { GuardedCall } from './guarded-call.js';
 import { isClaudeGuardError, type ClaudeGuardError } from './guard-error.js';
