@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global process, console */
 // Fails when a package's sources import each other in a cycle. Type-only imports count too: a
 // cycle of types is still two modules that cannot be understood (or tested) one without the other.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -6,7 +7,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const packages = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['core', 'express', 'hono', 'fake-anthropic'];
+const packages =
+  process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['core', 'express', 'hono', 'fake-anthropic'];
 const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"](\.{1,2}\/[^'"]+)['"]/g;
 
 function sources(dir) {
