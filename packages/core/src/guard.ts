@@ -4,6 +4,7 @@ import { BreakerRegistry, type BreakerSnapshot, type PublicBreakerStatus } from 
 import { GuardEvents, type GuardEventListener } from './events.js';
 import { GuardedCall, type BeginInput, type BeginResult, type HeaderReader } from './guarded-call.js';
 import {
+  MountedRoutes,
   normalizeGuardOptions,
   normalizeRouteOptions,
   type ClaudeGuardOptions,
@@ -136,9 +137,12 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
     secrets: typeof apiKey === 'string' && apiKey.length > 0 ? [apiKey] : [],
   };
   const byName = new Map<string, GuardedRoute>();
+  const mounted = new MountedRoutes();
 
-  const route = (routeOptions: RouteOptions): GuardedRoute => {
+  // `byRun`: created by `guard.run(name)` for a name nobody mounted; never refused as a conflict.
+  const route = (routeOptions: RouteOptions, byRun = false): GuardedRoute => {
     const routeConfig = normalizeRouteOptions(config, routeOptions);
+    mounted.add(routeOptions, routeConfig, byRun);
     const routeRuntime: RouteRuntime = {
       guard: runtime,
       config: routeConfig,
@@ -162,9 +166,9 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
   };
 
   return {
-    route,
+    route: (routeOptions) => route(routeOptions),
     async run(target, fn, runOptions) {
-      const guarded = typeof target === 'string' ? (byName.get(target) ?? route({ route: target })) : target;
+      const guarded = typeof target === 'string' ? (byName.get(target) ?? route({ route: target }, true)) : target;
       const begun = guarded.begin({ headers: runOptions?.headers ?? NO_HEADERS, signal: runOptions?.signal });
       // Only a malformed or spent deadline header gets here.
       if (!begun.ok) throw begun.error;

@@ -247,6 +247,154 @@ function fail(option: string, expected: string, value: unknown): never {
   );
 }
 
+/** Every key of an options group, so that a key added to the type must be added here (and is then accepted). */
+type KnownKeys<T> = { readonly [K in keyof Required<T>]: true };
+
+const DEADLINE_KEYS: KnownKeys<DeadlineOptions> = { defaultMs: true, maxMs: true, headers: true, reserveMs: true };
+const RETRY_KEYS: KnownKeys<RetryOptions> = {
+  maxAttempts: true,
+  baseDelayMs: true,
+  maxDelayMs: true,
+  attemptTimeoutMs: true,
+};
+const RETRY_BUDGET_KEYS: KnownKeys<RetryBudgetOptions> = {
+  percentCanRetry: true,
+  minRetriesPerSecond: true,
+  ttlMs: true,
+  now: true,
+};
+const GUARD_BREAKER_KEYS: KnownKeys<Omit<BreakerOptions, 'key'>> = {
+  errorThresholdPercentage: true,
+  volumeThreshold: true,
+  rollingCountTimeout: true,
+  rollingCountBuckets: true,
+  resetTimeout: true,
+  minTrialBudgetMs: true,
+  countRateLimits: true,
+  enabled: true,
+};
+const ROUTE_BREAKER_KEYS: KnownKeys<BreakerOptions> = { key: true, ...GUARD_BREAKER_KEYS };
+const STREAM_KEYS: KnownKeys<StreamOptions> = {
+  firstEventTimeoutMs: true,
+  idleTimeoutMs: true,
+  heartbeatMs: true,
+  maxEventBytes: true,
+};
+const PROXY_KEYS: KnownKeys<ProxyOptions> = {
+  maxBodyBytes: true,
+  allowedModels: true,
+  maxTokensCap: true,
+  forwardUpstreamClientErrors: true,
+};
+const FALLBACK_MODEL_KEYS: KnownKeys<Extract<RouteFallback, { model: string }>> = { model: true };
+const GUARD_KEYS: KnownKeys<ClaudeGuardOptions> = {
+  client: true,
+  deadline: true,
+  retry: true,
+  retryBudget: true,
+  breaker: true,
+  stream: true,
+  proxy: true,
+  logger: true,
+  onEvent: true,
+  requestIdHeader: true,
+  clock: true,
+  random: true,
+};
+const ROUTE_KEYS: KnownKeys<RouteOptions> = {
+  route: true,
+  deadline: true,
+  retry: true,
+  breaker: true,
+  stream: true,
+  proxy: true,
+  fallback: true,
+};
+
+/** Where an options object was given, for the error message. */
+type Site = { kind: 'guard' } | { kind: 'route'; name: string | undefined };
+
+function siteText(site: Site): string {
+  if (site.kind === 'guard') return 'createClaudeGuard()';
+  return site.name === undefined ? 'route options' : `route '${site.name}'`;
+}
+
+/**
+ * Rejects a key that `known` lacks, naming its full path and the closest known key. Runs once per
+ * guard or mounted route, never per request.
+ */
+function checkKeys(path: string, value: object, known: object, site: Site): void {
+  const knownKeys = Object.keys(known);
+  for (const key of Object.keys(value)) {
+    if (Object.hasOwn(known, key)) continue;
+    const option = path === '' ? key : `${path}.${key}`;
+    const closest = closestKey(key, knownKeys);
+    const elsewhere = site.kind === 'guard' ? routeOnly(option) : guardOnly(option);
+    // Known one level up or down beats a near spelling: `retryBudget` on a route is not `retry`.
+    const hint =
+      elsewhere ??
+      (closest !== undefined
+        ? `did you mean \`${path === '' ? closest : `${path}.${closest}`}\`?`
+        : `${path === '' ? siteText(site) : `\`${path}\``} takes ${knownKeys.map((k) => `\`${k}\``).join(', ')}`);
+    throw new TypeError(`claude-guard: unknown option \`${option}\` in ${siteText(site)}; ${hint}`);
+  }
+}
+
+/** An options group: absent, or a plain object whose keys are all known. */
+function checkGroup(path: string, value: unknown, known: object, site: Site): void {
+  if (value === undefined) return;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(path, 'an object', value);
+  checkKeys(path, value, known, site);
+}
+
+function routeOnly(option: string): string | undefined {
+  return option === 'route' || option === 'fallback' || option === 'breaker.key'
+    ? `\`${option}\` is a route option (guard.route(), claudeGuard(), claudeProxy())`
+    : undefined;
+}
+
+function guardOnly(option: string): string | undefined {
+  return Object.hasOwn(GUARD_KEYS, option) && !Object.hasOwn(ROUTE_KEYS, option)
+    ? `\`${option}\` is an option of createClaudeGuard(), shared by all routes`
+    : undefined;
+}
+
+/**
+ * The known key nearest to a misspelled one: the same but for case, a prefix of one or the other
+ * (3 characters at least), or at most 3 edits away (fewer for short keys, so `foo` is not `key`).
+ */
+function closestKey(key: string, known: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of known) {
+    const other = candidate.toLowerCase();
+    const prefix = Math.min(lower.length, other.length) >= 3 && (other.startsWith(lower) || lower.startsWith(other));
+    const distance = editDistance(lower, other);
+    const limit = Math.min(3, Math.max(1, Math.floor(Math.max(lower.length, other.length) / 3)));
+    if (distance > limit && !prefix) continue;
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance, one row at a time. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
 function positiveNumber(option: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
@@ -426,6 +574,18 @@ function normalizeProxy(prefix: string, value: ProxyOptions | undefined, base: N
 /** @internal Applies defaults and validates, once per guard. */
 export function normalizeGuardOptions(options: ClaudeGuardOptions): GuardConfig {
   if (!options || typeof options !== 'object') fail('options', 'an object', options);
+  const site: Site = { kind: 'guard' };
+  checkKeys('', options, GUARD_KEYS, site);
+  checkGroup('deadline', options.deadline, DEADLINE_KEYS, site);
+  checkGroup('retry', options.retry, RETRY_KEYS, site);
+  const retryBudget: unknown = options.retryBudget;
+  if (retryBudget !== undefined && retryBudget !== false) {
+    if (typeof retryBudget !== 'object' || retryBudget === null) fail('retryBudget', 'an object or false', retryBudget);
+    checkKeys('retryBudget', retryBudget, RETRY_BUDGET_KEYS, site);
+  }
+  checkGroup('breaker', options.breaker, GUARD_BREAKER_KEYS, site);
+  checkGroup('stream', options.stream, STREAM_KEYS, site);
+  checkGroup('proxy', options.proxy, PROXY_KEYS, site);
   const client = options.client as Partial<ClaudeClient> | undefined;
   if (!client || typeof client.messages?.create !== 'function') {
     fail('client', 'an Anthropic client (new Anthropic())', typeof client);
@@ -455,7 +615,18 @@ export function normalizeGuardOptions(options: ClaudeGuardOptions): GuardConfig 
 
 /** @internal Applies the guard's values under a route's overrides, once per mounted route. */
 export function normalizeRouteOptions(guard: GuardConfig, options: RouteOptions): RouteConfig {
-  if (!options || typeof options.route !== 'string' || !/^[A-Za-z0-9._:/-]{1,100}$/.test(options.route)) {
+  if (!options || typeof options !== 'object') fail('options', "an object like { route: 'chat' }", options);
+  const site: Site = { kind: 'route', name: typeof options.route === 'string' ? options.route : undefined };
+  checkKeys('', options, ROUTE_KEYS, site);
+  checkGroup('deadline', options.deadline, DEADLINE_KEYS, site);
+  checkGroup('retry', options.retry, RETRY_KEYS, site);
+  checkGroup('breaker', options.breaker, ROUTE_BREAKER_KEYS, site);
+  checkGroup('stream', options.stream, STREAM_KEYS, site);
+  checkGroup('proxy', options.proxy, PROXY_KEYS, site);
+  if (typeof options.fallback === 'object' && options.fallback !== null) {
+    checkKeys('fallback', options.fallback, FALLBACK_MODEL_KEYS, site);
+  }
+  if (typeof options.route !== 'string' || !/^[A-Za-z0-9._:/-]{1,100}$/.test(options.route)) {
     fail('route', 'a name of 1-100 characters [A-Za-z0-9._:/-]', options?.route);
   }
   const key = options.breaker?.key ?? options.route;
@@ -477,4 +648,69 @@ export function normalizeRouteOptions(guard: GuardConfig, options: RouteOptions)
     proxy: normalizeProxy('proxy', options.proxy, guard.proxy),
     fallback: options.fallback,
   });
+}
+
+interface Mounted {
+  readonly options: RouteOptions;
+  readonly byRun: boolean;
+}
+
+/**
+ * @internal A guard's routes by name and by breaker key, so that conflicting ones are refused
+ * when they are mounted instead of the first one silently winning: a second route of the same
+ * name (unless it is the same options object, one handler on two paths), and routes sharing a
+ * breaker key with different breaker options (the shared breaker can have only one set).
+ */
+export class MountedRoutes {
+  readonly #byName = new Map<string, Mounted>();
+  /** The first route that took each breaker key; every later one must match its options. */
+  readonly #byBreakerKey = new Map<string, { config: RouteConfig; byRun: boolean }>();
+
+  /**
+   * Records a route or throws a TypeError naming the conflict. A route that `guard.run(name)`
+   * created for a name nobody mounted (`byRun`) checks nothing: it takes the guard's defaults and
+   * shares an existing breaker of its key as it is, so `guard.run` never throws for a conflict.
+   */
+  add(options: RouteOptions, config: RouteConfig, byRun = false): void {
+    const previous = this.#byName.get(config.route);
+    if (!byRun && previous && previous.options !== options) {
+      throw new TypeError(
+        previous.byRun
+          ? `claude-guard: route '${config.route}' is mounted after guard.run('${config.route}') created it with the ` +
+              `guard's defaults; mount it before the first guard.run('${config.route}'), or give it another name`
+          : `claude-guard: route '${config.route}' is mounted twice with different options objects; give each ` +
+              `route its own name, or pass the same options object to share one route (one handler on two paths)`,
+      );
+    }
+    const breaker = config.breaker;
+    const first = breaker.enabled ? this.#byBreakerKey.get(breaker.key) : undefined;
+    if (first && !byRun) {
+      const differences = breakerDifferences(first.config, config);
+      if (differences.length > 0) {
+        const createdBy = first.byRun ? ` (created with the guard's defaults by guard.run)` : '';
+        throw new TypeError(
+          `claude-guard: routes '${first.config.route}'${createdBy} and '${config.route}' share breaker key '${breaker.key}' with ` +
+            `different breaker options: ${differences.join('; ')}. Routes sharing a breaker must give it the same ` +
+            `options (one shared breaker object), or use different keys`,
+        );
+      }
+    }
+    if (!previous) this.#byName.set(config.route, { options, byRun });
+    if (breaker.enabled && !first) this.#byBreakerKey.set(breaker.key, { config, byRun });
+  }
+}
+
+function breakerDifferences(first: RouteConfig, second: RouteConfig): string[] {
+  const differences: string[] = [];
+  for (const option of Object.keys(GUARD_BREAKER_KEYS) as (keyof typeof GUARD_BREAKER_KEYS)[]) {
+    const a = first.breaker[option];
+    const b = second.breaker[option];
+    if (a === b) continue;
+    const inherited =
+      option === 'minTrialBudgetMs' ? " (unless set, at most half of the route's deadline.defaultMs)" : '';
+    differences.push(
+      `\`breaker.${option}\` is ${String(a)} on '${first.route}' and ${String(b)} on '${second.route}'${inherited}`,
+    );
+  }
+  return differences;
 }
