@@ -199,3 +199,249 @@ describe('route options', () => {
     expect(normalizeRouteOptions(guardConfig, { route: 'b', fallback: fn }).fallback).toBe(fn);
   });
 });
+
+describe('unknown options', () => {
+  /** Options with a key the types do not know, as a JavaScript caller or a cast would pass them. */
+  const loose = <T>(options: object): T => options as T;
+
+  it.each<[string, object, string]>([
+    ['a top-level key', { retrys: {} }, 'unknown option `retrys` in createClaudeGuard(); did you mean `retry`?'],
+    [
+      'a nested key',
+      { breaker: { resetTimout: 10_000 } },
+      'unknown option `breaker.resetTimout` in createClaudeGuard(); did you mean `breaker.resetTimeout`?',
+    ],
+    [
+      'a key in another case',
+      { deadline: { defaultms: 1_000 } },
+      'unknown option `deadline.defaultms` in createClaudeGuard(); did you mean `deadline.defaultMs`?',
+    ],
+    [
+      'a prefix of a key',
+      { stream: { heartbeat: 1_000 } },
+      'unknown option `stream.heartbeat` in createClaudeGuard(); did you mean `stream.heartbeatMs`?',
+    ],
+    [
+      'a retry budget key',
+      { retryBudget: { ttl: 1_000 } },
+      'unknown option `retryBudget.ttl` in createClaudeGuard(); did you mean `retryBudget.ttlMs`?',
+    ],
+    [
+      'a route-only key on the guard',
+      { breaker: { key: 'shared' } },
+      'unknown option `breaker.key` in createClaudeGuard(); `breaker.key` is a route option',
+    ],
+  ])('rejects %s on the guard, naming its full path and the closest known key', (_, options, message) => {
+    expect(() => makeGuard(loose(options))).toThrow(TypeError);
+    expect(() => makeGuard(loose(options))).toThrow(message);
+  });
+
+  it('names what the level takes when no known key is close', () => {
+    const action = (): unknown => makeGuard(loose({ proxy: { banana: true } }));
+    expect(action).toThrow(
+      'claude-guard: unknown option `proxy.banana` in createClaudeGuard(); `proxy` takes `maxBodyBytes`, ' +
+        '`allowedModels`, `maxTokensCap`, `forwardUpstreamClientErrors`',
+    );
+    expect(action).not.toThrow('did you mean');
+    // Short keys need a short distance: `foo` is not `key`.
+    expect(() => makeGuard({}).route(loose({ route: 'chat', breaker: { foo: 1 } }))).toThrow(
+      /unknown option `breaker\.foo` in route 'chat'; `breaker` takes `key`, /,
+    );
+    expect(() => makeGuard(loose({ timeout: 5 }))).toThrow(
+      /unknown option `timeout` in createClaudeGuard\(\); createClaudeGuard\(\) takes `client`, `deadline`, /,
+    );
+  });
+
+  it.each<[string, object, string]>([
+    ['a top-level key', { route: 'chat', rout: 'x' }, "unknown option `rout` in route 'chat'; did you mean `route`?"],
+    [
+      'a nested key',
+      { route: 'chat', retry: { maxAttempt: 2 } },
+      "unknown option `retry.maxAttempt` in route 'chat'; did you mean `retry.maxAttempts`?",
+    ],
+    [
+      'a fallback key',
+      { route: 'chat', fallback: { modle: 'claude-haiku-4-5' } },
+      "unknown option `fallback.modle` in route 'chat'; did you mean `fallback.model`?",
+    ],
+    [
+      'a guard-only key on a route',
+      { route: 'chat', retryBudget: false },
+      "unknown option `retryBudget` in route 'chat'; `retryBudget` is an option of createClaudeGuard()",
+    ],
+    ['a misspelled route name key', { rout: 'chat' }, 'unknown option `rout` in route options; did you mean `route`?'],
+  ])('rejects %s on a route, through guard.route() too', (_, options, message) => {
+    const guardConfig = normalizeGuardOptions({ client });
+    expect(() => normalizeRouteOptions(guardConfig, loose(options))).toThrow(TypeError);
+    expect(() => normalizeRouteOptions(guardConfig, loose(options))).toThrow(message);
+    expect(() => makeGuard({}).route(loose(options))).toThrow(message);
+  });
+
+  it('rejects an options group that is not an object, naming it', () => {
+    expectNamed(() => makeGuard(loose({ deadline: 5_000 })), 'deadline');
+    expectNamed(() => makeGuard(loose({ retry: [] })), 'retry');
+    expectNamed(() => makeGuard(loose({ retryBudget: true })), 'retryBudget');
+    expectNamed(() => makeGuard({}).route(loose({ route: 'chat', breaker: null })), 'breaker');
+    expect(() => makeGuard({}).route(loose('chat'))).toThrow(
+      "option `options` must be an object like { route: 'chat' }",
+    );
+  });
+
+  it('accepts every documented key at every level, functions and user objects as they are', () => {
+    const guard = makeGuard({
+      deadline: { defaultMs: 10_000, maxMs: 20_000, headers: ['x-budget-ms'], reserveMs: 1 },
+      retry: { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 20, attemptTimeoutMs: 1_000 },
+      retryBudget: { percentCanRetry: 0.1, minRetriesPerSecond: 1, ttlMs: 1_000, now: () => 0 },
+      breaker: {
+        errorThresholdPercentage: 40,
+        volumeThreshold: 5,
+        rollingCountTimeout: 1_000,
+        rollingCountBuckets: 10,
+        resetTimeout: 5_000,
+        minTrialBudgetMs: 100,
+        countRateLimits: true,
+        enabled: true,
+      },
+      stream: { firstEventTimeoutMs: 1_000, idleTimeoutMs: 1_000, heartbeatMs: 500, maxEventBytes: 1_024 },
+      proxy: { maxBodyBytes: 1_024, allowedModels: ['m'], maxTokensCap: 10, forwardUpstreamClientErrors: false },
+      // A logger carries its own keys; they are not options.
+      logger: Object.assign(Object.create(console) as Console, { level: 'debug' }),
+      onEvent: () => undefined,
+      requestIdHeader: 'x-correlation-id',
+      random: () => 0.5,
+    });
+    expect(() =>
+      guard.route({
+        route: 'chat',
+        deadline: { defaultMs: 5_000 },
+        retry: { maxAttempts: 1 },
+        breaker: { key: 'chat-key', resetTimeout: 1_000 },
+        stream: { heartbeatMs: 1_000 },
+        proxy: { maxTokensCap: 5 },
+        fallback: { model: 'claude-haiku-4-5' },
+      }),
+    ).not.toThrow();
+  });
+});
+
+describe('mounted routes', () => {
+  it('refuses a route name mounted twice with different options objects', () => {
+    const guard = makeGuard({});
+    guard.route({ route: 'chat' });
+    expect(() => guard.route({ route: 'chat' })).toThrow(TypeError);
+    expect(() => guard.route({ route: 'chat', retry: { maxAttempts: 1 } })).toThrow(
+      "claude-guard: route 'chat' is mounted twice with different options objects; give each route its own name, " +
+        'or pass the same options object to share one route (one handler on two paths)',
+    );
+  });
+
+  it('accepts the same options object again (one handler on two paths), and routes of other names', () => {
+    const guard = makeGuard({});
+    const options: RouteOptions = { route: 'chat', breaker: { resetTimeout: 5_000 } };
+    const first = guard.route(options);
+    const second = guard.route(options);
+    expect(second.name).toBe('chat');
+    expect(second.config).toEqual(first.config);
+    expect(() => guard.route({ route: 'chat-2', breaker: { resetTimeout: 5_000 } })).not.toThrow();
+    expect(guard.status().breakers.map((b) => [b.key, b.routes])).toEqual([
+      ['chat', ['chat']],
+      ['chat-2', ['chat-2']],
+    ]);
+  });
+
+  it('a refused route leaves nothing behind: no breaker, no name', () => {
+    const guard = makeGuard({});
+    guard.route({ route: 'a', breaker: { key: 'shared', resetTimeout: 1_000 } });
+    expect(() => guard.route({ route: 'b', breaker: { key: 'shared' } })).toThrow(TypeError);
+    expect(guard.status().breakers).toEqual([expect.objectContaining({ key: 'shared', routes: ['a'] })]);
+    expect(() => guard.route({ route: 'b' })).not.toThrow();
+  });
+
+  it('refuses routes sharing a breaker key with different breaker options, naming both routes, the key and the option', () => {
+    const guard = makeGuard({});
+    guard.route({ route: 'summarize', breaker: { key: 'claude-main', resetTimeout: 10_000 } });
+    expect(() => guard.route({ route: 'tips', breaker: { key: 'claude-main' } })).toThrow(
+      "claude-guard: routes 'summarize' and 'tips' share breaker key 'claude-main' with different breaker options: " +
+        "`breaker.resetTimeout` is 10000 on 'summarize' and 30000 on 'tips'. Routes sharing a breaker must give it " +
+        'the same options (one shared breaker object), or use different keys',
+    );
+    // Every differing option is named.
+    expect(() =>
+      guard.route({ route: 'other', breaker: { key: 'claude-main', resetTimeout: 10_000, volumeThreshold: 3 } }),
+    ).toThrow("`breaker.volumeThreshold` is 10 on 'summarize' and 3 on 'other'");
+    // A route's name is its breaker's key unless it names another.
+    guard.route({ route: 'solo', breaker: { resetTimeout: 1_000 } });
+    expect(() => guard.route({ route: 'joins-solo', breaker: { key: 'solo' } })).toThrow(
+      "routes 'solo' and 'joins-solo' share breaker key 'solo'",
+    );
+  });
+
+  it('accepts routes sharing a breaker key with equal options, however they were written', () => {
+    const guard = makeGuard({ breaker: { resetTimeout: 10_000 } });
+    guard.route({ route: 'a', breaker: { key: 'shared' } });
+    guard.route({ route: 'b', breaker: { key: 'shared', resetTimeout: 10_000 } });
+    guard.route({ route: 'c', breaker: { key: 'shared', resetTimeout: 10_000, volumeThreshold: 10 } });
+    expect(guard.status().breakers).toEqual([expect.objectContaining({ key: 'shared', routes: ['a', 'b', 'c'] })]);
+  });
+
+  it('a route with its breaker off shares nothing, so its options cannot conflict', () => {
+    const guard = makeGuard({});
+    guard.route({ route: 'a', breaker: { key: 'shared', resetTimeout: 1_000 } });
+    expect(() => guard.route({ route: 'b', breaker: { key: 'shared', enabled: false } })).not.toThrow();
+  });
+
+  it("names an inherited minTrialBudgetMs lowered by a route's shorter deadline", () => {
+    const guard = makeGuard({});
+    guard.route({ route: 'a', breaker: { key: 'shared' } });
+    expect(() => guard.route({ route: 'b', deadline: { defaultMs: 1_000 }, breaker: { key: 'shared' } })).toThrow(
+      "`breaker.minTrialBudgetMs` is 1000 on 'a' and 500 on 'b' (unless set, at most half of the route's deadline.defaultMs)",
+    );
+  });
+
+  describe('guard.run by name', () => {
+    const ok = (): Promise<string> => Promise.resolve('done');
+
+    it('reuses the route mounted under that name', async () => {
+      const guard = makeGuard({});
+      const mounted = guard.route({ route: 'report', breaker: { resetTimeout: 5_000 } });
+      await expect(guard.run('report', ok)).resolves.toBe('done');
+      await expect(guard.run('report', ok)).resolves.toBe('done');
+      await expect(guard.run(mounted, ok)).resolves.toBe('done');
+      expect(guard.status().breakers).toEqual([
+        expect.objectContaining({
+          key: 'report',
+          routes: ['report'],
+          options: expect.objectContaining({ resetTimeout: 5_000 }),
+        }),
+      ]);
+    });
+
+    it("creates a route with the guard's defaults once for an unknown name, and reuses it", async () => {
+      const guard = makeGuard({});
+      await expect(guard.run('nightly', ok)).resolves.toBe('done');
+      await expect(guard.run('nightly', ok)).resolves.toBe('done');
+      expect(guard.status().breakers).toEqual([expect.objectContaining({ key: 'nightly', routes: ['nightly'] })]);
+    });
+
+    it("never trips a check: a name whose key another route's breaker uses with other options shares it as it is", async () => {
+      const guard = makeGuard({});
+      guard.route({ route: 'tips', breaker: { key: 'summarize', resetTimeout: 1_000 } });
+      await expect(guard.run('summarize', ok)).resolves.toBe('done');
+      expect(guard.status().breakers).toEqual([
+        expect.objectContaining({ key: 'summarize', routes: ['tips', 'summarize'] }),
+      ]);
+    });
+
+    it('a route mounted after guard.run created its name is refused, saying why', async () => {
+      const guard = makeGuard({});
+      await guard.run('late', ok);
+      expect(() => guard.route({ route: 'late' })).toThrow(
+        "claude-guard: route 'late' is mounted after guard.run('late') created it with the guard's defaults; " +
+          "mount it before the first guard.run('late'), or give it another name",
+      );
+      expect(() => guard.route({ route: 'other', breaker: { key: 'late', resetTimeout: 1_000 } })).toThrow(
+        "routes 'late' (created with the guard's defaults by guard.run) and 'other' share breaker key 'late'",
+      );
+    });
+  });
+});
