@@ -222,6 +222,11 @@ describe('unknown options', () => {
       'unknown option `stream.heartbeat` in createClaudeGuard(); did you mean `stream.heartbeatMs`?',
     ],
     [
+      'a word of the same stem',
+      { retries: { maxAttempts: 2 } },
+      'unknown option `retries` in createClaudeGuard(); did you mean `retry`?',
+    ],
+    [
       'a retry budget key',
       { retryBudget: { ttl: 1_000 } },
       'unknown option `retryBudget.ttl` in createClaudeGuard(); did you mean `retryBudget.ttlMs`?',

@@ -361,7 +361,8 @@ function guardOnly(option: string): string | undefined {
 
 /**
  * The known key nearest to a misspelled one: the same but for case, a prefix of one or the other
- * (3 characters at least), or at most 3 edits away (fewer for short keys, so `foo` is not `key`).
+ * (3 characters at least), the same stem (4 characters and half the word at least: `retries`,
+ * `retry`), or at most 3 edits away (fewer for short keys, so `foo` is not `key`).
  */
 function closestKey(key: string, known: readonly string[]): string | undefined {
   const lower = key.toLowerCase();
@@ -369,16 +370,24 @@ function closestKey(key: string, known: readonly string[]): string | undefined {
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const candidate of known) {
     const other = candidate.toLowerCase();
+    const longer = Math.max(lower.length, other.length);
     const prefix = Math.min(lower.length, other.length) >= 3 && (other.startsWith(lower) || lower.startsWith(other));
+    const stem = sharedPrefix(lower, other);
     const distance = editDistance(lower, other);
-    const limit = Math.min(3, Math.max(1, Math.floor(Math.max(lower.length, other.length) / 3)));
-    if (distance > limit && !prefix) continue;
+    const limit = Math.min(3, Math.max(1, Math.floor(longer / 3)));
+    if (distance > limit && !prefix && !(stem >= 4 && stem * 2 >= longer)) continue;
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;
     }
   }
   return best;
+}
+
+function sharedPrefix(a: string, b: string): number {
+  let n = 0;
+  while (n < a.length && a[n] === b[n]) n++;
+  return n;
 }
 
 /** Edits from `a` to `b` (Levenshtein, a swap of two neighbours counting as one edit: `modle` is 1 from `model`). */
