@@ -81,7 +81,7 @@ app.post('/naive/v1/messages', express.json({ limit: '1mb' }), async (req, res) 
   for await (const event of stream) res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
   res.end();
 });
-app.use(guardExpress.claudeGuardErrorHandler());
+app.use(guardExpress.claudeGuardErrorHandler(guard));
 app.use(bareErrors);
 
 const hono = new Hono<{ Variables: guardHono.ClaudeGuardVariables }>();
@@ -100,7 +100,7 @@ hono.onError((error, c) => {
   if (error instanceof Anthropic.APIError && typeof error.status === 'number') {
     return c.json({ type: 'error', error: { type: 'api_error', message: 'upstream failed' } }, error.status as 500);
   }
-  return guardHono.claudeGuardErrorHandler()(error, c);
+  return guardHono.claudeGuardErrorHandler(guard)(error, c);
 });
 
 const expressServer: Server = app.listen(0, '127.0.0.1');

@@ -19,7 +19,7 @@ describe('express.json() in front of the passthrough', () => {
     const app = express();
     app.use(express.json({ limit: '1kb' }));
     app.post('/v1/messages', claudeProxy(guard, { route: 'proxy' }));
-    app.use(claudeGuardErrorHandler());
+    app.use(claudeGuardErrorHandler(guard));
     const server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     closers.push(async () => {

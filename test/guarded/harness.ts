@@ -270,7 +270,7 @@ async function startExpress(
         break;
     }
   }
-  app.use(guardExpress.claudeGuardErrorHandler());
+  app.use(guardExpress.claudeGuardErrorHandler(guard));
   const server = app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -314,7 +314,7 @@ async function startHono(guard: ClaudeGuard, client: Anthropic, routes: RouteSpe
         break;
     }
   }
-  app.onError(guardHono.claudeGuardErrorHandler());
+  app.onError(guardHono.claudeGuardErrorHandler(guard));
   return new Promise<Server>((resolve) => {
     const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(server as Server));
   });

@@ -58,7 +58,7 @@ async function startApp(adapter: AdapterName, upstreamUrl: string): Promise<App>
         res.json({ text: message.content.map((block) => (block.type === 'text' ? block.text : '')).join('') });
       },
     );
-    app.use(guardExpress.claudeGuardErrorHandler());
+    app.use(guardExpress.claudeGuardErrorHandler(guard));
     server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
   } else {
@@ -68,7 +68,7 @@ async function startApp(adapter: AdapterName, upstreamUrl: string): Promise<App>
       const message = await c.var.claude.messages.create(params());
       return c.json({ text: message.content.map((block) => (block.type === 'text' ? block.text : '')).join('') });
     });
-    app.onError(guardHono.claudeGuardErrorHandler());
+    app.onError(guardHono.claudeGuardErrorHandler(guard));
     server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
     if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
   }

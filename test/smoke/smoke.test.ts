@@ -32,7 +32,7 @@ beforeEach(async () => {
       request_id: req.claude.requestId,
     });
   });
-  app.use(claudeGuardErrorHandler());
+  app.use(claudeGuardErrorHandler(guard));
   server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

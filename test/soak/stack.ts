@@ -164,7 +164,7 @@ async function listenExpress(guard: ClaudeGuard, proxyRoute: RouteOptions, chatR
     }
     res.json({ text: textOf(await req.claude.messages.create(chatParams(body))) });
   });
-  app.use(expressErrorHandler());
+  app.use(expressErrorHandler(guard));
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   return server;
@@ -178,7 +178,7 @@ async function listenHono(guard: ClaudeGuard, proxyRoute: RouteOptions, chatRout
     if (body.stream === true) return c.var.claude.stream(c, chatParams(body), { format: 'text' });
     return c.json({ text: textOf(await c.var.claude.messages.create(chatParams(body))) });
   });
-  app.onError(honoErrorHandler());
+  app.onError(honoErrorHandler(guard));
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
   if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
   return server;

@@ -7,6 +7,7 @@ import {
   type DeadlineOptions,
   type GuardEvent,
   type MessageStreamParams,
+  type ProxyOptions,
   type RequestLogRecord,
   type RetryOptions,
   type StreamOptions,
@@ -58,6 +59,10 @@ export interface HarnessOptions {
   apiKey?: string;
   /** Breaker options for the guard. */
   breaker?: Omit<BreakerOptions, 'key'>;
+  /** The guard's correlation header (default `x-request-id`). */
+  requestIdHeader?: string;
+  /** The passthrough's limits (guard-wide `proxy` options), e.g. a small `maxBodyBytes`. */
+  proxy?: ProxyOptions;
 }
 
 /**
@@ -111,6 +116,8 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     ...(options.stream ? { stream: options.stream } : {}),
     ...(options.deadline ? { deadline: options.deadline } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.requestIdHeader === undefined ? {} : { requestIdHeader: options.requestIdHeader }),
+    ...(options.proxy ? { proxy: options.proxy } : {}),
     logger: { info: (record) => logs.push(record as RequestLogRecord) },
     onEvent: (event) => events.push(event),
   });
@@ -194,7 +201,7 @@ async function listenExpress(guard: ClaudeGuard, withCompression: boolean): Prom
     const message = await req.claude.messages.create(chatParams(body));
     res.json({ text: message.content.map((block) => (block.type === 'text' ? block.text : '')).join('') });
   });
-  app.use(expressErrorHandler());
+  app.use(expressErrorHandler(guard));
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   return server;
@@ -209,7 +216,7 @@ function buildHono(guard: ClaudeGuard): Hono<{ Variables: ClaudeGuardVariables }
     const message = await c.var.claude.messages.create(chatParams(body));
     return c.json({ text: message.content.map((block) => (block.type === 'text' ? block.text : '')).join('') });
   });
-  app.onError(honoErrorHandler());
+  app.onError(honoErrorHandler(guard));
   return app;
 }
 

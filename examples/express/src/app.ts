@@ -74,6 +74,6 @@ export function createExpressExample(options: {
     });
   }
 
-  app.use(claudeGuardErrorHandler());
+  app.use(claudeGuardErrorHandler(guard));
   return app;
 }

@@ -1,10 +1,4 @@
-import {
-  anthropicErrorBody,
-  ClaudeGuardError,
-  errorResponse,
-  isValidRequestId,
-  type ClaudeGuard,
-} from '@claude-guard/core';
+import { anthropicErrorBody, ClaudeGuardError, type ClaudeGuard } from '@claude-guard/core';
 import {
   chatParams,
   DEMO_FAULTS,
@@ -15,7 +9,6 @@ import {
 import { claudeGuard, claudeGuardErrorHandler, claudeProxy } from '@claude-guard/hono';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { randomUUID } from 'node:crypto';
 
 /** Largest `/chat` body (as the Express example): a 4 000-character message fits with room to spare. */
 const CHAT_BODY_LIMIT = 64 * 1024;
@@ -24,13 +17,12 @@ const FAULT_BODY_LIMIT = 4 * 1024;
 
 /**
  * Caps a route's body: Hono reads bodies without any limit of its own. Over the limit, the
- * Anthropic-shaped 413 the guard's routes answer with.
+ * Anthropic-shaped 413 the guard's routes answer with, the request id under the guard's header.
  */
-function limitBody(maxSize: number): MiddlewareHandler {
+function limitBody(guard: ClaudeGuard, maxSize: number): MiddlewareHandler {
   return bodyLimit({
     maxSize,
     onError: (c) => {
-      const incoming = c.req.header('x-request-id');
       const error = new ClaudeGuardError({
         status: 413,
         type: 'request_too_large',
@@ -39,7 +31,7 @@ function limitBody(maxSize: number): MiddlewareHandler {
         // Answered before the body was read: the client must not send its next request on this connection.
         headers: { connection: 'close' },
       });
-      return errorResponse(error, isValidRequestId(incoming) ? incoming : `cg_${randomUUID()}`);
+      return guard.errorResponse(error, c.req.raw.headers);
     },
   });
 }
@@ -56,7 +48,7 @@ function limitBody(maxSize: number): MiddlewareHandler {
 export function createHonoExample(options: { guard: ClaudeGuard; upstream: ExampleUpstream; model: string }): Hono {
   const { guard, upstream, model } = options;
   const app = new Hono();
-  app.onError(claudeGuardErrorHandler());
+  app.onError(claudeGuardErrorHandler(guard));
 
   app.get('/', (c) => c.html(DEMO_PAGE_HTML));
   app.get('/healthz', (c) => c.json({ ok: true }));
@@ -69,7 +61,7 @@ export function createHonoExample(options: { guard: ClaudeGuard; upstream: Examp
   // The passthrough limits its own body: `proxy.maxBodyBytes`, 1 MiB by default.
   app.post('/v1/messages', claudeProxy(guard, { route: 'proxy' }));
 
-  app.post('/chat', limitBody(CHAT_BODY_LIMIT), claudeGuard(guard, { route: 'chat' }), async (c) => {
+  app.post('/chat', limitBody(guard, CHAT_BODY_LIMIT), claudeGuard(guard, { route: 'chat' }), async (c) => {
     const chat = chatParams(await c.req.json().catch(() => null), model);
     if (!chat.ok) return c.json(anthropicErrorBody('invalid_request_error', chat.error, c.var.claude.requestId), 400);
     if (chat.stream) return c.var.claude.stream(c, chat.params, { format: 'text' });
@@ -83,7 +75,7 @@ export function createHonoExample(options: { guard: ClaudeGuard; upstream: Examp
     app.get('/demo/faults', (c) =>
       c.json(Object.fromEntries(Object.entries(DEMO_FAULTS).map(([name, fault]) => [name, fault.label]))),
     );
-    app.post('/demo/fault', limitBody(FAULT_BODY_LIMIT), async (c) => {
+    app.post('/demo/fault', limitBody(guard, FAULT_BODY_LIMIT), async (c) => {
       const name: unknown = ((await c.req.json().catch(() => null)) as { fault?: unknown } | null)?.fault;
       if (!isDemoFault(name)) return c.json({ error: 'unknown fault' }, 400);
       DEMO_FAULTS[name].apply(fake);

@@ -1,6 +1,5 @@
 import type { AnthropicErrorType } from './anthropic-error-types.js';
 import { anthropicErrorBody, type AnthropicErrorBody } from './error-body.js';
-import { errorResponse } from './response.js';
 
 /**
  * Why a guarded call ended without an answer; used in logs and events.
@@ -45,6 +44,8 @@ export interface ClaudeGuardErrorInit {
  * The one error type clients of a guarded route ever see. Its `message` is our own, sanitized
  * wording (never an API key, stack or raw upstream body); `toBody()` gives the Anthropic shape.
  * Throwing it from a handler lets the adapter's error handler answer with the right status.
+ * Rendering it as a `Response` is `errorResponse` (response.ts) or `guard.errorResponse()`: the
+ * error itself does not know which header the guard sends the request id in until a call tags it.
  *
  * @example
  * ```ts
@@ -65,8 +66,10 @@ export class ClaudeGuardError extends Error {
   readonly headers: Readonly<Record<string, string>>;
   readonly attempts: number;
   readonly upstreamRequestId: string | undefined;
-  /** The guarded request's id, once the error has passed through one. */
+  /** The guarded request's id, once the error has passed through one (set with {@link tagRequest}). */
   requestId: string | undefined;
+  /** The header that request's id travels in (the guard's `requestIdHeader`), set with `requestId`. */
+  requestIdHeader: string | undefined;
 
   constructor(init: ClaudeGuardErrorInit) {
     super(init.message);
@@ -82,14 +85,29 @@ export class ClaudeGuardError extends Error {
   toBody(requestId: string): AnthropicErrorBody {
     return anthropicErrorBody(this.type, this.message, requestId);
   }
+}
 
-  /**
-   * The full error `Response`. Hono's default error handler answers with it (as it does for
-   * `HTTPException`) instead of logging a stack and sending a bare 500.
-   */
-  getResponse(): Response {
-    return errorResponse(this, this.requestId ?? 'unknown', this.upstreamRequestId);
+/**
+ * Tags an error with the request it ended, unless an earlier request already did (an error
+ * rethrown from a nested call keeps the id of the request that raised it): from then on every
+ * renderer answers it under the right id and header, whichever handler catches it.
+ *
+ * @param error - The error leaving a guarded call or route.
+ * @param requestId - That request's correlation id.
+ * @param requestIdHeader - The guard's configured correlation header.
+ * @returns `error`, tagged.
+ *
+ * @example
+ * ```ts
+ * throw tagRequest(error, call.requestId, call.requestIdHeader);
+ * ```
+ */
+export function tagRequest(error: ClaudeGuardError, requestId: string, requestIdHeader: string): ClaudeGuardError {
+  if (error.requestId === undefined) {
+    error.requestId = requestId;
+    error.requestIdHeader = requestIdHeader;
   }
+  return error;
 }
 
 /**

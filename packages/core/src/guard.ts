@@ -2,6 +2,7 @@ import { VERSION as SDK_VERSION } from '@anthropic-ai/sdk/version';
 import { exponentialBackoff } from './backoff.js';
 import { BreakerRegistry, type BreakerSnapshot, type PublicBreakerStatus } from './breaker-registry.js';
 import { GuardEvents, type GuardEventListener } from './events.js';
+import { ClaudeGuardError, isClaudeGuardError } from './guard-error.js';
 import { GuardedCall, type BeginInput, type BeginResult, type HeaderReader } from './guarded-call.js';
 import {
   MountedRoutes,
@@ -12,7 +13,8 @@ import {
   type RouteOptions,
 } from './options.js';
 import { handleProxy } from './proxy.js';
-import { createRequestIdGenerator } from './request-id.js';
+import { createRequestIdGenerator, resolveRequestId } from './request-id.js';
+import { errorResponse } from './response.js';
 import type { AttemptContext } from './retry-loop.js';
 import { createRetryBudget } from './retry-budget.js';
 import type { GuardRuntime, RouteRuntime } from './route-runtime.js';
@@ -91,6 +93,20 @@ export interface ClaudeGuard {
   route(options: RouteOptions): GuardedRoute;
   /** Runs any Claude call under a route's deadline, retries and breaker (routes by name are created with defaults). */
   run<T>(route: string | GuardedRoute, fn: (attempt: AttemptContext) => Promise<T>, options?: RunOptions): Promise<T>;
+  /**
+   * Answers an error caught outside a guarded call (a body parser's, a plain route's) the way the
+   * guard's routes do: a {@link ClaudeGuardError} with its status and message, anything else a 500
+   * `api_error` that reveals nothing. The request id is the one the error was tagged with by the
+   * request it ended, else the caller's valid id read from the configured `requestIdHeader`, else
+   * a fresh one; it is sent under that header and as the body's `request_id`. The adapters' error
+   * handlers use it.
+   *
+   * @example
+   * ```ts
+   * app.onError((error, c) => guard.errorResponse(error, c.req.raw.headers));
+   * ```
+   */
+  errorResponse(error: unknown, headers?: HeaderReader): Response;
   /** Subscribes to typed events; returns the unsubscribe function. */
   on(listener: GuardEventListener): () => void;
   /** Full detail (counts, options, exact timings): keep it behind your own access control. */
@@ -184,9 +200,26 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
         throw guardError;
       }
     },
+    errorResponse(error, headers = NO_HEADERS) {
+      const guardError = isClaudeGuardError(error) ? error : internalError();
+      return errorResponse(guardError, {
+        requestId: guardError.requestId ?? resolveRequestId(headers.get(config.requestIdHeader), runtime.nextRequestId),
+        requestIdHeader: guardError.requestIdHeader ?? config.requestIdHeader,
+      });
+    },
     on: (listener) => events.on(listener),
     status: () => ({ breakers: runtime.breakers.snapshot() }),
     publicStatus: () => ({ breakers: runtime.breakers.publicSnapshot() }),
     close: () => runtime.breakers.close(),
   };
+}
+
+// A foreign error's own text may hold anything (a stack, a key, a SQL fragment): none of it is sent.
+function internalError(): ClaudeGuardError {
+  return new ClaudeGuardError({
+    status: 500,
+    type: 'api_error',
+    message: 'Internal server error',
+    outcome: 'internal-error',
+  });
 }

@@ -2,7 +2,7 @@ import type { ClaudeMessage, ClaudeRequestOptions, MessageCreateParams, MessageS
 import { classifyFailure } from './classify.js';
 import { Deadline, resolveDeadline } from './deadline.js';
 import type { FallbackContext } from './fallback.js';
-import { ClaudeGuardError, isClaudeGuardError } from './guard-error.js';
+import { ClaudeGuardError, isClaudeGuardError, tagRequest } from './guard-error.js';
 import type { RequestLogRecord } from './logger.js';
 import { isBodyDecodeFailure, isMessage, MalformedMessageError } from './message-body.js';
 import { resolveRequestId } from './request-id.js';
@@ -187,7 +187,10 @@ export class GuardedCall {
     return {
       ok: false,
       error: resolved,
-      response: errorResponse(resolved, requestId, undefined, guard.config.requestIdHeader),
+      response: errorResponse(tagRequest(resolved, requestId, guard.config.requestIdHeader), {
+        requestId,
+        requestIdHeader: guard.config.requestIdHeader,
+      }),
     };
   }
 
@@ -207,7 +210,7 @@ export class GuardedCall {
         traits,
       );
     } catch (error) {
-      if (isClaudeGuardError(error)) error.requestId ??= this.requestId;
+      if (isClaudeGuardError(error)) tagRequest(error, this.requestId, this.requestIdHeader);
       throw error;
     }
   }
@@ -276,15 +279,16 @@ export class GuardedCall {
   errorResponse(error: unknown): Response {
     const guardError = this.toGuardError(error);
     this.#outcome ??= guardError.outcome;
-    return errorResponse(guardError, this.requestId, this.state.upstreamRequestId, this.requestIdHeader);
+    return errorResponse(guardError, {
+      requestId: this.requestId,
+      requestIdHeader: this.requestIdHeader,
+      upstreamRequestId: this.state.upstreamRequestId,
+    });
   }
 
   /** Any error as a {@link ClaudeGuardError}; foreign errors become a generic 500 (no stack, no text). */
   toGuardError(error: unknown): ClaudeGuardError {
-    if (isClaudeGuardError(error)) {
-      error.requestId ??= this.requestId;
-      return error;
-    }
+    if (isClaudeGuardError(error)) return tagRequest(error, this.requestId, this.requestIdHeader);
     const failure = classifyFailure(error, {
       deadline: this.deadline,
       countRateLimits: false,
@@ -296,8 +300,7 @@ export class GuardedCall {
       message: `Internal error in route '${this.#runtime.config.route}'`,
       outcome: failure.kind === 'client-abort' ? 'client-aborted' : 'internal-error',
     });
-    wrapped.requestId = this.requestId;
-    return wrapped;
+    return tagRequest(wrapped, this.requestId, this.requestIdHeader);
   }
 
   /** @internal Records how the request ended, for the log line. */

@@ -2,7 +2,7 @@ import { DeadlineExceededError } from './deadline.js';
 import { GuardedCall } from './guarded-call.js';
 import { ClaudeGuardError } from './guard-error.js';
 import { readBodyText } from './read-body.js';
-import { errorResponse, forwardUpstreamHeaders, jsonResponse } from './response.js';
+import { forwardUpstreamHeaders, jsonResponse } from './response.js';
 import type { RouteRuntime } from './route-runtime.js';
 import { jsonNestingExceeds, MAX_JSON_DEPTH, validateMessagesBody } from './validate-request.js';
 
@@ -34,7 +34,7 @@ export async function handleProxy(runtime: RouteRuntime, request: Request): Prom
   const call = begun.call;
   // Answered before Claude is called: one log line with the error's outcome, no breaker touched.
   const reject = (error: ClaudeGuardError) => {
-    const response = errorResponse(error, call.requestId, undefined, call.requestIdHeader);
+    const response = call.errorResponse(error);
     call.setOutcome(error.outcome);
     call.end(response.status);
     return response;

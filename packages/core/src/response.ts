@@ -4,26 +4,47 @@ import { isForwardableRateLimit, upstreamRequestId as validRequestId } from './u
 const JSON_TYPE = 'application/json';
 
 /**
- * The sanitized error response every guarded route sends. `x-should-retry: false` tells an SDK
- * calling us not to stack its retries on top of ours: we have already retried.
+ * Whom an error response is about: the request's correlation id and the header it travels in.
  *
  * @example
  * ```ts
- * return errorResponse(err, 'req_1');
+ * const ids: ErrorResponseIds = { requestId: 'req_1', requestIdHeader: 'x-correlation-id' };
  * ```
  */
-export function errorResponse(
-  error: ClaudeGuardError,
-  requestId: string,
-  upstreamRequestId?: string,
-  requestIdHeader = 'x-request-id',
-): Response {
+export interface ErrorResponseIds {
+  /** The request's correlation id: sent under `requestIdHeader` and as the body's `request_id`. */
+  readonly requestId: string;
+  /**
+   * The guard's configured correlation header (its `requestIdHeader` option). Required on purpose: a
+   * default here is how error answers once went out under `x-request-id` while successes used the configured name.
+   */
+  readonly requestIdHeader: string;
+  /** The upstream's `request-id`, when one answered; else the error's own, if any. */
+  readonly upstreamRequestId?: string | undefined;
+}
+
+/**
+ * The sanitized error response every guarded route sends: the one place an error becomes a
+ * `Response`. `x-should-retry: false` tells an SDK calling us not to stack its retries on top of
+ * ours: we have already retried.
+ *
+ * @param error - The error to answer with; its message is already safe for a client.
+ * @param ids - The request id and the configured header to send it under.
+ * @returns An Anthropic-shaped JSON error response.
+ *
+ * @example
+ * ```ts
+ * return errorResponse(err, { requestId: 'req_1', requestIdHeader: 'x-request-id' });
+ * ```
+ */
+export function errorResponse(error: ClaudeGuardError, ids: ErrorResponseIds): Response {
+  const { requestId } = ids;
   const headers = new Headers(error.headers);
   headers.set('content-type', JSON_TYPE);
   headers.set('x-should-retry', 'false');
-  headers.set(requestIdHeader, requestId);
+  headers.set(ids.requestIdHeader, requestId);
   // Checked again here (shape only: no secrets at hand) because this is exported and may be given anything.
-  const upstream = validRequestId(upstreamRequestId ?? error.upstreamRequestId, []);
+  const upstream = validRequestId(ids.upstreamRequestId ?? error.upstreamRequestId, []);
   if (upstream) headers.set('x-upstream-request-id', upstream);
   // What an Anthropic SDK calling us reads as `error.requestID`: the upstream's id, else ours.
   headers.set('request-id', upstream ?? requestId);

@@ -6,8 +6,7 @@ import type {
   RouteOptions,
   StreamCallOptions,
 } from '@claude-guard/core';
-import { ClaudeGuardError, isClaudeGuardError, isValidRequestId } from '@claude-guard/core';
-import { randomUUID } from 'node:crypto';
+import { ClaudeGuardError, isClaudeGuardError } from '@claude-guard/core';
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { closeSignal, headerReader, toWebRequest, writeWebResponse } from './node-bridge.js';
 
@@ -52,7 +51,7 @@ type WithCall = Request & { [CALL]?: GuardedCall };
  *   const message = await req.claude.messages.create({ model: 'claude-sonnet-5', max_tokens: 512, messages });
  *   res.json(message);
  * });
- * app.use(claudeGuardErrorHandler());
+ * app.use(claudeGuardErrorHandler(guard));
  * ```
  */
 export function claudeGuard(guard: ClaudeGuard, options: RouteOptions): RequestHandler {
@@ -111,36 +110,35 @@ export function claudeProxy(guard: ClaudeGuard, options: RouteOptions): RequestH
 
 /**
  * Answers errors from guarded routes with the sanitized Anthropic-shaped body and the right
- * status (`504` deadline, `503` breaker open, `429` with `retry-after`, ...). Errors from a
- * guarded route that are not the guard's become a generic 500 without a stack. Other errors go on
- * to the next error handler, as does anything once headers are sent.
+ * status (`504` deadline, `503` breaker open, `429` with `retry-after`, ...), and body-parser's
+ * errors and `ClaudeGuardError`s thrown anywhere (a `guard.run` in a plain route) the same way.
+ * Errors from a guarded route that are not the guard's become a generic 500 without a stack.
+ * Other errors go on to the next error handler, as does anything once headers are sent. The
+ * request id goes out under the guard's `requestIdHeader`, which is why the guard is passed.
  *
+ * @param guard - from `createClaudeGuard()`: its `requestIdHeader` names the correlation header
  * @returns an Express error handler (four parameters)
  * @example
  * ```ts
- * app.use(claudeGuardErrorHandler());
+ * app.use(claudeGuardErrorHandler(guard));
  * ```
  */
-export function claudeGuardErrorHandler(): ErrorRequestHandler {
+export function claudeGuardErrorHandler(guard: ClaudeGuard): ErrorRequestHandler {
   return (error: unknown, req, res, next) => {
     if (res.headersSent) {
       next(error);
       return;
     }
     const call = (req as WithCall)[CALL];
-    let guardError =
+    const guardError =
       bodyParserError(error) ?? (call ? call.toGuardError(error) : isClaudeGuardError(error) ? error : undefined);
     if (!guardError) {
       next(error);
       return;
     }
-    if (!guardError.requestId) {
-      const incoming = req.get('x-request-id');
-      guardError = Object.assign(guardError, {
-        requestId: isValidRequestId(incoming) ? incoming : `cg_${randomUUID()}`,
-      });
-    }
-    writeWebResponse(res, call ? call.errorResponse(guardError) : guardError.getResponse()).catch(next);
+    // Inside a guarded route the call answers (its id, the upstream's id); elsewhere the guard does.
+    const response = call ? call.errorResponse(guardError) : guard.errorResponse(guardError, headerReader(req));
+    writeWebResponse(res, response).catch(next);
   };
 }
 

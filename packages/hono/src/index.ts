@@ -5,7 +5,6 @@ import type {
   RouteOptions,
   StreamCallOptions,
 } from '@claude-guard/core';
-import { isClaudeGuardError } from '@claude-guard/core';
 import type { Context, ErrorHandler, Handler, MiddlewareHandler } from 'hono';
 
 /**
@@ -68,7 +67,7 @@ export function claudeGuard(
       await next();
       if (c.error) {
         // Sanitized, Anthropic-shaped, whatever the handler threw.
-        c.res = call.errorResponse(c.error);
+        replaceResponse(c, call.errorResponse(c.error));
         c.error = undefined;
       }
       c.res.headers.set(call.requestIdHeader, call.requestId);
@@ -99,18 +98,34 @@ export function claudeProxy(guard: ClaudeGuard, options: RouteOptions): Handler 
 }
 
 /**
- * For `app.onError`: answers guard errors with their own response and leaves the rest to a
- * plain 500 that reveals nothing.
+ * Puts `answer` in place of the handler's response. Hono's `c.res = answer` copies every header
+ * of the response it replaces onto `answer`, and that response is `app.onError`'s answer to the
+ * same error, rendered without this call's id: its correlation header would overwrite ours. So
+ * `answer`'s own headers win and only the others (set by other middleware) are carried over.
+ */
+function replaceResponse(c: Context, answer: Response): void {
+  const replaced = c.res;
+  c.res = undefined;
+  replaced.headers.forEach((value, name) => {
+    // The body is `answer`'s: its type and length are too.
+    if (name === 'content-type' || name === 'content-length' || answer.headers.has(name)) return;
+    answer.headers.append(name, value);
+  });
+  c.res = answer;
+}
+
+/**
+ * For `app.onError`: answers guard errors with their own status and message and anything else
+ * with a plain 500 that reveals nothing, Anthropic-shaped, the request id under the guard's
+ * `requestIdHeader` (the id of the request the error ended, else the caller's, else a fresh one).
  *
+ * @param guard - from `createClaudeGuard()`: its `requestIdHeader` names the correlation header
  * @returns a Hono error handler
  * @example
  * ```ts
- * app.onError(claudeGuardErrorHandler());
+ * app.onError(claudeGuardErrorHandler(guard));
  * ```
  */
-export function claudeGuardErrorHandler(): ErrorHandler {
-  return (error, c) => {
-    if (isClaudeGuardError(error)) return error.getResponse();
-    return c.json({ type: 'error', error: { type: 'api_error', message: 'Internal server error' } }, 500);
-  };
+export function claudeGuardErrorHandler(guard: ClaudeGuard): ErrorHandler {
+  return (error, c) => guard.errorResponse(error, c.req.raw.headers);
 }
