@@ -287,7 +287,7 @@ describe('unknown options', () => {
     expectNamed(() => makeGuard(loose({ retry: [] })), 'retry');
     expectNamed(() => makeGuard(loose({ retryBudget: true })), 'retryBudget');
     expectNamed(() => makeGuard({}).route(loose({ route: 'chat', breaker: null })), 'breaker');
-    expect(() => makeGuard({}).route(loose('chat'))).toThrow(
+    expect(() => makeGuard({}).route('chat' as unknown as RouteOptions)).toThrow(
       "option `options` must be an object like { route: 'chat' }",
     );
   });
