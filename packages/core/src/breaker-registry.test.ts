@@ -302,15 +302,48 @@ describe('BreakerRegistry', () => {
     await fail(open);
     await fail(open);
     expect(open.state).toBe('open');
-    // Two bucket rotators (1 s and 2 s buckets) and the open breaker's reset timer.
-    expect(vi.getTimerCount()).toBe(3);
+    // Only the open breaker's reset timer (opossum's own): the windows rotate without a timer.
+    expect(vi.getTimerCount()).toBe(1);
     registry.close();
     expect(vi.getTimerCount()).toBe(0);
     expect(registry.snapshot()).toEqual([]);
   });
 
-  it('breakers with the same bucket interval share one rotation timer', () => {
+  it('rotates the windows without arming a timer, however many breakers there are', () => {
     for (let i = 0; i < 5; i++) registry.get(`key-${i}`, `route-${i}`, OPTIONS);
-    expect(vi.getTimerCount()).toBe(1);
+    registry.get('other', 'other', { ...OPTIONS, rollingCountTimeout: 6_000, rollingCountBuckets: 3 });
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('rotates the windows on the injected clock, bucket by bucket, shared by breakers of one bucket length', async () => {
+    vi.useRealTimers();
+    let now = 50_000;
+    const clock = { now: () => now, setTimeout: () => ({}), clearTimeout: () => undefined };
+    const own = new BreakerRegistry(clock, new GuardEvents());
+    const options = { ...OPTIONS, volumeThreshold: 100, rollingCountTimeout: 1_000, rollingCountBuckets: 4 };
+    const a = own.get('a', 'a', options);
+    const b = own.get('b', 'b', options);
+    await fail(a);
+    now += 250;
+    await fail(a);
+    await fail(b);
+    expect(a.snapshot().counts.failures).toBe(2);
+    // The first failure's bucket leaves the window 1 000 ms after it was opened, the second's 250 ms later.
+    now += 749;
+    expect(a.snapshot().counts.failures).toBe(2);
+    now += 1;
+    expect(a.snapshot().counts.failures).toBe(1);
+    expect(b.snapshot().counts.failures).toBe(1);
+    now += 250;
+    expect(a.snapshot().counts).toMatchObject({ failures: 0, fires: 0 });
+    expect(b.snapshot().counts.failures).toBe(0);
+    // A long idle time rotates the whole window away at once, and the phase is kept.
+    now += 60_000;
+    await fail(a);
+    now += 999;
+    expect(a.snapshot().counts.failures).toBe(1);
+    now += 1;
+    expect(a.snapshot().counts.failures).toBe(0);
+    own.close();
   });
 });

@@ -93,8 +93,14 @@ class GuardCircuitBreaker extends CircuitBreaker<[() => Promise<unknown>], unkno
   neutral = 0;
   /** The work of the half-open trial in flight (its identity), or `undefined` when the slot is free. */
   trial: object | undefined = undefined;
+  /** Set right after construction (opossum's constructor may emit before our fields exist). */
+  rotation: BucketRotation | undefined;
 
   override emit(event: string | symbol, ...args: unknown[]): boolean {
+    // Every count opossum keeps (fire, reject, success, failure) is written, and read to decide
+    // whether to open, inside one of its own events: catching up on the window first makes every
+    // such write and read see the window the injected clock says it is.
+    this.rotation?.catchUp();
     if (event === 'success' && isNeutral(args[0])) {
       // Proves nothing either way: no close, no open. The trial's slot is released by its caller.
       this.neutral += 1;
@@ -115,9 +121,48 @@ Object.defineProperty(GuardCircuitBreaker.prototype, 'pendingClose', {
 });
 
 /**
+ * The rolling windows of every breaker whose buckets have one length, rotated on the injected
+ * clock without any timer: whenever one of those breakers counts or is read, the buckets that have
+ * elapsed since the last rotation are rotated away first (at most as many as a window holds). This
+ * is exactly what a periodic rotation would have done by that moment, costs one `clock.now()` per
+ * breaker event, arms nothing (an idle guard holds no timer) and follows a fake or manual clock.
+ */
+class BucketRotation {
+  /** opossum's `rotateBucketController`: each `rotate` shifts the window of every breaker listening. */
+  readonly emitter = new EventEmitter();
+  #rotatedAt: number;
+  #maxBuckets = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    readonly intervalMs: number,
+  ) {
+    this.emitter.setMaxListeners(0);
+    this.#rotatedAt = clock.now();
+  }
+
+  /** A breaker of `buckets` buckets listens: more rotations than that clear its window all the same. */
+  track(buckets: number): void {
+    this.#maxBuckets = Math.max(this.#maxBuckets, buckets);
+  }
+
+  catchUp(): void {
+    const elapsed = this.clock.now() - this.#rotatedAt;
+    if (elapsed < this.intervalMs) return;
+    const due = Math.floor(elapsed / this.intervalMs);
+    // Keeps the phase: the next rotation is due one interval after the last one that was due.
+    this.#rotatedAt += due * this.intervalMs;
+    for (let rotated = 0; rotated < due && rotated < this.#maxBuckets; rotated++) this.emitter.emit('rotate');
+  }
+}
+
+/**
  * One opossum breaker per route key, created on first use. opossum's own timeout is off (the
  * deadline and attempt timers own time) and there is no breaker-wide AbortController (each call
- * gets its own). Breakers with the same window share one bucket-rotation timer.
+ * gets its own). Breakers with the same bucket length share one {@link BucketRotation}, driven by
+ * the injected clock. opossum's reset timer (open -> half-open after `resetTimeout`) is its own
+ * global `setTimeout` (unref'd): opossum 9 takes no timer, and half-open can only be entered from
+ * inside it, so that one transition runs on real (or globally faked) time.
  *
  * @example
  * ```ts
@@ -128,7 +173,7 @@ Object.defineProperty(GuardCircuitBreaker.prototype, 'pendingClose', {
  */
 export class BreakerRegistry {
   readonly #breakers = new Map<string, RouteBreaker>();
-  readonly #rotators = new Map<number, { emitter: EventEmitter; timer: ReturnType<typeof setInterval> }>();
+  readonly #rotations = new Map<number, BucketRotation>();
 
   constructor(
     private readonly clock: Clock,
@@ -138,7 +183,7 @@ export class BreakerRegistry {
   get(key: string, route: string, options: Required<Omit<BreakerOptions, 'key'>>): RouteBreaker {
     let breaker = this.#breakers.get(key);
     if (!breaker) {
-      breaker = new RouteBreaker(key, options, this.clock, this.events, this.#rotator(options));
+      breaker = new RouteBreaker(key, options, this.clock, this.events, this.#rotation(options));
       this.#breakers.set(key, breaker);
     }
     breaker.routes.add(route);
@@ -156,22 +201,18 @@ export class BreakerRegistry {
   close(): void {
     for (const breaker of this.#breakers.values()) breaker.shutdown();
     this.#breakers.clear();
-    for (const { timer } of this.#rotators.values()) clearInterval(timer);
-    this.#rotators.clear();
+    this.#rotations.clear();
   }
 
-  #rotator(options: Required<Omit<BreakerOptions, 'key'>>): EventEmitter {
+  #rotation(options: Required<Omit<BreakerOptions, 'key'>>): BucketRotation {
     const interval = options.rollingCountTimeout / options.rollingCountBuckets;
-    let rotator = this.#rotators.get(interval);
-    if (!rotator) {
-      const emitter = new EventEmitter();
-      emitter.setMaxListeners(0);
-      const timer = setInterval(() => emitter.emit('rotate'), interval);
-      timer.unref();
-      rotator = { emitter, timer };
-      this.#rotators.set(interval, rotator);
+    let rotation = this.#rotations.get(interval);
+    if (!rotation) {
+      rotation = new BucketRotation(this.clock, interval);
+      this.#rotations.set(interval, rotation);
     }
-    return rotator.emitter;
+    rotation.track(options.rollingCountBuckets);
+    return rotation;
   }
 }
 
@@ -186,7 +227,7 @@ export class RouteBreaker {
     readonly options: Required<Omit<BreakerOptions, 'key'>>,
     private readonly clock: Clock,
     events: GuardEvents,
-    rotateBucketController: EventEmitter,
+    rotation: BucketRotation,
   ) {
     this.#breaker = new GuardCircuitBreaker(runWork, {
       name: key,
@@ -199,10 +240,11 @@ export class RouteBreaker {
       enabled: options.enabled,
       rollingPercentilesEnabled: false,
       enableSnapshots: false,
-      rotateBucketController,
+      rotateBucketController: rotation.emitter,
       // Only upstream ill health counts against the breaker.
       errorFilter: (error: unknown) => !(error instanceof AttemptFailedError) || error.failure.breaker !== 'failure',
     });
+    this.#breaker.rotation = rotation;
     this.#breaker.on('open', () => {
       this.#openedAt = this.clock.now();
       events.emit({ type: 'breaker-open', key });
@@ -263,6 +305,7 @@ export class RouteBreaker {
   }
 
   snapshot(): BreakerSnapshot {
+    this.#breaker.rotation?.catchUp();
     const stats = this.#breaker.stats;
     return {
       key: this.key,

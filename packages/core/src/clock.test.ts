@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { abortAsPromise, raceWithTimeout, sleep, systemClock } from './clock.js';
+import { abortAsPromise, raceWithTimeout, sleep, systemClock, withTimeout } from './clock.js';
 
 describe('the timer toolkit on the injected clock', () => {
   beforeEach(() => {
@@ -42,6 +42,20 @@ describe('the timer toolkit on the injected clock', () => {
 
     const failing = raceWithTimeout(systemClock, Promise.reject(new Error('no')), 50);
     await expect(failing).rejects.toThrow('no');
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('withTimeout rejects with its reason at the time, or settles as the promise does with its timer cleared', async () => {
+    const reason = (ms: number) => new Error(`late after ${ms}`);
+    const slow = withTimeout(systemClock, new Promise<string>(() => undefined), 50, reason);
+    const outcome = slow.catch((error: unknown) => error);
+    await vi.advanceTimersByTimeAsync(49);
+    expect(vi.getTimerCount()).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await outcome).toEqual(new Error('late after 50'));
+
+    await expect(withTimeout(systemClock, Promise.resolve(7), 50, reason)).resolves.toBe(7);
+    await expect(withTimeout(systemClock, Promise.reject(new Error('no')), 50, reason)).rejects.toThrow('no');
     expect(vi.getTimerCount()).toBe(0);
   });
 

@@ -103,6 +103,39 @@ export function raceWithTimeout<T>(clock: Clock, promise: Promise<T>, ms: number
 }
 
 /**
+ * `promise`, or a rejection with `reason(ms)` if it has not settled within `ms` on `clock`; the
+ * timer is cleared as soon as the promise settles. The promise itself is left running (abort it
+ * through its own signal). `reason` is called only on a timeout, so pass a shared function rather
+ * than a fresh closure.
+ *
+ * @example
+ * ```ts
+ * const timedOut = (ms: number) => new AttemptTimeoutError(ms);
+ * await withTimeout(clock, attempt, 30_000, timedOut);
+ * ```
+ */
+export function withTimeout<T>(
+  clock: Clock,
+  promise: Promise<T>,
+  ms: number,
+  reason: (ms: number) => unknown,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const handle = clock.setTimeout(() => reject(reason(ms)), ms);
+    promise.then(
+      (value) => {
+        clock.clearTimeout(handle);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clock.clearTimeout(handle);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
  * A promise that rejects with the signal's reason when it aborts (at once if it already has).
  * The listener is removed by the abort itself (`once`); use only with signals that are aborted or
  * disposed by the end of the request, so the pending promise is collected with them.

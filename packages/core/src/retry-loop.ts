@@ -1,7 +1,6 @@
-import pTimeout from 'p-timeout';
 import { AttemptFailedError, BreakerOpenError } from './breaker-registry.js';
 import { classifyFailure, type AttemptFailure } from './classify.js';
-import { sleep, type TimerHandle } from './clock.js';
+import { abortAsPromise, sleep, withTimeout } from './clock.js';
 import type { Deadline } from './deadline.js';
 import { toGuardError } from './failure-response.js';
 import { ClaudeGuardError, type FailureOutcome } from './guard-error.js';
@@ -54,6 +53,7 @@ export interface CallState {
 }
 
 const noop = (): void => {};
+const attemptTimedOut = (ms: number): AttemptTimeoutError => new AttemptTimeoutError(ms);
 // A fresh pending promise per use: a shared one would collect a reaction on every use (each
 // failed or breaker-refused attempt) and keep alive everything those reactions reach.
 const never = <T = never>(): Promise<T> => new Promise<T>(noop);
@@ -232,17 +232,10 @@ async function runOneAttempt<T>(
     ready.catch(noop); // its failure is reported through `done`, classified
     let done = started.done;
     if (ownTimeout !== undefined) {
-      done = pTimeout(done, {
-        milliseconds: ownTimeout,
-        message: new AttemptTimeoutError(ownTimeout),
-        customTimers: {
-          setTimeout: ((fn: () => void, ms: number) => clock.setTimeout(fn, ms)) as typeof setTimeout,
-          clearTimeout: ((handle: TimerHandle) => clock.clearTimeout(handle)) as typeof clearTimeout,
-        },
-      });
+      done = withTimeout(clock, done, ownTimeout, attemptTimedOut);
     }
     // A caller's fn that ignores the signal still ends at the deadline or disconnect.
-    if (!traits.honoursSignal && controller) done = Promise.race([done, abortedPromise(controller.signal)]);
+    if (!traits.honoursSignal && controller) done = Promise.race([done, abortAsPromise(controller.signal)]);
     const settled = (async () => {
       try {
         await done;
@@ -294,11 +287,4 @@ function onlyResolution<T>(promise: Promise<T>): Promise<T> {
     (value) => value,
     () => never(),
   );
-}
-
-function abortedPromise(signal: AbortSignal): Promise<never> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise((_, reject) => {
-    signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
-  });
 }

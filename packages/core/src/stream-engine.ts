@@ -439,17 +439,20 @@ class StreamSession {
 }
 
 async function drainBriefly(reader: ReadableStreamDefaultReader<Uint8Array>, clock: Clock): Promise<void> {
-  const timer = clock.setTimeout(() => void reader.cancel().catch(noop), 1_000);
   try {
-    for (let chunks = 0; chunks < 4; chunks++) {
-      if ((await reader.read()).done) return;
-    }
-    await reader.cancel();
+    const drained = await raceWithTimeout(clock, readToEnd(reader, 4), 1_000);
+    if (drained.timedOut || !drained.value) await reader.cancel();
   } catch {
     // The upstream went away after finishing: nothing to do.
-  } finally {
-    clock.clearTimeout(timer);
   }
+}
+
+/** Reads up to `chunks` chunks; true when the stream ended within them. */
+async function readToEnd(reader: ReadableStreamDefaultReader<Uint8Array>, chunks: number): Promise<boolean> {
+  for (let read = 0; read < chunks; read++) {
+    if ((await reader.read()).done) return true;
+  }
+  return false;
 }
 
 function upstreamStreamError(data: string): UpstreamStreamError {
