@@ -66,6 +66,36 @@ describe('parseCliArgs', () => {
     ]);
   });
 
+  it('reads the rate-limit budget flags into one option', () => {
+    expect(
+      parseCliArgs([
+        '--rate-limit-requests',
+        '50',
+        '--rate-limit-tokens',
+        '9000',
+        '--rate-limit-input-tokens',
+        '8000',
+        '--rate-limit-output-tokens',
+        '1000',
+        '--rate-limit-window-ms',
+        '5000',
+      ]),
+    ).toMatchObject({
+      options: { rateLimits: { requests: 50, tokens: 9000, inputTokens: 8000, outputTokens: 1000, windowMs: 5000 } },
+    });
+    expect(parseCliArgs(['--rate-limit-requests', '5'])).toMatchObject({ options: { rateLimits: { requests: 5 } } });
+    expect(parseCliArgs([])).toMatchObject({ options: { rateLimits: undefined } });
+    expect(() => parseCliArgs(['--rate-limit-requests', 'many'])).toThrow("--rate-limit-requests got 'many'");
+  });
+
+  it('expands the spend-limit and ramp-limit short names', () => {
+    const faults = (name: string) => (parseCliArgs(['--fault', name]) as { options: { fault: unknown } }).options.fault;
+    expect(faults('spend-limit')).toEqual([{ kind: 'status', status: 429, errorCode: 'enforced_spend_limit_reached' }]);
+    expect(faults('ramp-limit')).toEqual([
+      { kind: 'status', status: 429, errorCode: 'ramp_limit_exceeded', headers: { 'retry-after': '1' } },
+    ]);
+  });
+
   it('makes --fault alone apply to every request', () => {
     expect(parseCliArgs(['--fault', 'stall'])).toMatchObject({ options: { faultRate: 1 } });
     expect(parseCliArgs([])).toMatchObject({ options: { faultRate: undefined, fault: undefined } });
@@ -108,6 +138,24 @@ describe('runCli in-process', () => {
       'POST /v1/messages 529 completed events=0 fault=status',
       'POST /v1/messages 200 completed events=0',
     ]);
+  });
+
+  it('enforces a --rate-limit-* budget and logs the refusal', async () => {
+    const lines: string[] = [];
+    const io = { out: (line: string) => lines.push(line), err: (line: string) => lines.push(line) };
+    fake = await runCli(['--rate-limit-requests', '1', '--rate-limit-window-ms', '5000', '--log'], io);
+    const client = new Anthropic({ apiKey: 'test-key', baseURL: fake?.url ?? '', maxRetries: 0 });
+    const body = { model, max_tokens: 10, messages: [{ role: 'user' as const, content: 'hello' }] };
+    await client.messages.create(body);
+    await expect(client.messages.create(body)).rejects.toBeInstanceOf(Anthropic.RateLimitError);
+    await fake?.settled();
+    expect(lines.slice(1)).toEqual([
+      'POST /v1/messages 200 completed events=0',
+      'POST /v1/messages 429 completed events=0 rate-limited=requests',
+    ]);
+    await expect(runCli(['--rate-limit-window-ms', '1500'], io)).rejects.toThrow(
+      'rateLimits.windowMs must be a whole number of seconds in ms',
+    );
   });
 
   it('prints the usage for --help and starts nothing', async () => {

@@ -134,3 +134,27 @@ export function defaultErrorMessage(type: AnthropicErrorType): string {
 export function isErrorType(value: string): value is AnthropicErrorType {
   return Object.hasOwn(STATUS_BY_TYPE, value);
 }
+
+// Messages in the spirit of the API's (and of the SDK's class descriptions) for the codes the fake has shorthands for.
+const CODE_MESSAGES: Readonly<Record<string, string>> = {
+  enforced_spend_limit_reached:
+    'Your organization has crossed the monthly API usage limit of its tier. Usage resumes when the limit resets or is raised.',
+  contract_spend_limit_reached: 'Your organization has reached the spend limit of its contract.',
+  ramp_limit_exceeded:
+    'Your usage is growing faster than your ramp limit allows. Retry after the time in the retry-after header.',
+};
+
+/**
+ * The message the fake sends with an `error.details.error_code` when the caller did not choose one;
+ * `undefined` for codes without a message of their own (the type's default message is used).
+ *
+ * @param code - an `error_code`
+ * @returns the message, if the code has one
+ * @example
+ * ```ts
+ * defaultErrorCodeMessage('contract_spend_limit_reached'); // 'Your organization has reached the spend limit of its contract.'
+ * ```
+ */
+export function defaultErrorCodeMessage(code: string): string | undefined {
+  return Object.hasOwn(CODE_MESSAGES, code) ? CODE_MESSAGES[code] : undefined;
+}

@@ -7,7 +7,7 @@ import type { HandlerContext, RequestScope } from './handle-request.js';
 import { handleRequest } from './handle-request.js';
 import type { FakeAnthropicBehaviour, FakeAnthropicOptions } from './options.js';
 import { resolveOptions } from './options.js';
-import { createRateLimitHeaders } from './rate-limit-headers.js';
+import { createRateLimiter } from './rate-limit-budget.js';
 import type { MutableRecord, RequestOutcome, RequestRecord } from './request-record.js';
 import { errorJson } from './wire-format.js';
 
@@ -31,10 +31,17 @@ export type FakeAnthropic = {
   readonly requests: readonly RequestRecord[];
   /** Queues faults for the next requests that carry no `x-fake-fault` header, one per request, in order. */
   enqueue(...faults: FaultInput[]): void;
-  /** Changes the default behaviour (timing, reply length, random fault rate, seed). */
+  /** Changes the default behaviour (timing, reply length, random fault rate, seed, rate-limit budget). */
   setDefault(behaviour: FakeAnthropicBehaviour): void;
-  /** Clears the request log and the queue, and restores the behaviour and seed given at start. */
+  /**
+   * Clears the request log and the queue, restores the behaviour and seed given at start, starts the
+   * rate-limit budget over, and restarts {@link FakeAnthropic.maxInFlight} from the requests open now.
+   */
   reset(): void;
+  /** Requests open right now: arrived, and not yet settled (any path, faults included). */
+  inFlight(): number;
+  /** The most requests open at once since start or the last `reset()`. */
+  maxInFlight(): number;
   /** Resolves when every request now in the log has ended (a stalled request ends only when aborted). */
   settled(): Promise<void>;
   /** Ends every open connection, cancels every timer and stops listening. Safe to call twice. */
@@ -69,19 +76,22 @@ export async function createFakeAnthropic(options: FakeAnthropicOptions = {}): P
   // A per-instance prefix keeps ids unique across several fakes in one test run.
   const instance = randomBytes(4).toString('hex');
   let requestCount = 0;
+  let open = 0;
+  let peak = 0;
   let messageCount = 0;
   let log: MutableRecord[] = [];
   const ended = new WeakMap<RequestRecord, Promise<void>>();
-  const open = new Set<AbortController>();
+  const controllers = new Set<AbortController>();
   // Requests not yet settled, across reset() too, so close() can wait for every outcome.
   const unsettled = new Set<Promise<void>>();
   let closing = false;
   let closed: Promise<void> | undefined;
 
+  const rateLimits = createRateLimiter(config.behaviour.rateLimits, config.wallClock);
   const context: HandlerContext = {
     config,
     faults,
-    rateLimits: createRateLimitHeaders(),
+    rateLimits,
     nextMessageId: () => `msg_fake${instance}${String((messageCount += 1)).padStart(6, '0')}`,
   };
 
@@ -101,6 +111,7 @@ export async function createFakeAnthropic(options: FakeAnthropicOptions = {}): P
       headers,
       stream: false,
       fault: undefined,
+      rateLimited: undefined,
       status: undefined,
       eventsSent: 0,
       outcome: 'pending',
@@ -108,8 +119,10 @@ export async function createFakeAnthropic(options: FakeAnthropicOptions = {}): P
       abortedAt: undefined,
     };
     log.push(record);
+    open += 1;
+    if (open > peak) peak = open;
     const controller = new AbortController();
-    open.add(controller);
+    controllers.add(controller);
     let markEnded = (): void => {};
     const done = new Promise<void>((resolve) => (markEnded = resolve));
     ended.set(record, done);
@@ -118,6 +131,7 @@ export async function createFakeAnthropic(options: FakeAnthropicOptions = {}): P
 
     const settle = (outcome: RequestOutcome): void => {
       if (record.outcome !== 'pending') return;
+      open -= 1;
       record.outcome = outcome;
       record.endedAt = config.now();
       if (outcome === 'client-aborted') record.abortedAt = record.endedAt;
@@ -135,7 +149,7 @@ export async function createFakeAnthropic(options: FakeAnthropicOptions = {}): P
     req.on('error', () => {});
     res.on('error', () => {});
     res.on('close', () => {
-      open.delete(controller);
+      controllers.delete(controller);
       controller.abort();
       settle(res.writableFinished ? 'completed' : closing ? 'reset' : 'client-aborted');
     });
@@ -173,11 +187,18 @@ export async function createFakeAnthropic(options: FakeAnthropicOptions = {}): P
       return log;
     },
     enqueue: (...list) => faults.enqueue(list),
-    setDefault: (behaviour) => faults.setDefault(behaviour),
+    setDefault(behaviour) {
+      faults.setDefault(behaviour);
+      if (behaviour.rateLimits !== undefined) rateLimits.configure(faults.behaviour().rateLimits);
+    },
     reset() {
       log = [];
       faults.reset();
+      rateLimits.configure(config.behaviour.rateLimits);
+      peak = open;
     },
+    inFlight: () => open,
+    maxInFlight: () => peak,
     async settled() {
       await Promise.all(log.map((record) => ended.get(record) ?? Promise.resolve()));
     },
@@ -185,7 +206,7 @@ export async function createFakeAnthropic(options: FakeAnthropicOptions = {}): P
       if (closed !== undefined) return closed;
       closing = true;
       // Aborting first cancels every sleep and stall, so no handler writes while sockets go down.
-      for (const controller of open) controller.abort();
+      for (const controller of controllers) controller.abort();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       // Every destroyed socket still emits 'close', which settles its record; wait for that too so the

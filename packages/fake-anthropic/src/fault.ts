@@ -21,6 +21,11 @@ export type StatusFault = {
   readonly type?: AnthropicErrorType;
   /** Appends the caller's API key to `error.message`, for tests proving a proxy never leaks it. */
   readonly echoApiKey?: boolean;
+  /**
+   * Sends `error.details.error_code`, from which the SDK picks a subclass, e.g. 429 with
+   * `enforced_spend_limit_reached` becomes `EnforcedSpendLimitReachedError`. Lowercase letters, digits, `_`.
+   */
+  readonly errorCode?: string;
 };
 
 /**
@@ -161,6 +166,7 @@ export function normalizeFault(input: unknown, where: string): Fault | undefined
       checkStatus(fault.status, `${where}.status`);
       if (fault.type !== undefined) checkType(fault.type, `${where}.type`);
       if (fault.headers !== undefined) checkHeaders(fault.headers, `${where}.headers`);
+      if (fault.errorCode !== undefined) checkErrorCode(fault.errorCode, `${where}.errorCode`);
       return fault;
     case 'delay-headers':
       checkCount(fault.ms, `${where}.ms`);
@@ -205,6 +211,22 @@ function checkCount(value: unknown, where: string): void {
 function checkType(value: unknown, where: string): void {
   if (typeof value !== 'string' || !isErrorType(value)) {
     throw new TypeError(`${where} must be an Anthropic error type such as 'overloaded_error', got ${show(value)}`);
+  }
+}
+
+/**
+ * The shape of an `error.details.error_code`: lowercase letters, digits and `_`, starting with a letter.
+ *
+ * @example
+ * ```ts
+ * ERROR_CODE.test('enforced_spend_limit_reached'); // true
+ * ```
+ */
+export const ERROR_CODE = /^[a-z][a-z0-9_]{0,99}$/;
+
+function checkErrorCode(value: unknown, where: string): void {
+  if (typeof value !== 'string' || !ERROR_CODE.test(value)) {
+    throw new TypeError(`${where} must be an error code such as 'enforced_spend_limit_reached', got ${show(value)}`);
   }
 }
 

@@ -1,11 +1,11 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { AnthropicErrorType } from './error-type.js';
-import { defaultErrorMessage, errorTypeForStatus, statusForErrorType } from './error-type.js';
+import { defaultErrorCodeMessage, defaultErrorMessage, errorTypeForStatus, statusForErrorType } from './error-type.js';
 import type { Fault, StatusFault } from './fault.js';
 import type { FaultSource } from './fault-source.js';
 import type { ResolvedOptions } from './options.js';
 import { FAULT_HEADER, parseFaultHeader } from './parse-fault-header.js';
-import type { RateLimitHeaders } from './rate-limit-headers.js';
+import type { RateLimiter } from './rate-limit-budget.js';
 import type { Reply } from './reply.js';
 import { buildReply, countInputTokens } from './reply.js';
 import type { MutableRecord, RequestOutcome } from './request-record.js';
@@ -33,7 +33,8 @@ const FIRST_DELTA = 3;
 export type HandlerContext = {
   readonly config: ResolvedOptions;
   readonly faults: FaultSource;
-  readonly rateLimits: RateLimitHeaders;
+  /** Reports the `anthropic-ratelimit-*` headers of every response and admits Messages requests. */
+  readonly rateLimits: RateLimiter;
   readonly nextMessageId: () => string;
 };
 
@@ -168,7 +169,7 @@ export async function handleRequest(
     }
     if (fault !== undefined) record.fault = fault;
     const text = JSON.stringify({ input_tokens: countInputTokens(valid.value) });
-    await sendJson(res, scope, send, text, 0, fault);
+    await sendJson(res, scope, send, text, fault);
     return;
   }
 
@@ -177,11 +178,19 @@ export async function handleRequest(
     send.error(400, 'invalid_request_error', valid.message);
     return;
   }
-  // A delay-headers fault has already been recorded and consumed; keep it in the log.
-  if (fault !== undefined) record.fault = fault;
   const request = valid.value;
   const behaviour = context.faults.behaviour();
   const reply = buildReply(request, behaviour.replyWords);
+  // The scripted budget: a request that does not fit is refused like the API does, before any fault of
+  // its own acts, and costs nothing.
+  const admission = context.rateLimits.admit(reply.inputTokens, reply.outputTokens);
+  if (!admission.admitted) {
+    record.rateLimited = admission.family;
+    send.error(429, 'rate_limit_error', admission.message, { 'retry-after': String(admission.retryAfterSeconds) });
+    return;
+  }
+  // A delay-headers fault has already been recorded and consumed; keep it in the log.
+  if (fault !== undefined) record.fault = fault;
   const timing = {
     firstEventDelayMs: (fault?.kind === 'slow' ? fault.firstEventDelayMs : undefined) ?? behaviour.firstEventDelayMs,
     tokenDelayMs: (fault?.kind === 'slow' ? fault.tokenDelayMs : undefined) ?? behaviour.tokenDelayMs,
@@ -194,37 +203,34 @@ export async function handleRequest(
   // A non-streaming answer arrives only once the whole reply is "generated".
   const generationMs = timing.firstEventDelayMs + timing.tokenDelayMs * reply.deltas.length;
   if (!(await sleep(generationMs, signal))) return;
-  await sendJson(res, scope, send, messageJson(reply, request.model, messageId), reply.outputTokens, fault);
+  await sendJson(res, scope, send, messageJson(reply, request.model, messageId), fault);
 }
 
 type Sender = {
-  /** Writes the status line and headers: rate-limit family plus `extra` (names lowercased). */
-  head(status: number, headers: OutgoingHttpHeaders, outputTokens: number): void;
-  error(status: number, type: AnthropicErrorType, message: string, extra?: Readonly<Record<string, string>>): void;
+  /** Writes the status line and headers: the rate-limit family as of now plus `extra` (names lowercased). */
+  head(status: number, headers: OutgoingHttpHeaders): void;
+  error(
+    status: number,
+    type: AnthropicErrorType,
+    message: string,
+    extra?: Readonly<Record<string, string>>,
+    errorCode?: string,
+  ): void;
 };
 
-function sender(res: ServerResponse, record: MutableRecord, rateLimits: RateLimitHeaders): Sender {
-  const inputTokens = (): number => {
-    const body = record.body;
-    if (!isRecord(body) || !Array.isArray(body.messages)) return 0;
-    try {
-      return countInputTokens(body as unknown as MessagesRequest);
-    } catch {
-      return 0;
-    }
-  };
-  const head: Sender['head'] = (status, headers, outputTokens) => {
+function sender(res: ServerResponse, record: MutableRecord, rateLimits: RateLimiter): Sender {
+  const head: Sender['head'] = (status, headers) => {
     if (res.headersSent || res.destroyed) return;
-    res.writeHead(status, { ...rateLimits(inputTokens(), outputTokens), ...headers });
+    res.writeHead(status, { ...rateLimits.headers(), ...headers });
     record.status = status;
   };
   return {
     head,
-    error(status, type, message, extra = {}) {
+    error(status, type, message, extra = {}, errorCode) {
       if (res.headersSent || res.destroyed) return;
-      const text = errorJson(type, message, record.id);
+      const text = errorJson(type, message, record.id, errorCode);
       const lowered = Object.fromEntries(Object.entries(extra).map(([k, v]) => [k.toLowerCase(), v]));
-      head(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...lowered }, 0);
+      head(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...lowered });
       res.end(text);
     },
   };
@@ -232,10 +238,11 @@ function sender(res: ServerResponse, record: MutableRecord, rateLimits: RateLimi
 
 function sendStatusFault(send: Sender, fault: StatusFault, apiKey: string | undefined): void {
   const type = fault.type ?? errorTypeForStatus(fault.status);
-  let message = fault.message ?? defaultErrorMessage(type);
+  const codeMessage = fault.errorCode === undefined ? undefined : defaultErrorCodeMessage(fault.errorCode);
+  let message = fault.message ?? codeMessage ?? defaultErrorMessage(type);
   // Deliberately leaky, like a misconfigured upstream: security tests prove the guard scrubs it.
   if (fault.echoApiKey === true) message = `${message} (api key: ${apiKey ?? 'none'})`;
-  send.error(fault.status, type, message, fault.headers);
+  send.error(fault.status, type, message, fault.headers, fault.errorCode);
 }
 
 async function sendJson(
@@ -243,7 +250,6 @@ async function sendJson(
   scope: RequestScope,
   send: Sender,
   text: string,
-  outputTokens: number,
   fault: Fault | undefined,
 ): Promise<void> {
   if (fault?.kind === 'in-band-error') {
@@ -254,7 +260,7 @@ async function sendJson(
   }
   const half = text.slice(0, Math.floor(text.length / 2));
   const payload = fault?.kind === 'malformed' ? half : text;
-  send.head(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }, outputTokens);
+  send.head(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
   const writer = createResponseWriter(res, scope.signal, fault?.kind === 'trickle' ? fault : undefined);
   if (fault?.kind === 'reset') {
     // Content-Length promises the whole body; the client sees it cut off halfway.
@@ -282,11 +288,11 @@ async function sendStream(
   fault: Fault | undefined,
 ): Promise<void> {
   const { record, signal } = scope;
-  send.head(
-    200,
-    { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' },
-    plan.reply.outputTokens,
-  );
+  send.head(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no',
+  });
   // Send the headers now: the client's timeout stops at headers, and a stall must come after them.
   res.flushHeaders();
   const writer = createResponseWriter(res, signal, fault?.kind === 'trickle' ? fault : undefined);

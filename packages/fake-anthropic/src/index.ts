@@ -17,5 +17,6 @@ export { FAULT_HEADER, FaultParseError, parseFaultHeader } from './parse-fault-h
 export type { AnthropicErrorType } from './error-type.js';
 export { errorTypeForStatus } from './error-type.js';
 export type { RequestOutcome, RequestRecord } from './request-record.js';
+export type { RateLimitBudget, RateLimitFamily } from './rate-limit-budget.js';
 export { CliUsageError, parseCliArgs, runCli } from './run-cli.js';
 export type { CliConfig, CliIo } from './run-cli.js';

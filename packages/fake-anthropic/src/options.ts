@@ -1,5 +1,7 @@
 import type { Fault, FaultInput } from './fault.js';
 import { normalizeFault } from './fault.js';
+import type { RateLimitBudget, ResolvedRateLimits } from './rate-limit-budget.js';
+import { DEFAULT_RATE_LIMITS, resolveRateLimits } from './rate-limit-budget.js';
 import type { RequestRecord } from './request-record.js';
 
 /**
@@ -24,6 +26,11 @@ export type FakeAnthropicBehaviour = {
   readonly fault?: FaultInput | readonly FaultInput[] | undefined;
   /** Seed of the generator behind `faultRate`; setting it restarts the sequence. Default 1. */
   readonly seed?: number | undefined;
+  /**
+   * A scripted rate-limit budget per window; each count that is set is enforced with 429s. Setting it
+   * (even to the same value) starts a fresh window. `{}` enforces nothing. Default `{}`.
+   */
+  readonly rateLimits?: RateLimitBudget | undefined;
 };
 
 /**
@@ -41,6 +48,8 @@ export type FakeAnthropicOptions = FakeAnthropicBehaviour & {
   readonly port?: number | undefined;
   /** Clock for the request log, in milliseconds. Default `performance.now()`. */
   readonly now?: (() => number) | undefined;
+  /** Wall clock (ms since the epoch) for rate-limit windows and `reset` times. Default `Date.now`. */
+  readonly wallClock?: (() => number) | undefined;
   /** When set, only these keys are accepted (others get 401). Default: any non-empty key. */
   readonly apiKeys?: readonly string[] | undefined;
   /** Called once per request when its outcome is settled. */
@@ -62,6 +71,7 @@ export type ResolvedBehaviour = {
   readonly faultRate: number;
   readonly faults: readonly (Fault | undefined)[];
   readonly seed: number;
+  readonly rateLimits: ResolvedRateLimits;
 };
 
 /**
@@ -79,9 +89,10 @@ export const DEFAULT_BEHAVIOUR: ResolvedBehaviour = {
   faultRate: 0,
   faults: [{ kind: 'status', status: 529 }],
   seed: 1,
+  rateLimits: DEFAULT_RATE_LIMITS,
 };
 
-const BEHAVIOUR_KEYS = ['replyWords', 'firstEventDelayMs', 'tokenDelayMs', 'faultRate', 'fault', 'seed'];
+const BEHAVIOUR_KEYS = ['replyWords', 'firstEventDelayMs', 'tokenDelayMs', 'faultRate', 'fault', 'seed', 'rateLimits'];
 
 /**
  * Applies `partial` over `base`, validating every given value; errors name the option.
@@ -105,7 +116,7 @@ export function resolveBehaviour(
   for (const key of Object.keys(partial)) {
     if (!BEHAVIOUR_KEYS.includes(key)) throw new TypeError(`${where}: unknown option \`${key}\``);
   }
-  const { replyWords, firstEventDelayMs, tokenDelayMs, faultRate, fault, seed } = partial;
+  const { replyWords, firstEventDelayMs, tokenDelayMs, faultRate, fault, seed, rateLimits } = partial;
   if (replyWords !== undefined && !(Number.isInteger(replyWords) && replyWords >= 1)) {
     throw new RangeError(`${where}: \`replyWords\` must be a positive integer, got ${String(replyWords)}`);
   }
@@ -136,6 +147,7 @@ export function resolveBehaviour(
     faultRate: faultRate ?? base.faultRate,
     faults,
     seed: seed ?? base.seed,
+    rateLimits: rateLimits === undefined ? base.rateLimits : resolveRateLimits(rateLimits, `${where}: rateLimits`),
   };
 }
 
@@ -151,6 +163,7 @@ export type ResolvedOptions = {
   readonly host: string;
   readonly port: number;
   readonly now: () => number;
+  readonly wallClock: () => number;
   readonly apiKeys: ReadonlySet<string> | undefined;
   readonly onRequestEnd: ((record: RequestRecord) => void) | undefined;
   readonly behaviour: ResolvedBehaviour;
@@ -168,7 +181,7 @@ export type ResolvedOptions = {
  */
 export function resolveOptions(options: FakeAnthropicOptions = {}): ResolvedOptions {
   const where = 'createFakeAnthropic()';
-  const { host, port, now, apiKeys, onRequestEnd, ...behaviour } = options;
+  const { host, port, now, wallClock, apiKeys, onRequestEnd, ...behaviour } = options;
   if (host !== undefined && (typeof host !== 'string' || host === '')) {
     throw new TypeError(`${where}: \`host\` must be a non-empty string`);
   }
@@ -176,6 +189,9 @@ export function resolveOptions(options: FakeAnthropicOptions = {}): ResolvedOpti
     throw new RangeError(`${where}: \`port\` must be an integer from 0 to 65535, got ${String(port)}`);
   }
   if (now !== undefined && typeof now !== 'function') throw new TypeError(`${where}: \`now\` must be a function`);
+  if (wallClock !== undefined && typeof wallClock !== 'function') {
+    throw new TypeError(`${where}: \`wallClock\` must be a function`);
+  }
   if (onRequestEnd !== undefined && typeof onRequestEnd !== 'function') {
     throw new TypeError(`${where}: \`onRequestEnd\` must be a function`);
   }
@@ -186,6 +202,7 @@ export function resolveOptions(options: FakeAnthropicOptions = {}): ResolvedOpti
     host: host ?? '127.0.0.1',
     port: port ?? 0,
     now: now ?? (() => performance.now()),
+    wallClock: wallClock ?? Date.now,
     apiKeys: apiKeys === undefined ? undefined : new Set(apiKeys),
     onRequestEnd,
     behaviour: resolveBehaviour(DEFAULT_BEHAVIOUR, behaviour, where),

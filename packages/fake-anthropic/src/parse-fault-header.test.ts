@@ -46,6 +46,26 @@ describe('parseFaultHeader', () => {
     ['trickle=4', { kind: 'trickle', chunkBytes: 4, delayMs: 10 }],
     ['slow; token-delay-ms=20; first-event-delay-ms=100', { kind: 'slow', firstEventDelayMs: 100, tokenDelayMs: 20 }],
     ['slow', { kind: 'slow' }],
+    ['spend-limit', { kind: 'status', status: 429, errorCode: 'enforced_spend_limit_reached' }],
+    [
+      'spend-limit; retry-after=3600; x-should-retry=false',
+      {
+        kind: 'status',
+        status: 429,
+        errorCode: 'enforced_spend_limit_reached',
+        headers: { 'retry-after': '3600', 'x-should-retry': 'false' },
+      },
+    ],
+    ['contract-spend-limit', { kind: 'status', status: 429, errorCode: 'contract_spend_limit_reached' }],
+    ['ramp-limit', { kind: 'status', status: 429, errorCode: 'ramp_limit_exceeded', headers: { 'retry-after': '1' } }],
+    [
+      'status=402; error-code=linked_organization_spend_limit_reached',
+      { kind: 'status', status: 402, errorCode: 'linked_organization_spend_limit_reached' },
+    ],
+    [
+      'rate-limited; error-code=ramp_limit_exceeded',
+      { kind: 'status', status: 429, errorCode: 'ramp_limit_exceeded', headers: { 'retry-after': '1' } },
+    ],
   ])('parses %j', (value, expected) => {
     expect(parseFaultHeader(value)).toEqual(expected);
   });
@@ -78,6 +98,9 @@ describe('parseFaultHeader', () => {
     ['status=529; status=500', /appears twice/],
     ['status=401; echo-api-key=maybe', /true or false/],
     ['status=429; retry-after', /'retry-after' needs a value/],
+    ['status=429; error-code=Not-A-Code', /'error-code' must be lowercase letters, digits and _/],
+    ['spend-limit; error-code', /'error-code' must be lowercase letters/],
+    ['ramp-limit=2', /'ramp-limit' takes no value/],
   ])('rejects %j', (value, message) => {
     expect(() => parseFaultHeader(value)).toThrow(FaultParseError);
     expect(() => parseFaultHeader(value)).toThrow(message);

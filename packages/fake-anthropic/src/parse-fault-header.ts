@@ -1,6 +1,7 @@
 import type { AnthropicErrorType } from './error-type.js';
 import { isErrorType } from './error-type.js';
 import type { Fault, StatusFault } from './fault.js';
+import { ERROR_CODE } from './fault.js';
 
 /**
  * The request header that chooses a fault for one request.
@@ -41,7 +42,15 @@ type Directive = {
   readonly build: (value: string | undefined, params: Params, input: string) => Fault | undefined;
 };
 
-const STATUS_PARAMS = ['retry-after', 'retry-after-ms', 'x-should-retry', 'message', 'type', 'echo-api-key'];
+const STATUS_PARAMS = [
+  'retry-after',
+  'retry-after-ms',
+  'x-should-retry',
+  'message',
+  'type',
+  'error-code',
+  'echo-api-key',
+];
 
 const DIRECTIVES: ReadonlyMap<string, Directive> = new Map<string, Directive>([
   ['ok', { params: [], value: 'none', build: () => undefined }],
@@ -61,6 +70,30 @@ const DIRECTIVES: ReadonlyMap<string, Directive> = new Map<string, Directive>([
       params: STATUS_PARAMS,
       value: 'none',
       build: (_, p, input) => statusFault(429, p, input, { 'retry-after': '1' }),
+    },
+  ],
+  [
+    'spend-limit',
+    {
+      params: STATUS_PARAMS,
+      value: 'none',
+      build: (_, p, input) => statusFault(429, p, input, {}, 'enforced_spend_limit_reached'),
+    },
+  ],
+  [
+    'contract-spend-limit',
+    {
+      params: STATUS_PARAMS,
+      value: 'none',
+      build: (_, p, input) => statusFault(429, p, input, {}, 'contract_spend_limit_reached'),
+    },
+  ],
+  [
+    'ramp-limit',
+    {
+      params: STATUS_PARAMS,
+      value: 'none',
+      build: (_, p, input) => statusFault(429, p, input, { 'retry-after': '1' }, 'ramp_limit_exceeded'),
     },
   ],
   ['server-error', { params: STATUS_PARAMS, value: 'none', build: (_, p, input) => statusFault(500, p, input, {}) }],
@@ -152,8 +185,9 @@ const DIRECTIVES: ReadonlyMap<string, Directive> = new Map<string, Directive>([
  * one directive plus optional parameters, separated by `;`, each `name` or `name=value`, in any order,
  * names case-insensitive. `ok`/`none` parse to `undefined` (explicitly no fault).
  *
- * Directives: `status=<code>`, `overloaded`, `rate-limited`, `server-error` (status parameters:
- * `retry-after`, `retry-after-ms`, `x-should-retry`, `message`, `type`, `echo-api-key`), `delay-headers=<ms>`,
+ * Directives: `status=<code>`, `overloaded`, `rate-limited`, `server-error`, `spend-limit`,
+ * `contract-spend-limit`, `ramp-limit` (status parameters: `retry-after`, `retry-after-ms`, `x-should-retry`,
+ * `message`, `type`, `error-code`, `echo-api-key`), `delay-headers=<ms>`,
  * `stall`, `stall-after=<n>`, `in-band-error[=<type>]` (`after`, `message`), `reset`,
  * `reset-before-headers`, `reset-after=<n>`, `malformed`, `malformed-after=<n>`, `trickle=<bytes>` (`delay`),
  * `slow` (`first-event-delay-ms`, `token-delay-ms`).
@@ -216,6 +250,7 @@ function statusFault(
   params: Params,
   input: string,
   defaults: Readonly<Record<string, string>>,
+  defaultErrorCode?: string,
 ): StatusFault {
   if (status < 400 || status > 599) throw new FaultParseError(`status must be from 400 to 599, got ${status}`, input);
   const headers: Record<string, string> = { ...defaults };
@@ -228,6 +263,10 @@ function statusFault(
   }
   const message = params.get('message');
   const type = params.get('type');
+  const errorCode = params.has('error-code') ? (params.get('error-code') ?? '') : defaultErrorCode;
+  if (errorCode !== undefined && !ERROR_CODE.test(errorCode)) {
+    throw new FaultParseError(`'error-code' must be lowercase letters, digits and _, got '${errorCode}'`, input);
+  }
   const echo = params.has('echo-api-key') ? toBool(params.get('echo-api-key'), 'echo-api-key', input) : false;
   return {
     kind: 'status',
@@ -235,6 +274,7 @@ function statusFault(
     ...(Object.keys(headers).length > 0 && { headers }),
     ...(message !== undefined && { message }),
     ...(type !== undefined && { type: toType(type, 'type', input) }),
+    ...(errorCode !== undefined && { errorCode }),
     ...(echo && { echoApiKey: true }),
   };
 }

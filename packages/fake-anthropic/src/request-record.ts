@@ -1,4 +1,5 @@
 import type { Fault } from './fault.js';
+import type { RateLimitFamily } from './rate-limit-budget.js';
 
 /**
  * How a request ended: still `pending`; `completed` (the whole response was written); `client-aborted`
@@ -38,6 +39,8 @@ export type RequestRecord = {
   readonly stream: boolean;
   /** The fault applied to this request, or `undefined` for a normal response. */
   readonly fault: Fault | undefined;
+  /** The scripted budget that refused this request with a 429 (`rateLimits`), or `undefined`. */
+  readonly rateLimited: RateLimitFamily | undefined;
   /** The status sent, or `undefined` when no header was sent (reset before headers, stall). */
   readonly status: number | undefined;
   /** SSE events fully written, counting ping, the in-band error and a malformed event. */

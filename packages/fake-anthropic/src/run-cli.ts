@@ -74,12 +74,18 @@ Options:
   --seed <n>                  seed of the random rate (default 1)
   --enqueue <fault>           queue a fault for the next request; repeat for a script (ok = no fault)
   --api-key <key>             accept only this key; repeatable (default: any key)
+  --rate-limit-requests <n>   enforce n requests per window, answering 429 beyond (default: not enforced)
+  --rate-limit-tokens <n>     enforce n input + output tokens per window
+  --rate-limit-input-tokens <n>   enforce n input tokens per window
+  --rate-limit-output-tokens <n>  enforce n output tokens per window
+  --rate-limit-window-ms <n>  length of a rate-limit window, whole seconds in ms (default 60000)
   --log                       print one line per finished request
   -h, --help                  show this help
 
 <fault> uses the x-fake-fault grammar, e.g. 'status=529; retry-after=2', 'stall-after=3',
 'in-band-error=overloaded_error; after=2', 'reset', 'reset-after=3', 'delay-headers=500',
-'malformed-after=2', 'trickle=4; delay=5', or a short name: overloaded, rate-limited, server-error, stall, reset.`;
+'malformed-after=2', 'trickle=4; delay=5', 'status=429; error-code=ramp_limit_exceeded', or a short name:
+overloaded, rate-limited, server-error, spend-limit, contract-spend-limit, ramp-limit, stall, reset.`;
 
 /**
  * Parses the command line with `node:util` `parseArgs`.
@@ -110,6 +116,11 @@ export function parseCliArgs(argv: readonly string[]): CliConfig {
         seed: { type: 'string' },
         enqueue: { type: 'string', multiple: true },
         'api-key': { type: 'string', multiple: true },
+        'rate-limit-requests': { type: 'string' },
+        'rate-limit-tokens': { type: 'string' },
+        'rate-limit-input-tokens': { type: 'string' },
+        'rate-limit-output-tokens': { type: 'string' },
+        'rate-limit-window-ms': { type: 'string' },
         log: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -121,6 +132,16 @@ export function parseCliArgs(argv: readonly string[]): CliConfig {
 
   const faults = values.fault?.map((f) => fault(f, '--fault'));
   const faultRate = number(values['fault-rate'], '--fault-rate', /^(0(\.\d+)?|1(\.0+)?|\.\d+)$/);
+  const budget = {
+    requests: number(values['rate-limit-requests'], '--rate-limit-requests', /^\d+$/),
+    tokens: number(values['rate-limit-tokens'], '--rate-limit-tokens', /^\d+$/),
+    inputTokens: number(values['rate-limit-input-tokens'], '--rate-limit-input-tokens', /^\d+$/),
+    outputTokens: number(values['rate-limit-output-tokens'], '--rate-limit-output-tokens', /^\d+$/),
+    windowMs: number(values['rate-limit-window-ms'], '--rate-limit-window-ms', /^\d+$/),
+  };
+  const rateLimits = Object.values(budget).some((v) => v !== undefined)
+    ? Object.fromEntries(Object.entries(budget).filter(([, v]) => v !== undefined))
+    : undefined;
   const options: FakeAnthropicOptions = {
     port: number(values.port, '--port', /^\d+$/),
     host: values.host,
@@ -132,6 +153,7 @@ export function parseCliArgs(argv: readonly string[]): CliConfig {
     faultRate: faultRate ?? (faults === undefined ? undefined : 1),
     seed: number(values.seed, '--seed', /^-?\d+$/),
     apiKeys: values['api-key'],
+    rateLimits,
   };
   return {
     help: false,
@@ -186,7 +208,8 @@ export async function runCli(
 
 function describe(record: RequestRecord): string {
   const fault = record.fault === undefined ? '' : ` fault=${record.fault.kind}`;
-  return `${record.method} ${record.path} ${record.status ?? '-'} ${record.outcome} events=${record.eventsSent}${fault}`;
+  const limited = record.rateLimited === undefined ? '' : ` rate-limited=${record.rateLimited}`;
+  return `${record.method} ${record.path} ${record.status ?? '-'} ${record.outcome} events=${record.eventsSent}${fault}${limited}`;
 }
 
 function number(value: string | undefined, flag: string, pattern: RegExp): number | undefined {

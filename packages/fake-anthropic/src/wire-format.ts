@@ -97,19 +97,23 @@ export function streamEvents(reply: Reply, model: string, id: string): string[] 
 }
 
 /**
- * The error body sent before any stream: `{"type":"error","error":{...},"request_id":"req_..."}`.
+ * The error body sent before any stream: `{"type":"error","error":{...},"request_id":"req_..."}`. With an
+ * `errorCode`, `error.details` is `{"error_code": ...}`, as SDK 1.5 and later read it (`APIError.errorCode`).
  *
  * @param type - `error.type`
  * @param message - `error.message`
  * @param requestId - the request id, also sent as the `request-id` header
+ * @param errorCode - `error.details.error_code`, when set
  * @returns the JSON text
  * @example
  * ```ts
  * errorJson('overloaded_error', 'Overloaded', 'req_1');
+ * errorJson('rate_limit_error', 'Spend limit reached', 'req_2', 'enforced_spend_limit_reached');
  * ```
  */
-export function errorJson(type: AnthropicErrorType, message: string, requestId: string): string {
-  return JSON.stringify({ type: 'error', error: { type, message }, request_id: requestId });
+export function errorJson(type: AnthropicErrorType, message: string, requestId: string, errorCode?: string): string {
+  const error = errorCode === undefined ? { type, message } : { type, message, details: { error_code: errorCode } };
+  return JSON.stringify({ type: 'error', error, request_id: requestId });
 }
 
 /**
