@@ -1,0 +1,480 @@
+import type { Clock } from './clock.js';
+import { readRetryAdvice } from './retry-after.js';
+
+/**
+ * The four limits the Anthropic API reports in `anthropic-ratelimit-<name>-{limit,remaining,reset}`.
+ *
+ * @example
+ * ```ts
+ * const name: RateLimitName = 'input-tokens';
+ * ```
+ */
+export type RateLimitName = 'requests' | 'input-tokens' | 'output-tokens' | 'tokens';
+
+/**
+ * Every {@link RateLimitName}, in the order they are checked.
+ *
+ * @example
+ * ```ts
+ * for (const name of RATE_LIMIT_NAMES) headers.get(`anthropic-ratelimit-${name}-remaining`);
+ * ```
+ */
+export const RATE_LIMIT_NAMES: readonly RateLimitName[] = ['requests', 'input-tokens', 'output-tokens', 'tokens'];
+
+/**
+ * The `error.details.error_code`s of a 429 that retrying cannot fix: the organization's spend limits
+ * (`EnforcedSpendLimitReachedError`, `ContractSpendLimitReachedError` in SDK 1.14). `ramp_limit_exceeded` is
+ * not one of them: it is retried after its `retry-after`.
+ *
+ * @example
+ * ```ts
+ * SPEND_LIMIT_ERROR_CODES.includes('enforced_spend_limit_reached'); // true
+ * ```
+ */
+export const SPEND_LIMIT_ERROR_CODES: readonly string[] = [
+  'enforced_spend_limit_reached',
+  'contract_spend_limit_reached',
+];
+
+/**
+ * Whether an upstream 429's `error.details.error_code` is a spend limit: never retried, not upstream ill
+ * health, and a hold on the client.
+ *
+ * @param code - `error.details.error_code` (the SDK's `APIError.errorCode`), or anything else.
+ * @returns True for `enforced_spend_limit_reached` and `contract_spend_limit_reached`.
+ *
+ * @example
+ * ```ts
+ * isSpendLimitErrorCode(error.errorCode); // error: an APIError from the SDK
+ * ```
+ */
+export function isSpendLimitErrorCode(code: unknown): boolean {
+  return typeof code === 'string' && SPEND_LIMIT_ERROR_CODES.includes(code);
+}
+
+/**
+ * Options of {@link createRateLimitTracker}.
+ *
+ * @example
+ * ```ts
+ * const options: RateLimitTrackerOptions = { clock: systemClock, reserve: { requests: 2 }, spendLimitHoldMs: 60_000 };
+ * ```
+ */
+export interface RateLimitTrackerOptions {
+  /** Wall-clock ms (the `reset` headers are RFC 3339 times): the guard's clock. */
+  clock: Pick<Clock, 'now'>;
+  /** Kept back from each limit: hold once `remaining - needed` would drop below it. Default 0 for each. */
+  reserve?: Partial<Record<RateLimitName, number>> | undefined;
+  /** How long a spend-limit 429 without `retry-after` holds its client. Default 60 000. */
+  spendLimitHoldMs?: number | undefined;
+  /** Clients remembered at most; the least recently heard from is forgotten first. Default 1 000. */
+  maxClients?: number | undefined;
+}
+
+/**
+ * What the tracker reads from one upstream answer.
+ *
+ * @example
+ * ```ts
+ * tracker.observe(clientId, { status: 429, headers: response.headers, errorCode: 'ramp_limit_exceeded' });
+ * ```
+ */
+export interface UpstreamAnswer {
+  /** The response headers; absent for a connection error. */
+  readonly headers: Headers | null | undefined;
+  readonly status?: number | undefined;
+  /** `error.details.error_code` of an error body (the SDK's `APIError.errorCode`). */
+  readonly errorCode?: string | null | undefined;
+  /** `error.message`, already redacted (no secret in any form): kept and shown in the answers of a hold. */
+  readonly message?: string | undefined;
+}
+
+/**
+ * The answer of {@link RateLimitTracker.check}: go ahead, or wait until `until`.
+ *
+ * - `rate-limit`: the limit `limit` has less left than this request needs (plus its reserve) until its reset.
+ * - `paused`: the upstream answered 429 with `retry-after` (a rate limit or a ramp limit) for this client.
+ * - `spend-limit`: the upstream answered a spend-limit 429; retrying before `until` cannot succeed.
+ *
+ * @example
+ * ```ts
+ * const verdict = tracker.check(clientId, { estimatedInputTokens: 1_200 });
+ * if (!verdict.ok && verdict.reason !== 'spend-limit' && deadline.at > verdict.until) await sleep(clock, verdict.retryAfterMs, signal);
+ * ```
+ */
+export type RateLimitVerdict =
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      readonly reason: 'rate-limit' | 'paused' | 'spend-limit';
+      /** The limit that is spent (`rate-limit` only). */
+      readonly limit: RateLimitName | undefined;
+      /** The upstream's `error_code` behind a pause or hold. */
+      readonly errorCode: string | undefined;
+      /** Clock time at which the client may be tried again. */
+      readonly until: number;
+      /** `until - now`, at least 1. */
+      readonly retryAfterMs: number;
+      /** Safe to show a client: names the limit, or carries the upstream's redacted message. */
+      readonly message: string;
+    };
+
+/**
+ * A request's estimate, taken when it is sent, for {@link RateLimitTracker.reconcile}.
+ *
+ * @example
+ * ```ts
+ * const ticket: RateLimitTicket = tracker.estimate(clientId, estimateInputTokens(body));
+ * ```
+ */
+export interface RateLimitTicket {
+  readonly clientId: string;
+  /** The heuristic's estimate, before calibration. */
+  readonly estimated: number;
+  /** What was debited from the input-token views: the estimate times the client's calibration. */
+  readonly debited: number;
+  /** Header observations of the client when the ticket was taken. */
+  readonly generation: number;
+}
+
+/**
+ * One client's view, for `status()`: serializable as is.
+ *
+ * @example
+ * ```ts
+ * for (const view of tracker.snapshot()) console.log(view.clientId, view.limits.requests?.remaining);
+ * ```
+ */
+export interface ClientRateLimitView {
+  readonly clientId: string;
+  readonly limits: Partial<Record<RateLimitName, { limit: number; remaining: number; resetAt: string }>>;
+  /** An active pause or spend-limit hold. */
+  readonly hold:
+    { reason: 'paused' | 'spend-limit'; until: string; errorCode: string | undefined; message: string } | undefined;
+  /** Actual input tokens / estimate, learned from `usage` (1 until the first reconciliation). */
+  readonly estimateRatio: number;
+}
+
+/**
+ * Per-client Anthropic rate-limit awareness, fed by every upstream answer.
+ *
+ * @example
+ * ```ts
+ * const verdict = tracker.check(clientId, { estimatedInputTokens });
+ * if (verdict.ok) {
+ *   const ticket = tracker.estimate(clientId, estimatedInputTokens);
+ *   const response = await send();
+ *   tracker.observe(clientId, { status: response.status, headers: response.headers });
+ *   tracker.reconcile(ticket, message.usage);
+ * }
+ * ```
+ */
+export interface RateLimitTracker {
+  /**
+   * Reads an answer: its `anthropic-ratelimit-*` headers replace the client's view of those limits; a 429
+   * with `retry-after` pauses the client until then; a spend-limit 429 holds it until its `retry-after`, or
+   * for `spendLimitHoldMs`, keeping `message`. A later plain pause never shortens a spend-limit hold.
+   */
+  observe(clientId: string, answer: UpstreamAnswer): void;
+  /** Whether a request of `estimatedInputTokens` (raw heuristic estimate) may go now. Reads only. */
+  check(clientId: string, request: { readonly estimatedInputTokens: number; readonly now?: number }): RateLimitVerdict;
+  /**
+   * Records a request being sent: takes 1 request and its (calibrated) estimate of input tokens from the
+   * views, so requests sent before the next answer see a shrinking budget.
+   */
+  estimate(clientId: string, estimatedInputTokens: number): RateLimitTicket;
+  /**
+   * Corrects with the `usage` that came back: the calibration ratio learns from it, and when no newer
+   * headers have replaced the views since the ticket, the views trade the estimate for the real input and
+   * also lose the output tokens.
+   */
+  reconcile(
+    ticket: RateLimitTicket,
+    usage: { readonly input_tokens?: number | null; readonly output_tokens?: number | null } | null | undefined,
+  ): void;
+  /** Every remembered client's view. */
+  snapshot(): ClientRateLimitView[];
+}
+
+interface LimitView {
+  limit: number;
+  remaining: number;
+  resetAt: number;
+}
+
+interface Hold {
+  reason: 'paused' | 'spend-limit';
+  until: number;
+  errorCode: string | undefined;
+  message: string;
+}
+
+interface ClientState {
+  readonly views: Partial<Record<RateLimitName, LimitView>>;
+  hold: Hold | undefined;
+  generation: number;
+  ratio: number;
+}
+
+// A count as the API sends it: a non-negative integer, no sign or exponent, below 2^53.
+const COUNT = /^(?:0|[1-9]\d{0,14})$/;
+// RFC 3339 date-time (Date.parse alone accepts far more).
+const RFC_3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+const MAX_MESSAGE_CHARS = 500;
+// The calibration learns a fifth of each new observation, within [1/4, 4] of the heuristic.
+const RATIO_WEIGHT = 0.2;
+const MIN_RATIO = 0.25;
+const MAX_RATIO = 4;
+const LABEL: Readonly<Record<RateLimitName, string>> = {
+  requests: 'requests',
+  'input-tokens': 'input tokens',
+  'output-tokens': 'output tokens',
+  tokens: 'tokens',
+};
+
+/**
+ * Creates a {@link RateLimitTracker}.
+ *
+ * A client (an API key, named by `clientIdOf`) is held when, for any limit whose reset is still ahead,
+ * `remaining - needed < reserve`, where `needed` is 1 for `requests` and `output-tokens` and the calibrated
+ * input estimate (at least 1) for `input-tokens` and `tokens`; it is held until that limit's `reset`, the
+ * time the API says the limit is whole again (with several, the latest). A limit that could not fit the
+ * request even when whole (`needed + reserve > limit`) never holds it: the estimate is a heuristic, the
+ * upstream decides. Once a `reset` has passed, that limit is taken as whole until the next answer says
+ * otherwise. Holding until `reset` is right for the API's continuously refilled buckets and for fixed
+ * windows alike, at the cost of some idle capacity with the former.
+ *
+ * State is per client, at most `maxClients` of them, with no timers: everything is computed from the clock
+ * when asked.
+ *
+ * @param options - Validated once here; errors name the option.
+ * @returns The tracker.
+ * @throws TypeError naming the option when one is out of range.
+ *
+ * @example
+ * ```ts
+ * const tracker = createRateLimitTracker({ clock: systemClock, reserve: { requests: 1 } });
+ * const clientId = clientIdOf(apiKey);
+ * const estimatedInputTokens = estimateInputTokens(body);
+ * const verdict = tracker.check(clientId, { estimatedInputTokens });
+ * if (!verdict.ok) throw new Error(verdict.message);
+ * const ticket = tracker.estimate(clientId, estimatedInputTokens);
+ * const response = await fetch(url, { method: 'POST', body: JSON.stringify(body) });
+ * tracker.observe(clientId, { status: response.status, headers: response.headers });
+ * tracker.reconcile(ticket, (await response.json()).usage);
+ * ```
+ */
+export function createRateLimitTracker(options: RateLimitTrackerOptions): RateLimitTracker {
+  const { clock } = options;
+  if (typeof clock?.now !== 'function') throw new TypeError('createRateLimitTracker: options.clock must be a Clock');
+  const reserve: Record<RateLimitName, number> = { requests: 0, 'input-tokens': 0, 'output-tokens': 0, tokens: 0 };
+  if (options.reserve !== undefined) {
+    if (typeof options.reserve !== 'object' || options.reserve === null) {
+      throw new TypeError('createRateLimitTracker: options.reserve must be an object such as { requests: 1 }');
+    }
+    for (const [name, value] of Object.entries(options.reserve)) {
+      if (!(RATE_LIMIT_NAMES as readonly string[]).includes(name)) {
+        throw new TypeError(
+          `createRateLimitTracker: options.reserve has an unknown limit '${name}' (known: ${RATE_LIMIT_NAMES.join(', ')})`,
+        );
+      }
+      if (value === undefined) continue;
+      if (!(Number.isInteger(value) && value >= 0)) {
+        throw new TypeError(
+          `createRateLimitTracker: options.reserve['${name}'] must be a non-negative integer, got ${String(value)}`,
+        );
+      }
+      reserve[name as RateLimitName] = value;
+    }
+  }
+  const spendLimitHoldMs = options.spendLimitHoldMs ?? 60_000;
+  if (typeof spendLimitHoldMs !== 'number' || !Number.isFinite(spendLimitHoldMs) || spendLimitHoldMs < 0) {
+    throw new TypeError(
+      `createRateLimitTracker: options.spendLimitHoldMs must be a finite number >= 0, got ${String(spendLimitHoldMs)}`,
+    );
+  }
+  const maxClients = options.maxClients ?? 1_000;
+  if (!(Number.isInteger(maxClients) && maxClients >= 1)) {
+    throw new TypeError(
+      `createRateLimitTracker: options.maxClients must be a positive integer, got ${String(maxClients)}`,
+    );
+  }
+
+  // Insertion order is recency: observe() moves a client to the end, the first is the one to forget.
+  const clients = new Map<string, ClientState>();
+
+  const touch = (clientId: string): ClientState => {
+    let state = clients.get(clientId);
+    if (state) clients.delete(clientId);
+    else state = { views: {}, hold: undefined, generation: 0, ratio: 1 };
+    clients.set(clientId, state);
+    if (clients.size > maxClients) clients.delete(clients.keys().next().value as string);
+    return state;
+  };
+
+  const calibrated = (state: ClientState | undefined, estimated: number): number =>
+    Math.max(0, Math.ceil(estimated * (state?.ratio ?? 1)));
+
+  return {
+    observe(clientId, answer) {
+      const now = clock.now();
+      const state = touch(clientId);
+      const headers = answer.headers;
+      if (headers) {
+        let seen = false;
+        for (const name of RATE_LIMIT_NAMES) {
+          const view = readView(headers, name);
+          if (view === undefined) continue;
+          state.views[name] = view;
+          seen = true;
+        }
+        if (seen) state.generation += 1;
+      }
+      if (answer.status !== 429) return;
+      const { retryAfterMs } = readRetryAdvice(headers, () => now);
+      const errorCode = answer.errorCode ?? undefined;
+      const message = (answer.message ?? '').slice(0, MAX_MESSAGE_CHARS);
+      const current = state.hold !== undefined && state.hold.until > now ? state.hold : undefined;
+      if (isSpendLimitErrorCode(errorCode)) {
+        const until = now + (retryAfterMs ?? spendLimitHoldMs);
+        if (current?.reason === 'spend-limit' && current.until > until) return;
+        state.hold = { reason: 'spend-limit', until, errorCode, message };
+        return;
+      }
+      if (retryAfterMs === undefined) return;
+      const until = now + retryAfterMs;
+      if (current !== undefined && (current.reason === 'spend-limit' || current.until >= until)) return;
+      state.hold = { reason: 'paused', until, errorCode, message };
+    },
+
+    check(clientId, request) {
+      const state = clients.get(clientId);
+      if (state === undefined) return OK;
+      const now = request.now ?? clock.now();
+      const hold = state.hold;
+      if (hold !== undefined && hold.until <= now) state.hold = undefined;
+      else if (hold?.reason === 'spend-limit') return holdVerdict(hold, now);
+
+      const input = Math.max(1, calibrated(state, request.estimatedInputTokens));
+      let worst: { name: RateLimitName; view: LimitView } | undefined;
+      for (const name of RATE_LIMIT_NAMES) {
+        const view = state.views[name];
+        if (view === undefined || view.resetAt <= now) continue;
+        const needed = name === 'requests' || name === 'output-tokens' ? 1 : input;
+        if (needed + reserve[name] > view.limit) continue; // waiting would not make it fit
+        if (view.remaining - needed >= reserve[name]) continue;
+        if (worst === undefined || view.resetAt > worst.view.resetAt) worst = { name, view };
+      }
+      const paused = state.hold;
+      if (paused !== undefined && (worst === undefined || paused.until >= worst.view.resetAt)) {
+        return holdVerdict(paused, now);
+      }
+      if (worst === undefined) return OK;
+      const { name, view } = worst;
+      const kept = reserve[name] > 0 ? `, ${reserve[name]} kept in reserve` : '';
+      return {
+        ok: false,
+        reason: 'rate-limit',
+        limit: name,
+        errorCode: undefined,
+        until: view.resetAt,
+        retryAfterMs: Math.max(1, view.resetAt - now),
+        message:
+          `The Anthropic rate limit on ${LABEL[name]} for this API key is used up ` +
+          `(${view.remaining} of ${view.limit} left${kept}) until ${iso(view.resetAt)}`,
+      };
+    },
+
+    estimate(clientId, estimatedInputTokens) {
+      const state = clients.get(clientId);
+      const estimated = Math.max(0, estimatedInputTokens);
+      const debited = calibrated(state, estimated);
+      if (state === undefined) return { clientId, estimated, debited, generation: -1 };
+      debit(state, 'requests', 1);
+      debit(state, 'input-tokens', debited);
+      debit(state, 'tokens', debited);
+      return { clientId, estimated, debited, generation: state.generation };
+    },
+
+    reconcile(ticket, usage) {
+      const state = clients.get(ticket.clientId);
+      const input = usage?.input_tokens;
+      if (state === undefined || typeof input !== 'number' || !Number.isFinite(input) || input < 0) return;
+      if (ticket.estimated > 0) {
+        const observed = Math.min(MAX_RATIO, Math.max(MIN_RATIO, input / ticket.estimated));
+        state.ratio = state.ratio + RATIO_WEIGHT * (observed - state.ratio);
+      }
+      if (ticket.generation !== state.generation) return; // newer headers already hold the real count
+      const output = usage?.output_tokens;
+      const spent = typeof output === 'number' && Number.isFinite(output) && output > 0 ? output : 0;
+      debit(state, 'input-tokens', input - ticket.debited);
+      debit(state, 'output-tokens', spent);
+      debit(state, 'tokens', input - ticket.debited + spent);
+    },
+
+    snapshot() {
+      const now = clock.now();
+      const views: ClientRateLimitView[] = [];
+      for (const [clientId, state] of clients) {
+        const limits: ClientRateLimitView['limits'] = {};
+        for (const name of RATE_LIMIT_NAMES) {
+          const view = state.views[name];
+          if (view) limits[name] = { limit: view.limit, remaining: view.remaining, resetAt: iso(view.resetAt) };
+        }
+        const hold = state.hold !== undefined && state.hold.until > now ? state.hold : undefined;
+        views.push({
+          clientId,
+          limits,
+          hold: hold && {
+            reason: hold.reason,
+            until: iso(hold.until),
+            errorCode: hold.errorCode,
+            message: hold.message,
+          },
+          estimateRatio: state.ratio,
+        });
+      }
+      return views;
+    },
+  };
+}
+
+const OK: RateLimitVerdict = Object.freeze({ ok: true });
+
+function holdVerdict(hold: Hold, now: number): RateLimitVerdict {
+  const code = hold.errorCode === undefined ? '' : ` (${hold.errorCode})`;
+  const message =
+    hold.reason === 'spend-limit'
+      ? `${hold.message || 'The organization reached its spend limit'}${code}; this API key is held until ${iso(hold.until)}`
+      : `The Anthropic API answered 429 rate_limit_error${code}; this API key is paused until ${iso(hold.until)}`;
+  return {
+    ok: false,
+    reason: hold.reason,
+    limit: undefined,
+    errorCode: hold.errorCode,
+    until: hold.until,
+    retryAfterMs: Math.max(1, hold.until - now),
+    message,
+  };
+}
+
+function debit(state: ClientState, name: RateLimitName, amount: number): void {
+  const view = state.views[name];
+  if (view === undefined) return;
+  view.remaining = Math.min(view.limit, Math.max(0, view.remaining - amount));
+}
+
+function readView(headers: Headers, name: RateLimitName): LimitView | undefined {
+  const limit = headers.get(`anthropic-ratelimit-${name}-limit`)?.trim();
+  const remaining = headers.get(`anthropic-ratelimit-${name}-remaining`)?.trim();
+  const reset = headers.get(`anthropic-ratelimit-${name}-reset`)?.trim();
+  if (limit === undefined || remaining === undefined || reset === undefined) return undefined;
+  if (!COUNT.test(limit) || !COUNT.test(remaining) || !RFC_3339.test(reset)) return undefined;
+  const resetAt = Date.parse(reset);
+  if (Number.isNaN(resetAt)) return undefined;
+  return { limit: Number(limit), remaining: Math.min(Number(remaining), Number(limit)), resetAt };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
