@@ -49,7 +49,7 @@ describe('createRateLimitTracker', () => {
   });
 
   it('keeps the configured reserve', () => {
-    const { tracker } = setup({ reserve: { requests: 2 } });
+    const { tracker } = setup({ reserve: { requests: 2, inputTokens: 50 } });
     tracker.observe('c', { status: 200, headers: headers({ requests: [50, 3, 60_000] }) });
     expect(tracker.check('c', { estimatedInputTokens: 1 }).ok).toBe(true);
     tracker.observe('c', { status: 200, headers: headers({ requests: [50, 2, 60_000] }) });
@@ -58,6 +58,9 @@ describe('createRateLimitTracker', () => {
       limit: 'requests',
       message: expect.stringContaining('(2 of 50 left, 2 kept in reserve)') as unknown,
     });
+    tracker.observe('d', { status: 200, headers: headers({ 'input-tokens': [1_000, 150, 60_000] }) });
+    expect(tracker.check('d', { estimatedInputTokens: 100 }).ok).toBe(true);
+    expect(tracker.check('d', { estimatedInputTokens: 101 })).toMatchObject({ limit: 'input-tokens' });
   });
 
   it('compares the input estimate with the input and total tokens left, and output tokens with 1', () => {
@@ -127,7 +130,9 @@ describe('createRateLimitTracker', () => {
 
   it('pauses a client for the retry-after of a 429, whichever route got it, and ramp limits alike', () => {
     const { tracker, advance } = setup();
-    tracker.observe('c', { status: 429, headers: new Headers({ 'retry-after': '3' }), message: 'slow down' });
+    expect(
+      tracker.observe('c', { status: 429, headers: new Headers({ 'retry-after': '3' }), message: 'slow down' }),
+    ).toEqual({ reason: 'paused', until: T0 + 3_000, errorCode: undefined });
     const paused = tracker.check('c', { estimatedInputTokens: 1 });
     expect(paused).toEqual({
       ok: false,
@@ -140,7 +145,7 @@ describe('createRateLimitTracker', () => {
     });
     expect(tracker.check('other', { estimatedInputTokens: 1 }).ok).toBe(true);
     // A shorter pause does not shorten it; a longer one extends it.
-    tracker.observe('c', { status: 429, headers: new Headers({ 'retry-after-ms': '500' }) });
+    expect(tracker.observe('c', { status: 429, headers: new Headers({ 'retry-after-ms': '500' }) })).toBeUndefined();
     expect(tracker.check('c', { estimatedInputTokens: 1 })).toMatchObject({ until: T0 + 3_000 });
     tracker.observe('c', {
       status: 429,
@@ -173,12 +178,13 @@ describe('createRateLimitTracker', () => {
 
   it('holds a client after a spend-limit 429 with the redacted message, until retry-after or spendLimitHoldMs', () => {
     const { tracker, advance } = setup({ spendLimitHoldMs: 30_000 });
-    tracker.observe('c', {
+    const hold = tracker.observe('c', {
       status: 429,
       headers: headers({ requests: [50, 49, 60_000] }),
       errorCode: 'enforced_spend_limit_reached',
       message: 'You have reached your monthly usage limit [redacted]',
     });
+    expect(hold).toEqual({ reason: 'spend-limit', until: T0 + 30_000, errorCode: 'enforced_spend_limit_reached' });
     expect(tracker.check('c', { estimatedInputTokens: 1 })).toEqual({
       ok: false,
       reason: 'spend-limit',
@@ -191,7 +197,7 @@ describe('createRateLimitTracker', () => {
         'this API key is held until 2026-03-01T12:00:30.000Z',
     });
     // A plain pause never shortens (or replaces) a spend-limit hold.
-    tracker.observe('c', { status: 429, headers: new Headers({ 'retry-after': '1' }) });
+    expect(tracker.observe('c', { status: 429, headers: new Headers({ 'retry-after': '1' }) })).toBeUndefined();
     expect(tracker.check('c', { estimatedInputTokens: 1 })).toMatchObject({ reason: 'spend-limit' });
     advance(30_000);
     expect(tracker.check('c', { estimatedInputTokens: 1 }).ok).toBe(true);
@@ -275,11 +281,11 @@ describe('createRateLimitTracker', () => {
 
   it('validates its options, naming them', () => {
     const clock = { now: () => T0 };
-    expect(() => createRateLimitTracker({ clock, reserve: { request: 1 } as never })).toThrow(
-      "createRateLimitTracker: options.reserve has an unknown limit 'request' (known: requests, input-tokens, output-tokens, tokens)",
+    expect(() => createRateLimitTracker({ clock, reserve: { 'input-tokens': 1 } as never })).toThrow(
+      "createRateLimitTracker: options.reserve has an unknown key 'input-tokens' (known: requests, inputTokens, outputTokens, tokens)",
     );
-    expect(() => createRateLimitTracker({ clock, reserve: { tokens: -1 } })).toThrow(
-      "options.reserve['tokens'] must be a non-negative integer, got -1",
+    expect(() => createRateLimitTracker({ clock, reserve: { inputTokens: -1 } })).toThrow(
+      'options.reserve.inputTokens must be a non-negative integer, got -1',
     );
     expect(() => createRateLimitTracker({ clock, spendLimitHoldMs: Infinity })).toThrow(
       'options.spendLimitHoldMs must be a finite number >= 0, got Infinity',

@@ -53,6 +53,21 @@ export function isSpendLimitErrorCode(code: unknown): boolean {
 }
 
 /**
+ * How much of each limit to keep back, by the option names users write.
+ *
+ * @example
+ * ```ts
+ * const reserve: RateLimitReserve = { requests: 2, inputTokens: 4_000 };
+ * ```
+ */
+export interface RateLimitReserve {
+  requests?: number | undefined;
+  inputTokens?: number | undefined;
+  outputTokens?: number | undefined;
+  tokens?: number | undefined;
+}
+
+/**
  * Options of {@link createRateLimitTracker}.
  *
  * @example
@@ -64,7 +79,7 @@ export interface RateLimitTrackerOptions {
   /** Wall-clock ms (the `reset` headers are RFC 3339 times): the guard's clock. */
   clock: Pick<Clock, 'now'>;
   /** Kept back from each limit: hold once `remaining - needed` would drop below it. Default 0 for each. */
-  reserve?: Partial<Record<RateLimitName, number>> | undefined;
+  reserve?: RateLimitReserve | undefined;
   /** How long a spend-limit 429 without `retry-after` holds its client. Default 60 000. */
   spendLimitHoldMs?: number | undefined;
   /** Clients remembered at most; the least recently heard from is forgotten first. Default 1 000. */
@@ -138,6 +153,22 @@ export interface RateLimitTicket {
 }
 
 /**
+ * A pause or spend-limit hold that {@link RateLimitTracker.observe} just started or extended.
+ *
+ * @example
+ * ```ts
+ * const hold: ClientHold | undefined = tracker.observe(clientId, answer);
+ * if (hold) events.emit({ type: 'client-held', clientId, ...hold });
+ * ```
+ */
+export interface ClientHold {
+  readonly reason: 'paused' | 'spend-limit';
+  /** Clock time the hold ends. */
+  readonly until: number;
+  readonly errorCode: string | undefined;
+}
+
+/**
  * One client's view, for `status()`: serializable as is.
  *
  * @example
@@ -174,8 +205,9 @@ export interface RateLimitTracker {
    * Reads an answer: its `anthropic-ratelimit-*` headers replace the client's view of those limits; a 429
    * with `retry-after` pauses the client until then; a spend-limit 429 holds it until its `retry-after`, or
    * for `spendLimitHoldMs`, keeping `message`. A later plain pause never shortens a spend-limit hold.
+   * Returns the hold when this answer started or extended one.
    */
-  observe(clientId: string, answer: UpstreamAnswer): void;
+  observe(clientId: string, answer: UpstreamAnswer): ClientHold | undefined;
   /** Whether a request of `estimatedInputTokens` (raw heuristic estimate) may go now. Reads only. */
   check(clientId: string, request: { readonly estimatedInputTokens: number; readonly now?: number }): RateLimitVerdict;
   /**
@@ -225,6 +257,12 @@ const MAX_MESSAGE_CHARS = 500;
 const RATIO_WEIGHT = 0.2;
 const MIN_RATIO = 0.25;
 const MAX_RATIO = 4;
+const RESERVE_KEYS: Readonly<Record<keyof RateLimitReserve, RateLimitName>> = {
+  requests: 'requests',
+  inputTokens: 'input-tokens',
+  outputTokens: 'output-tokens',
+  tokens: 'tokens',
+};
 const LABEL: Readonly<Record<RateLimitName, string>> = {
   requests: 'requests',
   'input-tokens': 'input tokens',
@@ -272,19 +310,19 @@ export function createRateLimitTracker(options: RateLimitTrackerOptions): RateLi
     if (typeof options.reserve !== 'object' || options.reserve === null) {
       throw new TypeError('createRateLimitTracker: options.reserve must be an object such as { requests: 1 }');
     }
-    for (const [name, value] of Object.entries(options.reserve)) {
-      if (!(RATE_LIMIT_NAMES as readonly string[]).includes(name)) {
+    for (const [key, value] of Object.entries(options.reserve)) {
+      if (!Object.hasOwn(RESERVE_KEYS, key)) {
         throw new TypeError(
-          `createRateLimitTracker: options.reserve has an unknown limit '${name}' (known: ${RATE_LIMIT_NAMES.join(', ')})`,
+          `createRateLimitTracker: options.reserve has an unknown key '${key}' (known: ${Object.keys(RESERVE_KEYS).join(', ')})`,
         );
       }
       if (value === undefined) continue;
       if (!(Number.isInteger(value) && value >= 0)) {
         throw new TypeError(
-          `createRateLimitTracker: options.reserve['${name}'] must be a non-negative integer, got ${String(value)}`,
+          `createRateLimitTracker: options.reserve.${key} must be a non-negative integer, got ${String(value)}`,
         );
       }
-      reserve[name as RateLimitName] = value;
+      reserve[RESERVE_KEYS[key as keyof RateLimitReserve]] = value as number;
     }
   }
   const spendLimitHoldMs = options.spendLimitHoldMs ?? 60_000;
@@ -330,21 +368,22 @@ export function createRateLimitTracker(options: RateLimitTrackerOptions): RateLi
         }
         if (seen) state.generation += 1;
       }
-      if (answer.status !== 429) return;
+      if (answer.status !== 429) return undefined;
       const { retryAfterMs } = readRetryAdvice(headers, () => now);
       const errorCode = answer.errorCode ?? undefined;
       const message = (answer.message ?? '').slice(0, MAX_MESSAGE_CHARS);
       const current = state.hold !== undefined && state.hold.until > now ? state.hold : undefined;
       if (isSpendLimitErrorCode(errorCode)) {
         const until = now + (retryAfterMs ?? spendLimitHoldMs);
-        if (current?.reason === 'spend-limit' && current.until > until) return;
+        if (current?.reason === 'spend-limit' && current.until > until) return undefined;
         state.hold = { reason: 'spend-limit', until, errorCode, message };
-        return;
+        return { reason: 'spend-limit', until, errorCode };
       }
-      if (retryAfterMs === undefined) return;
+      if (retryAfterMs === undefined) return undefined;
       const until = now + retryAfterMs;
-      if (current !== undefined && (current.reason === 'spend-limit' || current.until >= until)) return;
+      if (current !== undefined && (current.reason === 'spend-limit' || current.until >= until)) return undefined;
       state.hold = { reason: 'paused', until, errorCode, message };
+      return { reason: 'paused', until, errorCode };
     },
 
     check(clientId, request) {
