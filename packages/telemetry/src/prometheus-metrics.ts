@@ -1,0 +1,229 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { GuardEventInterpreter, type ObserveOptions } from './guard-observer.js';
+import { ObservedGuards, type ObservableGuard } from './observed-guards.js';
+import { BREAKER_STATE_VALUE, type MetricsSink, type RequestMeasurement } from './metrics-sink.js';
+
+/** Request durations, in seconds: 50 ms to 5 min (a long completion). */
+export const DURATION_BUCKETS: readonly number[] = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300];
+/** Times to the first upstream event, in seconds. */
+export const FIRST_EVENT_BUCKETS: readonly number[] = [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60];
+
+/**
+ * Options of {@link createPrometheusMetrics}.
+ *
+ * @example
+ * ```ts
+ * import { register } from 'prom-client';
+ * createPrometheusMetrics({ guard, registry: register }); // one /metrics with your other metrics
+ * ```
+ */
+export interface PrometheusMetricsOptions extends ObserveOptions {
+  /** The guard (or guards) to observe now; more with `observe()`. */
+  guard?: ObservableGuard | readonly ObservableGuard[];
+  /** Where the metrics are registered. Default: a registry of their own (`metrics.registry`). */
+  registry?: Registry;
+  /** Bucket bounds of `claude_guard_request_duration_seconds`. Default {@link DURATION_BUCKETS}. */
+  durationBuckets?: readonly number[];
+  /** Bucket bounds of `claude_guard_time_to_first_event_seconds`. Default {@link FIRST_EVENT_BUCKETS}. */
+  firstEventBuckets?: readonly number[];
+}
+
+/**
+ * The guard's metrics in a prom-client registry, named as Prometheus users expect.
+ *
+ * @example
+ * ```ts
+ * const metrics = createPrometheusMetrics({ guard });
+ * app.get('/metrics', expressMetricsHandler(metrics));
+ * ```
+ */
+export interface PrometheusMetrics {
+  readonly registry: Registry;
+  /** Observes one more guard; returns the function that stops observing it. */
+  observe(guard: ObservableGuard): () => void;
+  /** The exposition text of the whole registry. */
+  metrics(): Promise<string>;
+  /** Stops observing every guard and removes these metrics from the registry. */
+  close(): void;
+}
+
+/** Every metric name this module registers, in the order of the README's table. */
+export const PROMETHEUS_METRIC_NAMES = [
+  'claude_guard_requests_total',
+  'claude_guard_request_duration_seconds',
+  'claude_guard_time_to_first_event_seconds',
+  'claude_guard_in_flight',
+  'claude_guard_upstream_attempts_total',
+  'claude_guard_retries_total',
+  'claude_guard_retry_budget_rejections_total',
+  'claude_guard_breaker_state',
+  'claude_guard_breaker_transitions_total',
+  'claude_guard_breaker_rejections_total',
+  'claude_guard_stream_stalls_total',
+  'claude_guard_client_disconnects_total',
+  'claude_guard_deadline_exceeded_total',
+  'claude_guard_tokens_total',
+] as const;
+
+/**
+ * Registers the guard's Prometheus metrics and feeds them from its events. prom-client is the
+ * registry Express (express-prom-bundle, prometheus-api-metrics) and Hono (`@hono/prometheus`) users
+ * already expose, so these metrics join theirs on one `/metrics`.
+ *
+ * @param options - the guard to observe, the registry, bucket bounds
+ * @returns the metrics, their registry and `close()`
+ * @example
+ * ```ts
+ * import { createPrometheusMetrics, metricsHandler } from '@claude-guard/telemetry';
+ *
+ * const metrics = createPrometheusMetrics({ guard });
+ * app.get('/metrics', (c) => metricsHandler(metrics)(c.req.raw));
+ * ```
+ */
+export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}): PrometheusMetrics {
+  const registry = options.registry ?? new Registry();
+  for (const name of PROMETHEUS_METRIC_NAMES) {
+    if (registry.getSingleMetric(name)) {
+      throw new Error(
+        `createPrometheusMetrics: '${name}' is already registered in this registry; create the metrics once and observe() each guard`,
+      );
+    }
+  }
+  const registers = [registry];
+
+  const requests = new Counter({
+    name: 'claude_guard_requests_total',
+    help: 'Guarded requests by route, model and outcome',
+    labelNames: ['route', 'model', 'outcome'] as const,
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'claude_guard_request_duration_seconds',
+    help: 'Guarded request duration in seconds, from its start to the end of its answer (a stream included)',
+    labelNames: ['route', 'model', 'status_class'] as const,
+    buckets: [...(options.durationBuckets ?? DURATION_BUCKETS)],
+    registers,
+  });
+  const firstEvent = new Histogram({
+    name: 'claude_guard_time_to_first_event_seconds',
+    help: "Streams: seconds from the request's start to the upstream's first event",
+    labelNames: ['route', 'model'] as const,
+    buckets: [...(options.firstEventBuckets ?? FIRST_EVENT_BUCKETS)],
+    registers,
+  });
+  const inFlight = new Gauge({
+    name: 'claude_guard_in_flight',
+    help: 'Guarded requests in flight',
+    labelNames: ['route'] as const,
+    registers,
+  });
+  const attempts = new Counter({
+    name: 'claude_guard_upstream_attempts_total',
+    help: 'Upstream attempts (a breaker refusal is none)',
+    labelNames: ['route'] as const,
+    registers,
+  });
+  const retries = new Counter({
+    name: 'claude_guard_retries_total',
+    help: 'Retries by route and the reason of the failed attempt before them',
+    labelNames: ['route', 'reason'] as const,
+    registers,
+  });
+  const budgetRejections = new Counter({
+    name: 'claude_guard_retry_budget_rejections_total',
+    help: 'Retries refused because the retry budget was spent',
+    labelNames: ['route'] as const,
+    registers,
+  });
+  new Gauge({
+    name: 'claude_guard_breaker_state',
+    help: 'Circuit breaker state: 0 closed, 1 open, 2 half-open',
+    labelNames: ['key'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const guard of observed.guards()) {
+        for (const breaker of guard.status().breakers)
+          this.set({ key: breaker.key }, BREAKER_STATE_VALUE[breaker.state]);
+      }
+    },
+  });
+  const transitions = new Counter({
+    name: 'claude_guard_breaker_transitions_total',
+    help: 'Circuit breaker transitions by key and the state entered',
+    labelNames: ['key', 'to'] as const,
+    registers,
+  });
+  const breakerRejections = new Counter({
+    name: 'claude_guard_breaker_rejections_total',
+    help: 'Requests refused by an open circuit breaker',
+    labelNames: ['route', 'key'] as const,
+    registers,
+  });
+  const stalls = new Counter({
+    name: 'claude_guard_stream_stalls_total',
+    help: 'Upstream streams that stalled (no first event, or silent too long)',
+    labelNames: ['route'] as const,
+    registers,
+  });
+  const disconnects = new Counter({
+    name: 'claude_guard_client_disconnects_total',
+    help: 'Requests whose client left before the answer was complete',
+    labelNames: ['route'] as const,
+    registers,
+  });
+  const deadlines = new Counter({
+    name: 'claude_guard_deadline_exceeded_total',
+    help: 'Requests whose deadline ran out, by whose budget it was (route-default, caller-header, route-maximum)',
+    labelNames: ['route', 'source'] as const,
+    registers,
+  });
+  const tokens = new Counter({
+    name: 'claude_guard_tokens_total',
+    help: 'Tokens by type: input (uncached), output, cache_read, cache_write',
+    labelNames: ['route', 'model', 'type'] as const,
+    registers,
+  });
+
+  const addTokens = (route: string, model: string, type: string, value: number | undefined) => {
+    if (value !== undefined && value > 0) tokens.inc({ route, model, type }, value);
+  };
+
+  const sink: MetricsSink = {
+    requestStarted: (route) => inFlight.inc({ route }),
+    requestAbandoned: (route) => inFlight.dec({ route }),
+    requestEnded(m: RequestMeasurement) {
+      if (m.wasInFlight) inFlight.dec({ route: m.route });
+      requests.inc({ route: m.route, model: m.model, outcome: m.outcome });
+      duration.observe({ route: m.route, model: m.model, status_class: m.statusClass }, m.durationSeconds);
+      if (m.timeToFirstEventSeconds !== undefined) {
+        firstEvent.observe({ route: m.route, model: m.model }, m.timeToFirstEventSeconds);
+      }
+      if (m.clientDisconnected) disconnects.inc({ route: m.route });
+      addTokens(m.route, m.model, 'input', m.tokens.input);
+      addTokens(m.route, m.model, 'output', m.tokens.output);
+      addTokens(m.route, m.model, 'cache_read', m.tokens.cacheRead);
+      addTokens(m.route, m.model, 'cache_write', m.tokens.cacheWrite);
+    },
+    attemptsMade: (route, count) => attempts.inc({ route }, count),
+    retried: (route, reason) => retries.inc({ route, reason }),
+    retryBudgetRejected: (route) => budgetRejections.inc({ route }),
+    breakerTransitioned: (key, to) => transitions.inc({ key, to }),
+    breakerRejected: (route, key) => breakerRejections.inc({ route, key }),
+    streamStalled: (route) => stalls.inc({ route }),
+    deadlineExceeded: (route, source) => deadlines.inc({ route, source }),
+  };
+  const interpreter = new GuardEventInterpreter(sink, options);
+  const observed = new ObservedGuards((event) => interpreter.handle(event));
+  observed.observeAll(options.guard);
+
+  return {
+    registry,
+    observe: (guard) => observed.observe(guard),
+    metrics: () => registry.metrics(),
+    close() {
+      observed.close();
+      for (const name of PROMETHEUS_METRIC_NAMES) registry.removeSingleMetric(name);
+    },
+  };
+}
