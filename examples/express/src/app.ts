@@ -3,6 +3,8 @@ import {
   chatParams,
   DEMO_FAULTS,
   DEMO_PAGE_HTML,
+  exampleMetrics,
+  expressMetricsHandler,
   isDemoFault,
   type ExampleUpstream,
 } from '@claude-guard/example-shared';
@@ -38,6 +40,9 @@ export function createExpressExample(options: {
   app.get('/guard/status', (_req, res) => {
     res.json({ upstream: upstream.fake ? 'fake-anthropic' : 'anthropic', ...guard.publicStatus() });
   });
+  // Prometheus text: route, model and breaker names, never a request, a prompt or a key. In production,
+  // serve it where only your scraper reaches.
+  app.get('/metrics', expressMetricsHandler(exampleMetrics(guard)));
 
   // The passthrough reads the raw body itself (size limit `proxy.maxBodyBytes`, 1 MiB by default; JSON
   // checks; the deadline): no body parser before it.

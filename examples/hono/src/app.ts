@@ -3,6 +3,8 @@ import {
   chatParams,
   DEMO_FAULTS,
   DEMO_PAGE_HTML,
+  exampleMetrics,
+  honoMetricsHandler,
   isDemoFault,
   type ExampleUpstream,
 } from '@claude-guard/example-shared';
@@ -57,6 +59,9 @@ export function createHonoExample(options: { guard: ClaudeGuard; upstream: Examp
   app.get('/guard/status', (c) =>
     c.json({ upstream: upstream.fake ? 'fake-anthropic' : 'anthropic', ...guard.publicStatus() }),
   );
+  // Prometheus text: route, model and breaker names, never a request, a prompt or a key. In production,
+  // serve it where only your scraper reaches.
+  app.get('/metrics', honoMetricsHandler(exampleMetrics(guard)));
 
   // The passthrough limits its own body: `proxy.maxBodyBytes`, 1 MiB by default.
   app.post('/v1/messages', claudeProxy(guard, { route: 'proxy' }));

@@ -1,6 +1,7 @@
 import { createClaudeGuard, type ClaudeGuard, type GuardLogger } from '@claude-guard/core';
 import { readExampleConfig, type ExampleConfig } from './config.js';
 import { jsonLogger } from './chat.js';
+import { startExampleTelemetry, type ExampleTelemetry } from './telemetry.js';
 import { startUpstream, type ExampleUpstream } from './upstream.js';
 
 /** What both example servers are built from: their config, upstream and guard. */
@@ -8,6 +9,8 @@ export interface ExampleRuntime {
   config: ExampleConfig;
   upstream: ExampleUpstream;
   guard: ClaudeGuard;
+  /** `GET /metrics`, and OTLP export when `OTEL_EXPORTER_OTLP_ENDPOINT` is set. */
+  telemetry: ExampleTelemetry;
 }
 
 /**
@@ -23,14 +26,17 @@ export async function createExampleRuntime(
   logger: GuardLogger = jsonLogger,
 ): Promise<ExampleRuntime> {
   const config = readExampleConfig(env);
+  // Before the SDK client: its spans go to the tracer provider registered when it is made.
+  const telemetry = startExampleTelemetry(env);
   const upstream = await startUpstream(env);
   const guard = createClaudeGuard({ client: upstream.client, logger, ...config.guard });
-  return { config, upstream, guard };
+  telemetry.observe(guard);
+  return { config, upstream, guard, telemetry };
 }
 
 /**
  * The handle an example's `start` returns: its URL, and `close()` that ends the server's
- * connections, the guard and the upstream, in that order.
+ * connections, flushes telemetry, and ends the guard and the upstream, in that order.
  *
  * @example
  * ```ts
@@ -50,6 +56,8 @@ export function runningExample(
     async close() {
       dropConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Telemetry's last export reads the guard's breakers: before the guard closes.
+      await runtime.telemetry.close();
       runtime.guard.close();
       await runtime.upstream.close();
     },

@@ -8,3 +8,7 @@ export { DEMO_PAGE_HTML } from './demo-page.js';
 export { chatParams, jsonLogger } from './chat.js';
 export { createExampleRuntime, runningExample } from './example-runtime.js';
 export type { ExampleRuntime } from './example-runtime.js';
+export { exampleMetrics, readOtlpConfig, startExampleTelemetry } from './telemetry.js';
+export type { ExampleTelemetry, OtlpConfig, OtlpProtocol } from './telemetry.js';
+// The examples' packages take telemetry through this one: `GET /metrics` for each framework.
+export { expressMetricsHandler, honoMetricsHandler } from '@claude-guard/telemetry';
