@@ -5,7 +5,6 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startExpressExample } from '../../examples/express/src/start.js';
 import { startHonoExample } from '../../examples/hono/src/start.js';
-import { readSse } from '../support/index.js';
 
 const silent = { info: () => {} };
 const EXAMPLES = [
@@ -64,7 +63,7 @@ async function scriptFaults(app: Running, fake: FakeAnthropic) {
   fake.enqueue({ kind: 'stall', afterEvents: 4 });
   const stalled = await post(app.url, '/chat', { message: PROMPT, stream: true });
   expect(stalled.status).toBe(200);
-  await readSse(stalled);
+  await stalled.text(); // the stall ends it with an in-band error event
   // /v1/messages: an outage; the third failed attempt opens its breaker, the next request is refused without an
   // upstream call.
   fake.enqueue(500, 500, 500);
