@@ -4,7 +4,12 @@ import { ADAPTERS, API_KEY, PROMPT, useHarness, type Harness, type LogLine } fro
 
 const FIELDS = [
   'attempts',
+  'cacheCreationInputTokens',
+  'cacheReadInputTokens',
+  'commitMs',
   'durationMs',
+  'firstByteMs',
+  'inputTokens',
   'model',
   'outcome',
   'outputTokens',

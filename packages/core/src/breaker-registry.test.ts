@@ -17,6 +17,7 @@ function attemptFailure(breaker: AttemptFailure['breaker']): AttemptFailedError 
     retryAfterMs: undefined,
     upstreamRequestId: undefined,
     upstreamMessage: undefined,
+    errorCode: undefined,
     error: undefined,
   });
 }
@@ -228,7 +229,7 @@ describe('BreakerRegistry', () => {
     vi.advanceTimersByTime(1_000);
     expect(breaker.state).toBe('half-open');
 
-    const rejectsBefore = breaker.snapshot().counts.rejects;
+    const before = breaker.snapshot().counts;
     const short = vi.fn(() => Promise.resolve('short'));
     for (const budgetMs of [0, 20, 499]) {
       const refused = await breaker.execute(short, { budgetMs }).catch((error: unknown) => error);
@@ -237,7 +238,8 @@ describe('BreakerRegistry', () => {
     }
     expect(short).not.toHaveBeenCalled();
     expect(breaker.state).toBe('half-open');
-    expect(breaker.snapshot().counts.rejects).toBe(rejectsBefore + 3);
+    // Refused before opossum's fire(): rejects, but no fires.
+    expect(breaker.snapshot().counts).toMatchObject({ rejects: before.rejects + 3, fires: before.fires });
     expect(await breaker.execute(() => Promise.resolve('long enough'), { budgetMs: 500 })).toBe('long enough');
     expect(breaker.state).toBe('closed');
   });
@@ -313,6 +315,30 @@ describe('BreakerRegistry', () => {
     for (let i = 0; i < 5; i++) registry.get(`key-${i}`, `route-${i}`, OPTIONS);
     registry.get('other', 'other', { ...OPTIONS, rollingCountTimeout: 6_000, rollingCountBuckets: 3 });
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('counts a call in the window it is judged in, however long it ran: a burst of long failures still opens it', async () => {
+    vi.useRealTimers();
+    let now = 0;
+    const clock = { now: () => now, setTimeout: () => ({}), clearTimeout: () => undefined };
+    const own = new BreakerRegistry(clock, new GuardEvents());
+    const breaker = own.get('a', 'a', {
+      ...OPTIONS,
+      volumeThreshold: 5,
+      rollingCountTimeout: 1_000,
+      rollingCountBuckets: 4,
+    });
+    const calls = Array.from({ length: 5 }, () => deferred());
+    const running = calls.map((call) => breaker.execute(() => call.promise).catch((error: unknown) => error));
+    // In flight, not yet judged: nothing counted.
+    expect(breaker.snapshot().counts).toMatchObject({ fires: 0, failures: 0 });
+    // They all fail 60 s later, long after the window they started in.
+    now += 60_000;
+    for (const call of calls) call.reject(attemptFailure('failure'));
+    await Promise.all(running);
+    expect(breaker.snapshot().counts).toMatchObject({ fires: 5, failures: 5 });
+    expect(breaker.state).toBe('open');
+    own.close();
   });
 
   it('rotates the windows on the injected clock, bucket by bucket, shared by breakers of one bucket length', async () => {

@@ -29,7 +29,7 @@ export interface BreakerSnapshot {
   state: BreakerState;
   /** Milliseconds until the breaker lets a trial through; 0 unless open. */
   retryAfterMs: number;
-  /** Counts over the rolling window. `neutral`: calls that said nothing about upstream health (client aborts, the caller's short deadlines). */
+  /** Counts over the rolling window; a call counts (`fires` and its verdict) when it is judged or refused, however long it ran. `neutral`: calls that said nothing about upstream health (client aborts, the caller's short deadlines), since the breaker was created. */
   counts: { fires: number; successes: number; failures: number; rejects: number; neutral: number };
   options: Required<Omit<BreakerOptions, 'key'>>;
 }
@@ -96,11 +96,22 @@ class GuardCircuitBreaker extends CircuitBreaker<[() => Promise<unknown>], unkno
   /** Set right after construction (opossum's constructor may emit before our fields exist). */
   rotation: BucketRotation | undefined;
 
+  /** Set while {@link GuardCircuitBreaker.refuse} emits its reject (a plain field: opossum may emit during construction). */
+  refusing = false;
+
   override emit(event: string | symbol, ...args: unknown[]): boolean {
     // Every count opossum keeps (fire, reject, success, failure) is written, and read to decide
     // whether to open, inside one of its own events: catching up on the window first makes every
     // such write and read see the window the injected clock says it is.
     this.rotation?.catchUp();
+    if (this.enabled) {
+      // opossum counts a call's fire when it starts and its verdict when it ends; a call longer than
+      // the window (a stall held to a 60 s deadline, with a 10 s window) would have its fire rotated
+      // away before its failure, and a burst of such failures could never reach volumeThreshold.
+      // So a fire is counted when the call is judged: at its verdict, or at once when refused.
+      if (event === 'fire') return true;
+      if (event === 'success' || event === 'failure' || (event === 'reject' && !this.refusing)) super.emit('fire');
+    }
     if (event === 'success' && isNeutral(args[0])) {
       // Proves nothing either way: no close, no open. The trial's slot is released by its caller.
       this.neutral += 1;
@@ -109,6 +120,16 @@ class GuardCircuitBreaker extends CircuitBreaker<[() => Promise<unknown>], unkno
     // Any transition ends the trial: closed and open need none, and a new half-open starts free.
     if (event === 'open' || event === 'close' || event === 'halfOpen') this.trial = undefined;
     return super.emit(event, ...args);
+  }
+
+  /** Counts a refusal that never reached `fire()` (a trial refused for its short budget): a reject, no fire. */
+  refuse(error: Error): void {
+    this.refusing = true;
+    try {
+      this.emit('reject', error);
+    } finally {
+      this.refusing = false;
+    }
   }
 }
 
@@ -279,7 +300,7 @@ export class RouteBreaker {
     const breaker = this.#breaker;
     if (breaker.pendingClose && (options.budgetMs ?? Infinity) < this.options.minTrialBudgetMs) {
       const refused = new BreakerOpenError(this.key, this.retryAfterMs());
-      breaker.emit('reject', refused); // counted with opossum's own rejects
+      breaker.refuse(refused); // counted with opossum's own rejects
       throw refused;
     }
     let token: object | undefined;

@@ -1,6 +1,6 @@
 import { errorTypeForStatus, toAnthropicErrorType, type AnthropicErrorType } from './anthropic-error-types.js';
 import { readRetryAdvice } from './retry-after.js';
-import { upstreamRequestId } from './upstream-headers.js';
+import { upstreamErrorCode, upstreamRequestId } from './upstream-headers.js';
 import { ClientAbortedError, DeadlineExceededError, type Deadline } from './deadline.js';
 import { AttemptTimeoutError, MalformedStreamError, StreamStallError, UpstreamStreamError } from './upstream-errors.js';
 
@@ -27,6 +27,8 @@ export interface AttemptFailure {
   upstreamRequestId: string | undefined;
   /** The upstream's own message. Unsanitized: never send it anywhere without redaction. */
   upstreamMessage: string | undefined;
+  /** The upstream's `error.details.error_code`, only when shaped like one and free of secrets. */
+  errorCode: string | undefined;
   error: unknown;
 }
 
@@ -51,6 +53,7 @@ interface SdkLikeError {
   type?: string | null;
   apiMessage?: string | null;
   requestID?: string | null;
+  errorCode?: string | null;
 }
 
 // Duck-typed on purpose: the user's SDK copy may not be ours (ESM/CJS, nested installs).
@@ -98,6 +101,7 @@ export function classifyFailure(error: unknown, context: ClassifyContext): Attem
       breaker:
         error.type === 'rate_limit_error' && !context.countRateLimits ? 'success' : transient ? 'failure' : 'success',
       upstreamMessage: error.upstreamMessage,
+      errorCode: upstreamErrorCode(error.errorCode, context.secrets ?? []),
     });
   }
   if (error instanceof MalformedStreamError) {
@@ -125,6 +129,7 @@ export function classifyFailure(error: unknown, context: ClassifyContext): Attem
         transient,
         breaker: transient ? 'failure' : 'success',
         upstreamMessage: sdk.apiMessage ?? undefined,
+        errorCode: upstreamErrorCode(sdk.errorCode, context.secrets ?? []),
       });
     }
     const status = sdk.status;
@@ -141,6 +146,7 @@ export function classifyFailure(error: unknown, context: ClassifyContext): Attem
       retryAfterMs: advice.retryAfterMs,
       upstreamRequestId: upstreamRequestId(sdk.requestID, context.secrets ?? []),
       upstreamMessage: sdk.apiMessage ?? undefined,
+      errorCode: upstreamErrorCode(sdk.errorCode, context.secrets ?? []),
     });
   }
   if (isSocketFailure(error)) {
@@ -173,6 +179,7 @@ function failure(
     retryAfterMs: fields.retryAfterMs,
     upstreamRequestId: fields.upstreamRequestId,
     upstreamMessage: fields.upstreamMessage,
+    errorCode: fields.errorCode,
     error,
   };
 }

@@ -1,5 +1,8 @@
-import type { ClaudeGuardError } from './guard-error.js';
-import type { MessageCreateParams } from './claude-client.js';
+import type { ClaudeClient, MessageCreateParams } from './claude-client.js';
+import type { Deadline } from './deadline.js';
+import { isClaudeGuardError, type ClaudeGuardError } from './guard-error.js';
+import { isMessage } from './message-body.js';
+import type { RequestRecord } from './request-record.js';
 
 /**
  * What the fallback is told.
@@ -29,3 +32,71 @@ export interface FallbackContext {
  * ```
  */
 export type RouteFallback = { model: string } | ((context: FallbackContext) => unknown);
+
+// The failures a fallback answers: the breaker refused, or the upstream could not give an answer.
+const FALLBACK_OUTCOMES: ReadonlySet<string> = new Set([
+  'breaker-open',
+  'upstream-error',
+  'upstream-unreachable',
+  'attempt-timeout',
+  'stream-stalled',
+  'retry-budget-exhausted',
+]);
+
+/** What the fallback of one failed non-streaming call works with. */
+export interface FallbackInput {
+  readonly route: string;
+  readonly fallback: RouteFallback | undefined;
+  readonly client: ClaudeClient;
+  readonly params: MessageCreateParams;
+  readonly deadline: Deadline;
+  readonly record: Pick<RequestRecord, 'setOutcome' | 'answeredBy' | 'recordUsage'>;
+}
+
+/**
+ * The route's plan B for a non-streaming call that failed with `error`: the fallback's answer (its
+ * outcome recorded as `fallback`), or `error` thrown again when there is no fallback, when the
+ * failure is not one a fallback answers (the caller's own fault, the caller's deadline or
+ * disconnect), or when the alternate model's answer is no Message either. The alternate model gets
+ * one attempt, outside the route's breaker, inside the deadline.
+ *
+ * @param error - The call's failure (a `ClaudeGuardError` from the retry policy).
+ * @param input - The route's fallback, the call and its record.
+ * @returns The answer's body.
+ *
+ * @example
+ * ```ts
+ * const data = await runFallback(error, { route: 'chat', fallback, client, params, deadline, record });
+ * ```
+ */
+export async function runFallback(error: unknown, input: FallbackInput): Promise<unknown> {
+  const { fallback, deadline, record } = input;
+  if (!fallback || !isClaudeGuardError(error) || !FALLBACK_OUTCOMES.has(error.outcome) || deadline.signal.aborted) {
+    throw error;
+  }
+  if (typeof fallback === 'function') {
+    const context: FallbackContext = {
+      route: input.route,
+      reason: error.outcome === 'breaker-open' ? 'breaker-open' : 'exhausted',
+      error,
+      params: input.params,
+      signal: deadline.signal,
+    };
+    record.setOutcome('fallback');
+    return await fallback(context);
+  }
+  try {
+    const message: unknown = await input.client.messages.create(
+      { ...input.params, model: fallback.model },
+      { signal: deadline.signal, timeout: Math.max(1, deadline.remaining()), maxRetries: 0 },
+    );
+    // The alternate model's answer is checked like the route's own: anything else is no fallback.
+    if (!isMessage(message)) throw error;
+    record.setOutcome('fallback');
+    record.answeredBy(fallback.model);
+    record.recordUsage(message.usage);
+    return message;
+  } catch {
+    throw error;
+  }
+}

@@ -1,15 +1,14 @@
 import { VERSION as SDK_VERSION } from '@anthropic-ai/sdk/version';
-import { exponentialBackoff } from './backoff.js';
 import { BreakerRegistry, type BreakerSnapshot, type PublicBreakerStatus } from './breaker-registry.js';
 import { GuardEvents, type GuardEventListener } from './events.js';
 import { ClaudeGuardError, isClaudeGuardError } from './guard-error.js';
-import { GuardedCall, type BeginInput, type BeginResult, type HeaderReader } from './guarded-call.js';
+import type { BeginInput, BeginResult, HeaderReader } from './guarded-call.js';
+import { beginRequest, type GuardedRequest } from './guarded-request.js';
 import {
   MountedRoutes,
   normalizeGuardOptions,
   normalizeRouteOptions,
   type ClaudeGuardOptions,
-  type RouteConfig,
   type RouteOptions,
 } from './options.js';
 import { handleProxy } from './proxy.js';
@@ -17,7 +16,7 @@ import { createRequestIdGenerator, resolveRequestId } from './request-id.js';
 import { errorResponse } from './response.js';
 import type { AttemptContext } from './retry-loop.js';
 import { createRetryBudget } from './retry-budget.js';
-import type { GuardRuntime, RouteRuntime } from './route-runtime.js';
+import { createRouteRuntime, type GuardRuntime } from './route-runtime.js';
 
 /**
  * Every breaker's state, counts, options and exact timing: for your own monitoring, behind your
@@ -55,8 +54,6 @@ export interface PublicGuardStatus {
  */
 export interface GuardedRoute {
   readonly name: string;
-  /** @internal */
-  readonly config: RouteConfig;
   /** Starts a guarded request (reads the deadline headers and the request id). */
   begin(input: BeginInput): BeginResult;
   /** The Anthropic-compatible passthrough for `POST /v1/messages`, in Web terms. */
@@ -159,22 +156,10 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
   const route = (routeOptions: RouteOptions, byRun = false): GuardedRoute => {
     const routeConfig = normalizeRouteOptions(config, routeOptions);
     mounted.add(routeOptions, routeConfig, byRun);
-    const routeRuntime: RouteRuntime = {
-      guard: runtime,
-      config: routeConfig,
-      breaker: routeConfig.breaker.enabled
-        ? runtime.breakers.get(routeConfig.breaker.key, routeConfig.route, routeConfig.breaker)
-        : undefined,
-      backoff: exponentialBackoff({
-        baseMs: routeConfig.retry.baseDelayMs,
-        capMs: routeConfig.retry.maxDelayMs,
-        random: config.random,
-      }),
-    };
+    const routeRuntime = createRouteRuntime(runtime, routeConfig);
     const guarded: GuardedRoute = {
       name: routeConfig.route,
-      config: routeConfig,
-      begin: (input) => GuardedCall.begin(routeRuntime, input, false),
+      begin: (input) => beginRequest(routeRuntime, input, false),
       proxy: (request) => handleProxy(routeRuntime, request),
     };
     if (!byName.has(guarded.name)) byName.set(guarded.name, guarded);
@@ -188,16 +173,14 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
       const begun = guarded.begin({ headers: runOptions?.headers ?? NO_HEADERS, signal: runOptions?.signal });
       // Only a malformed or spent deadline header gets here.
       if (!begun.ok) throw begun.error;
-      const call = begun.call;
+      // Every route's begin() is beginRequest's: its call is a GuardedRequest.
+      const call = begun.call as GuardedRequest;
       try {
         const result = await call.run(fn);
         call.end(200);
         return result;
       } catch (error) {
-        const guardError = call.toGuardError(error);
-        call.setOutcome(guardError.outcome);
-        call.end(guardError.status);
-        throw guardError;
+        throw call.endWithError(error);
       }
     },
     errorResponse(error, headers = NO_HEADERS) {

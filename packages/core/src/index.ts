@@ -1,7 +1,13 @@
 export { createClaudeGuard } from './guard.js';
 export type { ClaudeGuard, GuardedRoute, GuardStatus, PublicGuardStatus, RunOptions } from './guard.js';
-export { GuardedCall } from './guarded-call.js';
-export type { BeginInput, BeginResult, GuardedClaude, HeaderReader, StreamCallOptions } from './guarded-call.js';
+export type {
+  BeginInput,
+  BeginResult,
+  GuardedCall,
+  GuardedClaude,
+  HeaderReader,
+  StreamCallOptions,
+} from './guarded-call.js';
 export type { AttemptContext } from './retry-loop.js';
 export { DEFAULTS } from './options.js';
 export type {

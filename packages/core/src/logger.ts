@@ -14,7 +14,8 @@ export interface GuardLogger {
 }
 
 /**
- * The request log line's fields.
+ * The request log line's fields (also the `request-end` event's). Token counts and timings are
+ * `undefined` when the request never got that far (no upstream answer, no commit).
  *
  * @example
  * ```ts
@@ -24,13 +25,25 @@ export interface GuardLogger {
 export interface RequestLogRecord {
   route: string;
   requestId: string;
+  /** The id of the last upstream answer (validated), if Claude answered. */
   upstreamRequestId: string | undefined;
+  /** What the client got; 499 when it went away first. */
   status: number;
   outcome: string;
+  /** Upstream attempts made (a breaker's refusal is not one). */
   attempts: number;
   durationMs: number;
   model: string | undefined;
   stream: boolean;
   outputTokens: number | undefined;
+  inputTokens: number | undefined;
+  /** Input tokens read from the prompt cache. */
+  cacheReadInputTokens: number | undefined;
+  /** Input tokens written to the prompt cache. */
+  cacheCreationInputTokens: number | undefined;
+  /** Milliseconds from the request's start to the first upstream response headers. */
+  firstByteMs: number | undefined;
+  /** Milliseconds from the request's start to a stream's commit (its 200 going out). */
+  commitMs: number | undefined;
   sdkVersion: string;
 }

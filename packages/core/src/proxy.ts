@@ -1,5 +1,5 @@
 import { DeadlineExceededError } from './deadline.js';
-import { GuardedCall } from './guarded-call.js';
+import { beginRequest } from './guarded-request.js';
 import { ClaudeGuardError } from './guard-error.js';
 import { readBodyText } from './read-body.js';
 import { forwardUpstreamHeaders, jsonResponse } from './response.js';
@@ -22,27 +22,35 @@ function badRequest(status: 400 | 413 | 415, type: 'invalid_request_error' | 're
 }
 
 /**
- * @internal The Anthropic-compatible passthrough: validates, then forwards to Claude under the
- * guard, streaming when the body says `"stream": true`.
+ * The Anthropic-compatible passthrough, in Web terms (a `Request` in, a `Response` out): validates,
+ * then forwards to Claude under the route's deadline, retry policy and breaker, streaming when the
+ * body says `"stream": true`. A request refused before Claude is called (415, 413, 400, 408) touches
+ * no breaker and still writes one log line.
+ *
+ * @param runtime - The route's runtime.
+ * @param request - The incoming `POST /v1/messages`.
+ * @returns The answer: the upstream's Message, an SSE stream, or an Anthropic-shaped error.
+ *
+ * @example
+ * ```ts
+ * const response = await handleProxy(runtime, request);
+ * ```
  */
 export async function handleProxy(runtime: RouteRuntime, request: Request): Promise<Response> {
-  const begun = GuardedCall.begin(runtime, { headers: request.headers, signal: request.signal }, true);
+  const begun = beginRequest(runtime, { headers: request.headers, signal: request.signal }, true);
   if (!begun.ok) {
     await request.body?.cancel().catch(() => undefined);
     return closingConnection(begun.response);
   }
   const call = begun.call;
-  // Answered before Claude is called: one log line with the error's outcome, no breaker touched.
-  const reject = (error: ClaudeGuardError) => {
-    const response = call.errorResponse(error);
-    call.setOutcome(error.outcome);
-    call.end(response.status);
-    return response;
-  };
+  // Every `call.reject` below answers before Claude is called: one log line with the error's
+  // outcome, no breaker touched.
   const contentType = request.headers.get('content-type') ?? '';
   if (!/^application\/json\s*(;|$)/i.test(contentType)) {
     await request.body?.cancel().catch(() => undefined);
-    return closingConnection(reject(badRequest(415, 'invalid_request_error', 'content-type must be application/json')));
+    return closingConnection(
+      call.reject(badRequest(415, 'invalid_request_error', 'content-type must be application/json')),
+    );
   }
   // Reading the body spends the request's budget: a body that never ends is cut off at the deadline.
   const read = await readBodyText(request, runtime.config.proxy.maxBodyBytes, call.deadline.signal);
@@ -52,7 +60,9 @@ export async function handleProxy(runtime: RouteRuntime, request: Request): Prom
       // 408, not 504: the client was too slow to send its request; no gateway (Claude) was waited on.
       const message = `The request body was not received in time: the ${lowerFirst(reason.message)}; Claude was not called`;
       return closingConnection(
-        reject(new ClaudeGuardError({ status: 408, type: 'timeout_error', message, outcome: 'deadline-exceeded' })),
+        call.reject(
+          new ClaudeGuardError({ status: 408, type: 'timeout_error', message, outcome: 'deadline-exceeded' }),
+        ),
       );
     }
     // The client went away mid-body (its socket closed, the body stream failed): a disconnect like any other.
@@ -63,7 +73,7 @@ export async function handleProxy(runtime: RouteRuntime, request: Request): Prom
   }
   if (read.kind === 'too-large') {
     return closingConnection(
-      reject(
+      call.reject(
         badRequest(
           413,
           'request_too_large',
@@ -73,10 +83,10 @@ export async function handleProxy(runtime: RouteRuntime, request: Request): Prom
     );
   }
   if (read.kind === 'not-utf8') {
-    return reject(badRequest(400, 'invalid_request_error', 'The request body is not valid UTF-8'));
+    return call.reject(badRequest(400, 'invalid_request_error', 'The request body is not valid UTF-8'));
   }
   if (jsonNestingExceeds(read.text, MAX_JSON_DEPTH)) {
-    return reject(
+    return call.reject(
       badRequest(400, 'invalid_request_error', `The request body nests more than ${MAX_JSON_DEPTH} levels deep`),
     );
   }
@@ -84,14 +94,14 @@ export async function handleProxy(runtime: RouteRuntime, request: Request): Prom
   try {
     body = JSON.parse(read.text);
   } catch {
-    return reject(badRequest(400, 'invalid_request_error', 'The request body is not valid JSON'));
+    return call.reject(badRequest(400, 'invalid_request_error', 'The request body is not valid JSON'));
   }
   const check = validateMessagesBody(body, runtime.config.proxy);
-  if (!check.ok) return reject(badRequest(check.status, check.type, check.message));
+  if (!check.ok) return call.reject(badRequest(check.status, check.type, check.message));
 
   const { params } = check;
   if (check.stream) {
-    const response = await call.claude.stream(params);
+    const response = await call.stream(params);
     call.end(response.status);
     return response;
   }
@@ -99,7 +109,7 @@ export async function handleProxy(runtime: RouteRuntime, request: Request): Prom
   try {
     const result = await call.createMessageWithResponse(params);
     const headers = call.responseHeaders();
-    if (result.response) forwardUpstreamHeaders(result.response.headers, headers, runtime.guard.secrets);
+    if (result.response) forwardUpstreamHeaders(result.response.headers, headers, runtime.secrets);
     response = jsonResponse(result.data, headers);
   } catch (error) {
     response = call.errorResponse(error);

@@ -1,53 +1,120 @@
-import { describe, expect, it } from 'vitest';
-import { RequestRecord } from './request-record.js';
+import { describe, expect, it, vi } from 'vitest';
+import type { AttemptFailure } from './classify.js';
+import { Deadline } from './deadline.js';
+import { GuardEvents, type GuardEvent } from './events.js';
+import type { RequestLogRecord } from './logger.js';
+import { RequestRecord, type RecordSink } from './request-record.js';
 
-function recordAt(time: { now: number }) {
-  const ended: RequestRecord[] = [];
-  const record = new RequestRecord({
+interface Line {
+  record: RequestLogRecord;
+  message: string | undefined;
+}
+
+function recordAt(time: { now: number }, options: { deadline?: Deadline; secrets?: string[]; listen?: boolean } = {}) {
+  const lines: Line[] = [];
+  const events: GuardEvent[] = [];
+  const hub = new GuardEvents();
+  if (options.listen !== false) hub.on((event) => events.push(event));
+  const sink: RecordSink = {
     route: 'chat',
-    requestId: 'cg_1',
     sdkVersion: '1.14.0',
     now: () => time.now,
-    onEnd: (r) => ended.push(r),
-  });
-  return { record, ended };
+    logger: { info: (record, message) => lines.push({ record: record as RequestLogRecord, message }) },
+    events: hub,
+    secrets: options.secrets ?? [],
+  };
+  const record = new RequestRecord(sink, 'cg_1', options.deadline);
+  return { record, lines, events };
+}
+
+function failure(fields: Partial<AttemptFailure>): AttemptFailure {
+  return {
+    kind: 'http',
+    status: 500,
+    type: 'api_error',
+    transient: true,
+    breaker: 'failure',
+    retryAfterMs: undefined,
+    upstreamRequestId: undefined,
+    upstreamMessage: undefined,
+    errorCode: undefined,
+    error: undefined,
+    ...fields,
+  };
+}
+
+/** A clock whose timers never fire: deadlines here are ended by the record, not by time. */
+function stillClock(time: { now: number }) {
+  let timers = 0;
+  return {
+    clock: {
+      now: () => time.now,
+      setTimeout: () => {
+        timers += 1;
+        return {};
+      },
+      clearTimeout: () => {
+        timers -= 1;
+      },
+    },
+    pending: () => timers,
+  };
 }
 
 describe('RequestRecord', () => {
-  it('writes its line exactly once, with the first status, and its duration', () => {
+  it('writes its line and emits request-end exactly once, with the first status, and its duration', () => {
     const time = { now: 100 };
-    const { record, ended } = recordAt(time);
+    const { record, lines, events } = recordAt(time);
     record.attemptStarted();
     time.now = 130;
     record.end(200);
     record.end(500);
-    expect(ended).toHaveLength(1);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.message).toBe('claude-guard request');
+    expect(events.filter((e) => e.type === 'request-end')).toEqual([{ type: 'request-end', ...lines[0]!.record }]);
     expect(record.status).toBe(200);
     expect(record.outcome).toBe('ok');
     expect(record.durationMs).toBe(30);
+    expect(lines[0]!.record).toEqual({
+      route: 'chat',
+      requestId: 'cg_1',
+      upstreamRequestId: undefined,
+      status: 200,
+      outcome: 'ok',
+      attempts: 1,
+      durationMs: 30,
+      model: undefined,
+      stream: false,
+      outputTokens: undefined,
+      inputTokens: undefined,
+      cacheReadInputTokens: undefined,
+      cacheCreationInputTokens: undefined,
+      firstByteMs: undefined,
+      commitMs: undefined,
+      sdkVersion: '1.14.0',
+    });
   });
 
   it('waits for every open stream before it ends', () => {
     const time = { now: 0 };
-    const { record, ended } = recordAt(time);
-    const closeA = record.openStream();
-    const closeB = record.openStream();
+    const { record, lines } = recordAt(time);
+    record.streamOpened();
+    record.streamOpened();
     record.end(200);
-    expect(ended).toHaveLength(0);
-    closeA();
-    closeA();
-    expect(ended).toHaveLength(0);
-    closeB();
-    expect(ended).toHaveLength(1);
+    expect(lines).toHaveLength(0);
+    expect(record.ended).toBe(false);
+    record.streamClosed();
+    expect(lines).toHaveLength(0);
+    record.streamClosed();
+    expect(lines).toHaveLength(1);
     expect(record.stream).toBe(true);
   });
 
-  it('counts attempts, minus those a breaker refused', () => {
+  it('counts the upstream attempts it is told of', () => {
     const { record } = recordAt({ now: 0 });
     record.attemptStarted();
     record.attemptStarted();
-    record.attemptRefused();
-    expect(record.attempts).toBe(1);
+    expect(record.attempts).toBe(2);
   });
 
   it('keeps the last usage reported per count, and ignores what is not a count', () => {
@@ -63,18 +130,79 @@ describe('RequestRecord', () => {
     });
   });
 
-  it('times the first upstream byte and the commit once each', () => {
+  it('times the first upstream byte and the commit once each, and puts them in the line', () => {
     const time = { now: 10 };
-    const { record } = recordAt(time);
+    const { record, lines, events } = recordAt(time);
     time.now = 25;
     record.upstreamAnswered('req_1');
     time.now = 40;
     record.upstreamAnswered('req_2');
-    record.committed();
+    record.committed('first-event', 0);
     time.now = 50;
-    record.committed();
+    record.committed('heartbeat', 1);
     expect(record.timings).toMatchObject({ startedAt: 10, firstUpstreamByteAt: 25, committedAt: 40 });
     expect(record.upstreamRequestId).toBe('req_2');
+    record.recordUsage({
+      input_tokens: 3,
+      output_tokens: 2,
+      cache_read_input_tokens: 1,
+      cache_creation_input_tokens: 0,
+    });
+    record.end(200);
+    expect(lines[0]!.record).toMatchObject({
+      upstreamRequestId: 'req_2',
+      firstByteMs: 15,
+      commitMs: 30,
+      durationMs: 40,
+      inputTokens: 3,
+      outputTokens: 2,
+      cacheReadInputTokens: 1,
+      cacheCreationInputTokens: 0,
+    });
+    expect(events.filter((e) => e.type === 'stream-committed')).toEqual([
+      { type: 'stream-committed', route: 'chat', requestId: 'cg_1', attempt: 0, by: 'first-event' },
+      { type: 'stream-committed', route: 'chat', requestId: 'cg_1', attempt: 1, by: 'heartbeat' },
+    ]);
+  });
+
+  it('keeps a known upstream id when an answer or a failure has none, but the final answer replaces it', () => {
+    const { record } = recordAt({ now: 0 });
+    record.upstreamIdentified('req_1');
+    record.upstreamIdentified(undefined);
+    record.upstreamAnswered(undefined);
+    expect(record.upstreamRequestId).toBe('req_1');
+    record.answeredWith(undefined);
+    expect(record.upstreamRequestId).toBeUndefined();
+  });
+
+  it('records the model called, a stream, and the model a fallback answered with', () => {
+    const { record } = recordAt({ now: 0 });
+    record.called('claude-sonnet-5', false);
+    expect([record.model, record.stream]).toEqual(['claude-sonnet-5', false]);
+    record.called('claude-sonnet-5', true);
+    record.answeredBy('claude-haiku-4-5');
+    expect([record.model, record.stream]).toEqual(['claude-haiku-4-5', true]);
+  });
+
+  it('keeps the failure classified, the upstream message redacted, and the error code', () => {
+    const key = 'sk-ant-api03-secret-key-0123456789';
+    const { record } = recordAt({ now: 0 }, { secrets: [key] });
+    record.failed(
+      failure({
+        kind: 'http',
+        status: 400,
+        type: 'invalid_request_error',
+        upstreamMessage: `bad key ${key}`,
+        errorCode: 'x_y',
+      }),
+    );
+    expect(record.failure).toEqual({
+      kind: 'http',
+      type: 'invalid_request_error',
+      status: 400,
+      upstreamMessage: 'bad key [redacted]',
+      errorCode: 'x_y',
+    });
   });
 
   it('freezes outcome and failure once written', () => {
@@ -84,8 +212,52 @@ describe('RequestRecord', () => {
     expect(record.outcome).toBe('upstream-error');
     record.end(502);
     record.setOutcome('ok');
-    record.failed({ kind: 'http', type: 'api_error', status: 500, upstreamMessage: undefined, errorCode: undefined });
+    record.failed(failure({}));
     expect(record.outcome).toBe('upstream-error');
     expect(record.failure).toBeUndefined();
+  });
+
+  it('releases the deadline when it ends, and a client gone by then makes the line 499 client-aborted', () => {
+    const time = { now: 0 };
+    const timers = stillClock(time);
+    const client = new AbortController();
+    const deadline = new Deadline(timers.clock, 1_000, 'route-default', client.signal);
+    const { record, lines } = recordAt(time, { deadline });
+    expect(timers.pending()).toBe(1);
+    record.streamOpened();
+    record.end(200);
+    client.abort();
+    record.streamClosed();
+    expect(timers.pending()).toBe(0);
+    expect(lines[0]!.record).toMatchObject({ status: 499, outcome: 'client-aborted' });
+    expect(record.status).toBe(499);
+  });
+
+  it('emits client-aborted with the output tokens so far', () => {
+    const { record, events } = recordAt({ now: 0 });
+    record.recordUsage({ output_tokens: 4 });
+    record.clientAborted();
+    expect(record.outcome).toBe('client-aborted');
+    expect(events).toEqual([{ type: 'client-aborted', route: 'chat', requestId: 'cg_1', outputTokens: 4 }]);
+  });
+
+  it('builds no line when nobody listens and there is no logger', () => {
+    const time = { now: 0 };
+    const hub = new GuardEvents();
+    const sink: RecordSink = {
+      route: 'r',
+      sdkVersion: 'v',
+      now: () => time.now,
+      logger: undefined,
+      events: hub,
+      secrets: [],
+    };
+    const emit = vi.spyOn(hub, 'emit');
+    const record = new RequestRecord(sink, 'id', undefined);
+    record.committed('first-event', 0);
+    record.clientAborted();
+    record.end(200);
+    expect(emit).not.toHaveBeenCalled();
+    expect(record.ended).toBe(true);
   });
 });

@@ -1,4 +1,9 @@
 import type { AnthropicErrorType } from './anthropic-error-types.js';
+import type { AttemptFailure } from './classify.js';
+import type { Deadline } from './deadline.js';
+import { redactSecrets } from './error-body.js';
+import type { GuardEvent } from './events.js';
+import type { GuardLogger, RequestLogRecord } from './logger.js';
 
 /**
  * Token counts of one request, as the upstream reported them (`usage`); `undefined` until seen.
@@ -41,25 +46,43 @@ export interface RequestTimings {
  * ```
  */
 export interface RecordedFailure {
-  kind: string;
+  kind: AttemptFailure['kind'];
   type: AnthropicErrorType;
   /** The upstream's HTTP status, when it answered with one. */
   status: number | undefined;
-  /** Redacted upstream message, when the upstream sent one. */
+  /** The upstream's message, redacted (`redactSecrets`), when it sent one. */
   upstreamMessage: string | undefined;
-  /** `error.details.error_code` of the upstream's body, when present. */
+  /** `error.details.error_code` of the upstream's error, when present and well-formed. */
   errorCode: string | undefined;
 }
 
-/** What a record needs from its guard: time, and where its one line goes. */
-export interface RequestRecordInit {
-  route: string;
-  requestId: string;
-  sdkVersion: string;
-  now: () => number;
-  /** Called once, when the request is over (response ended and every stream closed). */
-  onEnd: (record: RequestRecord) => void;
+/** Where a record's events go: anything with `active` and `emit` (the guard's event hub). */
+export interface RecordEvents {
+  readonly active: boolean;
+  emit(event: GuardEvent): void;
 }
+
+/**
+ * What every record of one route shares, built once per route: its name, time, and where the one
+ * line goes.
+ *
+ * @example
+ * ```ts
+ * const sink: RecordSink = { route: 'chat', sdkVersion, now: clock.now, logger: console, events, secrets: [] };
+ * ```
+ */
+export interface RecordSink {
+  readonly route: string;
+  readonly sdkVersion: string;
+  readonly now: () => number;
+  readonly logger: GuardLogger | undefined;
+  readonly events: RecordEvents;
+  /** Redacted from an upstream message before it is kept. */
+  readonly secrets: readonly string[];
+}
+
+/** How a stream committed: its first data event, or a heartbeat while attempts went on. */
+export type CommitCause = 'first-event' | 'heartbeat';
 
 interface UsageLike {
   input_tokens?: unknown;
@@ -73,53 +96,62 @@ const count = (value: unknown): number | undefined =>
 
 /**
  * The facts of one guarded request, and their only writer: attempts, upstream request id, model,
- * usage, outcome, status, timings and the failure that ended it. Policies and streams report into
- * it; it calls `onEnd` exactly once, when the response has ended and no stream is still open. This
- * is the seam telemetry attaches to.
+ * usage, outcome, status, timings and the failure that ended it. The retry policy, the message
+ * call, the fallback and streams report into it; nothing else holds these facts. It writes the
+ * request's one log line and emits `request-end` exactly once, when the response has ended and no
+ * stream is still open, and it emits the request's own lifecycle events (`stream-committed`,
+ * `client-aborted`). This is the seam telemetry attaches to.
+ *
+ * When it ends it also releases the request's deadline (its timer and its listener on the client's
+ * signal), and a client that had gone away by then turns the status into 499.
  *
  * @example
  * ```ts
- * const record = new RequestRecord({ route: 'chat', requestId, sdkVersion, now: clock.now, onEnd: writeLine });
+ * const record = new RequestRecord(route.records, requestId, deadline);
  * record.attemptStarted();
  * record.upstreamAnswered('req_011');
- * record.end(200);
+ * record.end(200); // the log line, now or when the last stream closes
  * ```
  */
 export class RequestRecord {
-  readonly route: string;
   readonly requestId: string;
-  readonly sdkVersion: string;
-  readonly timings: RequestTimings;
-  readonly usage: RequestUsage = {
-    inputTokens: undefined,
-    outputTokens: undefined,
-    cacheReadInputTokens: undefined,
-    cacheCreationInputTokens: undefined,
-  };
+  readonly #sink: RecordSink;
+  readonly #deadline: Deadline | undefined;
+  readonly #startedAt: number;
+  #firstUpstreamByteAt: number | undefined;
+  #committedAt: number | undefined;
+  #endedAt: number | undefined;
   #attempts = 0;
   #upstreamRequestId: string | undefined;
   #model: string | undefined;
   #stream = false;
+  #inputTokens: number | undefined;
+  #outputTokens: number | undefined;
+  #cacheReadInputTokens: number | undefined;
+  #cacheCreationInputTokens: number | undefined;
   #outcome: string | undefined;
   #failure: RecordedFailure | undefined;
+  /** The status the response ended with, as reported; the written one may be 499 instead. */
+  #endStatus: number | undefined;
   #status: number | undefined;
   #openStreams = 0;
   #ended = false;
-  readonly #now: () => number;
-  readonly #onEnd: (record: RequestRecord) => void;
 
-  constructor(init: RequestRecordInit) {
-    this.route = init.route;
-    this.requestId = init.requestId;
-    this.sdkVersion = init.sdkVersion;
-    this.#now = init.now;
-    this.#onEnd = init.onEnd;
-    this.timings = {
-      startedAt: init.now(),
-      firstUpstreamByteAt: undefined,
-      committedAt: undefined,
-      endedAt: undefined,
-    };
+  /**
+   * @param sink - The route's shared part: its name, clock, logger and events.
+   * @param requestId - The request's correlation id.
+   * @param deadline - The request's deadline, released when the record ends; none for a request
+   *   answered before it had one (a malformed deadline header).
+   */
+  constructor(sink: RecordSink, requestId: string, deadline: Deadline | undefined) {
+    this.#sink = sink;
+    this.requestId = requestId;
+    this.#deadline = deadline;
+    this.#startedAt = sink.now();
+  }
+
+  get route(): string {
+    return this.#sink.route;
   }
 
   /** Upstream attempts made (a breaker's refusal is not one). */
@@ -148,7 +180,7 @@ export class RequestRecord {
     return this.#failure;
   }
 
-  /** The status the client got (499 when it left); `undefined` until the end. */
+  /** The status the client got (499 when it left); `undefined` until the record has ended. */
   get status(): number | undefined {
     return this.#status;
   }
@@ -160,30 +192,52 @@ export class RequestRecord {
 
   /** Milliseconds from start to end (or to now, while running). */
   get durationMs(): number {
-    return (this.timings.endedAt ?? this.#now()) - this.timings.startedAt;
+    return (this.#endedAt ?? this.#sink.now()) - this.#startedAt;
   }
 
+  /** A fresh copy of the token counts. */
+  get usage(): RequestUsage {
+    return {
+      inputTokens: this.#inputTokens,
+      outputTokens: this.#outputTokens,
+      cacheReadInputTokens: this.#cacheReadInputTokens,
+      cacheCreationInputTokens: this.#cacheCreationInputTokens,
+    };
+  }
+
+  /** A fresh copy of the timings. */
+  get timings(): RequestTimings {
+    return {
+      startedAt: this.#startedAt,
+      firstUpstreamByteAt: this.#firstUpstreamByteAt,
+      committedAt: this.#committedAt,
+      endedAt: this.#endedAt,
+    };
+  }
+
+  /** An upstream attempt starts (the breaker, if any, let it through). */
   attemptStarted(): void {
     this.#attempts += 1;
   }
 
-  /** The breaker refused the attempt just counted: no upstream call was made. */
-  attemptRefused(): void {
-    if (this.#attempts > 0) this.#attempts -= 1;
-  }
-
-  /** An attempt got its response headers; `upstreamRequestId` must already be validated. */
+  /** An attempt got its response headers; `upstreamRequestId` already validated (an absent one keeps the known id). */
   upstreamAnswered(upstreamRequestId: string | undefined): void {
-    this.timings.firstUpstreamByteAt ??= this.#now();
+    this.#firstUpstreamByteAt ??= this.#sink.now();
     if (upstreamRequestId) this.#upstreamRequestId = upstreamRequestId;
   }
 
-  /** A failure reported the upstream's id (from its error body or headers), already validated. */
+  /** A failure named the upstream's id (from its error's headers), already validated; an absent one changes nothing. */
   upstreamIdentified(upstreamRequestId: string | undefined): void {
     if (upstreamRequestId) this.#upstreamRequestId = upstreamRequestId;
   }
 
-  call(model: string, stream: boolean): void {
+  /** The answer the request got came with this id (validated): it replaces any earlier one, even when absent. */
+  answeredWith(upstreamRequestId: string | undefined): void {
+    this.#upstreamRequestId = upstreamRequestId;
+  }
+
+  /** A Claude call (`messages.create` or a stream) for `model` starts under this request. */
+  called(model: string, stream: boolean): void {
     this.#model = model;
     if (stream) this.#stream = true;
   }
@@ -196,19 +250,31 @@ export class RequestRecord {
   /**
    * Takes an upstream `usage` object (a Message's, `message_start`'s or `message_delta`'s): each
    * count it carries replaces the one held, so the last report wins, as Anthropic's are cumulative.
+   * Only non-negative integers are counts; anything else is ignored.
    */
   recordUsage(usage: unknown): void {
     if (typeof usage !== 'object' || usage === null) return;
     const reported = usage as UsageLike;
-    const held = this.usage;
-    held.inputTokens = count(reported.input_tokens) ?? held.inputTokens;
-    held.outputTokens = count(reported.output_tokens) ?? held.outputTokens;
-    held.cacheReadInputTokens = count(reported.cache_read_input_tokens) ?? held.cacheReadInputTokens;
-    held.cacheCreationInputTokens = count(reported.cache_creation_input_tokens) ?? held.cacheCreationInputTokens;
+    this.#inputTokens = count(reported.input_tokens) ?? this.#inputTokens;
+    this.#outputTokens = count(reported.output_tokens) ?? this.#outputTokens;
+    this.#cacheReadInputTokens = count(reported.cache_read_input_tokens) ?? this.#cacheReadInputTokens;
+    this.#cacheCreationInputTokens = count(reported.cache_creation_input_tokens) ?? this.#cacheCreationInputTokens;
   }
 
-  committed(): void {
-    this.timings.committedAt ??= this.#now();
+  /** A stream committed (its 200 goes out), during attempt `attempt` (0 for the first). */
+  committed(by: CommitCause, attempt: number): void {
+    this.#committedAt ??= this.#sink.now();
+    const { events, route } = this.#sink;
+    if (events.active) events.emit({ type: 'stream-committed', route, requestId: this.requestId, attempt, by });
+  }
+
+  /** The client went away from a running stream: the outcome, and the `client-aborted` event. */
+  clientAborted(): void {
+    this.setOutcome('client-aborted');
+    const { events, route } = this.#sink;
+    if (events.active) {
+      events.emit({ type: 'client-aborted', route, requestId: this.requestId, outputTokens: this.#outputTokens });
+    }
   }
 
   /** Sets how the request ended; the last word wins until the record is written. */
@@ -221,39 +287,78 @@ export class RequestRecord {
     if (!this.#ended) this.#outcome ??= outcome;
   }
 
-  /** Records the failure that ended the request (the last one reported wins). */
-  failed(failure: RecordedFailure): void {
-    if (!this.#ended) this.#failure = failure;
-  }
-
-  /** A stream is running: the line waits for it. Returns the function that closes it (idempotent). */
-  openStream(): () => void {
-    this.#openStreams += 1;
-    this.#stream = true;
-    let closed = false;
-    return () => {
-      if (closed) return;
-      closed = true;
-      this.#openStreams -= 1;
-      this.#maybeEnd();
+  /** Records the failure that ended the request (the last one reported wins), its upstream message redacted. */
+  failed(failure: AttemptFailure): void {
+    if (this.#ended) return;
+    this.#failure = {
+      kind: failure.kind,
+      type: failure.type,
+      status: failure.status,
+      upstreamMessage:
+        failure.upstreamMessage === undefined ? undefined : redactSecrets(failure.upstreamMessage, this.#sink.secrets),
+      errorCode: failure.errorCode,
     };
   }
 
+  /** A stream is running: the line waits for it until {@link RequestRecord.streamClosed}. */
+  streamOpened(): void {
+    this.#openStreams += 1;
+    this.#stream = true;
+  }
+
+  /** A stream opened with {@link RequestRecord.streamOpened} is over (each stream closes once). */
+  streamClosed(): void {
+    this.#openStreams -= 1;
+    this.#maybeEnd();
+  }
+
   /**
-   * The response is over with `status` (499 when the client left). Idempotent: the first status
-   * wins. The line is written now, or when the last open stream closes.
+   * The response is over with `status`. Idempotent: the first status wins. The line is written
+   * now, or when the last open stream closes; a client gone by then makes it 499.
    */
   end(status: number): void {
-    if (this.#status !== undefined) return;
-    this.#status = status;
+    if (this.#endStatus !== undefined) return;
+    this.#endStatus = status;
     this.#maybeEnd();
   }
 
   #maybeEnd(): void {
-    if (this.#ended || this.#status === undefined || this.#openStreams > 0) return;
+    if (this.#ended || this.#endStatus === undefined || this.#openStreams > 0) return;
     this.#ended = true;
-    this.timings.endedAt = this.#now();
-    this.#outcome ??= this.#status < 400 ? 'ok' : 'error';
-    this.#onEnd(this);
+    this.#endedAt = this.#sink.now();
+    const deadline = this.#deadline;
+    deadline?.dispose();
+    const clientGone = deadline?.clientAborted ?? false;
+    // 499 (nginx's "client closed request") whatever status had been committed before it left.
+    const status = clientGone ? 499 : this.#endStatus;
+    this.#status = status;
+    this.#outcome ??= clientGone ? 'client-aborted' : status < 400 ? 'ok' : 'error';
+    const { logger, events } = this.#sink;
+    if (!logger && !events.active) return;
+    const line = this.#line(status, this.#outcome);
+    logger?.info(line, 'claude-guard request');
+    events.emit({ type: 'request-end', ...line });
+  }
+
+  #line(status: number, outcome: string): RequestLogRecord {
+    const started = this.#startedAt;
+    return {
+      route: this.#sink.route,
+      requestId: this.requestId,
+      upstreamRequestId: this.#upstreamRequestId,
+      status,
+      outcome,
+      attempts: this.#attempts,
+      durationMs: (this.#endedAt ?? started) - started,
+      model: this.#model,
+      stream: this.#stream,
+      outputTokens: this.#outputTokens,
+      inputTokens: this.#inputTokens,
+      cacheReadInputTokens: this.#cacheReadInputTokens,
+      cacheCreationInputTokens: this.#cacheCreationInputTokens,
+      firstByteMs: this.#firstUpstreamByteAt === undefined ? undefined : this.#firstUpstreamByteAt - started,
+      commitMs: this.#committedAt === undefined ? undefined : this.#committedAt - started,
+      sdkVersion: this.#sink.sdkVersion,
+    };
   }
 }

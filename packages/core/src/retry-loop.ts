@@ -1,11 +1,13 @@
-import { AttemptFailedError, BreakerOpenError } from './breaker-registry.js';
-import { classifyFailure, type AttemptFailure } from './classify.js';
-import { abortAsPromise, sleep, withTimeout } from './clock.js';
+import type { Backoff } from './backoff.js';
+import { AttemptFailedError, BreakerOpenError, type BreakerState } from './breaker-registry.js';
+import { classifyFailure, type AttemptFailure, type ClassifyContext } from './classify.js';
+import { abortAsPromise, sleep, withTimeout, type Clock } from './clock.js';
 import type { Deadline } from './deadline.js';
-import { toGuardError } from './failure-response.js';
-import { ClaudeGuardError, type FailureOutcome } from './guard-error.js';
-import { retryAfterSeconds } from './retry-after.js';
-import type { RouteRuntime } from './route-runtime.js';
+import type { GuardEvent } from './events.js';
+import { breakerOpenError, wordFailure } from './failure-wording.js';
+import type { ClaudeGuardError, FailureOutcome } from './guard-error.js';
+import type { RequestRecord } from './request-record.js';
+import type { RetryBudget } from './retry-budget.js';
 import { AttemptTimeoutError } from './upstream-errors.js';
 
 /**
@@ -28,29 +30,83 @@ export interface AttemptContext {
   deadline: Deadline;
 }
 
-/** @internal An attempt that may answer (`ready`) before it is over (`done`): a stream commits early. */
+/**
+ * An attempt that may answer (`ready`) before it is over (`done`): a stream commits at its first
+ * event and goes on. `ready` is the breaker's verdict: its resolution is the attempt's success (a
+ * valid first event is proof of health), given at once; a failure of `done` after that is upstream
+ * ill health found later, recorded on its own.
+ */
 export interface StartedAttempt<T> {
   ready: Promise<T>;
   done: Promise<unknown>;
 }
 
-/** @internal How the loop may treat the attempts it starts. */
+/** Starts one attempt: a plain promise is an attempt that answers when it is over. */
+export type AttemptStarter<T> = (context: AttemptContext) => Promise<T> | StartedAttempt<T>;
+
+/** How the policy may treat the attempts it starts. */
 export interface AttemptTraits {
   /** The attempt stops by itself when its signal aborts (our own SDK calls do; a caller's fn may not). */
   honoursSignal: boolean;
 }
 
-const CALLER_CODE: AttemptTraits = { honoursSignal: false };
+/** Our own SDK calls: they stop when their signal aborts. */
+export const SDK_CALL: AttemptTraits = Object.freeze({ honoursSignal: true });
+/** A caller's fn in `run()`: it may not stop when its signal aborts. */
+export const CALLER_CODE: AttemptTraits = Object.freeze({ honoursSignal: false });
 
-/** @internal The per-request state the loop reads and updates. */
-export interface CallState {
-  readonly runtime: RouteRuntime;
-  readonly requestId: string;
-  readonly deadline: Deadline;
-  readonly forwardClientErrors: boolean;
-  attempts: number;
-  upstreamRequestId: string | undefined;
+/** The breaker as the policy uses it: one call at a time, told the time its request has left. */
+export interface AttemptBreaker {
+  readonly state: BreakerState;
+  /** Runs `work`; throws `BreakerOpenError` when refused. `work` throws `AttemptFailedError` for failures. */
+  execute<T>(work: () => Promise<T>, options: { budgetMs?: number }): Promise<T>;
 }
+
+/** Where the policy's events go: anything with `active` and `emit` (the guard's event hub). */
+export interface PolicyEvents {
+  readonly active: boolean;
+  emit(event: GuardEvent): void;
+}
+
+/**
+ * Everything a route's retry policy works with, given once when the route is mounted.
+ *
+ * @example
+ * ```ts
+ * const policy = new RetryPolicy({ route: 'chat', maxAttempts: 3, backoff, budget, breaker, events, clock,
+ *   attemptTimeoutMs: undefined, countRateLimits: false, secrets: [], forwardClientErrors: false });
+ * ```
+ */
+export interface RetryPolicyOptions {
+  /** Named in events and error messages. */
+  readonly route: string;
+  /** Attempts in all, the first included. */
+  readonly maxAttempts: number;
+  /** The wait before retry `attempt + 1` (a pure function: no timer). */
+  readonly backoff: Backoff;
+  /** Shared by every route of the guard; `undefined`: no budget. */
+  readonly budget: RetryBudget | undefined;
+  /** The route's breaker; `undefined`: none. */
+  readonly breaker: AttemptBreaker | undefined;
+  readonly events: PolicyEvents;
+  readonly clock: Clock;
+  /** The route's own limit per attempt; `undefined`: each attempt may use all the time left. */
+  readonly attemptTimeoutMs: number | undefined;
+  /** Count 429s as upstream ill health (for the breaker's verdict). */
+  readonly countRateLimits: boolean;
+  /** Kept out of upstream ids and messages. */
+  readonly secrets: readonly string[];
+  /** Pass an upstream 4xx message (redacted) to the client: the passthrough's choice. */
+  readonly forwardClientErrors: boolean;
+}
+
+/** The only per-call state the policy is given: the request's deadline and its record. */
+export interface RetryCall {
+  readonly deadline: Deadline;
+  readonly record: Pick<RequestRecord, 'requestId' | 'attemptStarted' | 'upstreamIdentified' | 'failed'>;
+}
+
+type GiveUpReason = 'not-transient' | 'attempts-exhausted' | 'wait-exceeds-deadline' | 'retry-budget';
 
 const noop = (): void => {};
 const attemptTimedOut = (ms: number): AttemptTimeoutError => new AttemptTimeoutError(ms);
@@ -59,227 +115,210 @@ const attemptTimedOut = (ms: number): AttemptTimeoutError => new AttemptTimeoutE
 const never = <T = never>(): Promise<T> => new Promise<T>(noop);
 
 /**
- * Runs attempts under the route's breaker until one answers, the failure is not transient,
- * attempts or the retry budget run out, or the next wait would not fit in the deadline.
- * Outermost first: deadline -> this loop (with budget) -> breaker -> one attempt.
+ * A route's retry policy, built once per route from explicit collaborators (attempt limit, backoff,
+ * budget, breaker, events, clock, attempt timeout): it runs attempts until one answers, the failure
+ * is not transient, attempts or the retry budget run out, or the next wait would not fit in the
+ * deadline. Outermost first: deadline -> this policy (with budget) -> breaker -> one attempt. The
+ * only per-call state is the request's deadline and record, handed to {@link RetryPolicy.execute}.
  *
- * @internal
+ * @example
+ * ```ts
+ * const message = await policy.execute(({ signal, timeout }) =>
+ *   client.messages.create(params, { signal, timeout, maxRetries: 0 }), { deadline, record }, SDK_CALL);
+ * ```
  */
-export async function runWithRetries<T>(
-  call: CallState,
-  start: (context: AttemptContext) => StartedAttempt<T>,
-  traits: AttemptTraits = CALLER_CODE,
-): Promise<T> {
-  const { runtime, deadline } = call;
-  const { guard, config } = runtime;
-  const clock = guard.config.clock;
-  const events = guard.events;
-  guard.budget?.recordRequest();
+export class RetryPolicy {
+  readonly #options: RetryPolicyOptions;
 
-  for (let attempt = 0; ; attempt++) {
-    if (deadline.signal.aborted) throw finalError(call, classifyFailure(deadline.signal.reason, classifyContext(call)));
-    call.attempts = attempt + 1;
-    let failure: AttemptFailure;
-    try {
-      return await runOneAttempt(call, attempt, start, traits);
-    } catch (error) {
-      if (error instanceof BreakerOpenError) {
-        events.emit({ type: 'breaker-rejected', route: config.route, key: error.key, requestId: call.requestId });
-        call.attempts = attempt; // the breaker refused: no upstream attempt was made
-        throw breakerOpenError(call, error);
+  constructor(options: RetryPolicyOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Runs `start` under the policy. Resolves with the first attempt that answers; rejects with the
+   * sanitized {@link ClaudeGuardError} for the last failure (worded before a commit), or the
+   * breaker's 503. Reports attempts, upstream ids and the failure that ended it into the record.
+   *
+   * @param start - Starts one attempt; forward its `signal` and `timeout`.
+   * @param call - The request's deadline and record.
+   * @param traits - Whether the attempts stop by themselves when their signal aborts.
+   */
+  async execute<T>(start: AttemptStarter<T>, call: RetryCall, traits: AttemptTraits = CALLER_CODE): Promise<T> {
+    const { budget, events, route, maxAttempts, backoff, clock } = this.#options;
+    const { deadline, record } = call;
+    budget?.recordRequest();
+
+    // Upstream attempts this execution made: named in the answer ("3 attempts") and its events.
+    let attempts = 0;
+    for (let attempt = 0; ; attempt++) {
+      if (deadline.signal.aborted) throw this.#final(call, attempts, this.#classify(deadline.signal.reason, deadline));
+      attempts = attempt + 1;
+      let failure: AttemptFailure;
+      try {
+        return await this.#runOne(call, attempt, start, traits);
+      } catch (error) {
+        if (error instanceof BreakerOpenError) {
+          events.emit({ type: 'breaker-rejected', route, key: error.key, requestId: record.requestId });
+          throw breakerOpenError(route, error.retryAfterMs);
+        }
+        failure = error instanceof AttemptFailedError ? error.failure : this.#classify(error, deadline);
       }
-      failure = error instanceof AttemptFailedError ? error.failure : classifyFailure(error, classifyContext(call));
-    }
-    if (failure.upstreamRequestId) call.upstreamRequestId = failure.upstreamRequestId;
-    if (events.active) {
-      events.emit({
-        type: 'attempt-failed',
-        route: config.route,
-        requestId: call.requestId,
-        attempt,
-        kind: failure.kind,
-        status: failure.status,
-        transient: failure.transient,
-      });
-    }
-    if (failure.kind === 'deadline') {
-      // Also when the SDK's own timeout (the time left) fired a hair before the deadline's timer.
+      record.upstreamIdentified(failure.upstreamRequestId);
       if (events.active) {
         events.emit({
-          type: 'deadline-exceeded',
-          route: config.route,
-          requestId: call.requestId,
-          source: deadline.source,
-          budgetMs: deadline.budgetMs,
+          type: 'attempt-failed',
+          route,
+          requestId: record.requestId,
+          attempt,
+          kind: failure.kind,
+          status: failure.status,
+          transient: failure.transient,
         });
       }
-      throw finalError(call, failure);
-    }
-    if (!failure.transient) {
-      giveUp(call, 'not-transient');
-      throw finalError(call, failure);
-    }
-    if (attempt + 1 >= config.retry.maxAttempts) {
-      giveUp(call, 'attempts-exhausted');
-      throw finalError(call, failure);
-    }
-    const delayMs = failure.retryAfterMs ?? runtime.backoff(attempt);
-    if (delayMs >= deadline.remaining()) {
-      giveUp(call, 'wait-exceeds-deadline');
-      throw finalError(call, failure);
-    }
-    if (guard.budget && !guard.budget.tryWithdraw()) {
-      events.emit({ type: 'retry-budget-rejected', route: config.route, requestId: call.requestId });
-      giveUp(call, 'retry-budget');
-      throw finalError(call, failure, 'retry-budget-exhausted');
-    }
-    if (events.active) {
-      events.emit({ type: 'retry', route: config.route, requestId: call.requestId, attempt: attempt + 1, delayMs });
-    }
-    try {
-      await sleep(clock, delayMs, deadline.signal);
-    } catch (reason) {
-      throw finalError(call, classifyFailure(reason, classifyContext(call)));
-    }
-  }
-}
-
-function classifyContext(call: CallState) {
-  return {
-    deadline: call.deadline,
-    countRateLimits: call.runtime.breaker?.options.countRateLimits ?? false,
-    now: call.runtime.guard.config.clock.now,
-    secrets: call.runtime.guard.secrets,
-  };
-}
-
-function giveUp(
-  call: CallState,
-  reason: 'not-transient' | 'attempts-exhausted' | 'wait-exceeds-deadline' | 'retry-budget',
-) {
-  const events = call.runtime.guard.events;
-  if (!events.active) return;
-  events.emit({
-    type: 'give-up',
-    route: call.runtime.config.route,
-    requestId: call.requestId,
-    attempts: call.attempts,
-    reason,
-  });
-}
-
-function finalError(call: CallState, failure: AttemptFailure, outcome?: FailureOutcome): ClaudeGuardError {
-  return toGuardError(failure, {
-    route: call.runtime.config.route,
-    attempts: call.attempts,
-    forwardClientErrors: call.forwardClientErrors && call.runtime.config.proxy.forwardUpstreamClientErrors,
-    secrets: call.runtime.guard.secrets,
-    outcome,
-  });
-}
-
-function breakerOpenError(call: CallState, error: BreakerOpenError): ClaudeGuardError {
-  const seconds = retryAfterSeconds(error.retryAfterMs);
-  return new ClaudeGuardError({
-    status: 503,
-    type: 'overloaded_error',
-    message: `Claude is unavailable for route '${call.runtime.config.route}': its circuit breaker is open; retry after ${seconds} s`,
-    outcome: 'breaker-open',
-    headers: { 'retry-after': seconds },
-    attempts: 0,
-  });
-}
-
-async function runOneAttempt<T>(
-  call: CallState,
-  attempt: number,
-  start: (context: AttemptContext) => StartedAttempt<T>,
-  traits: AttemptTraits,
-): Promise<T> {
-  const { runtime, deadline } = call;
-  const { clock } = runtime.guard.config;
-  const attemptTimeoutMs = runtime.config.retry.attemptTimeoutMs;
-  const remaining = deadline.remaining();
-  // The route's own limit only when it is shorter than what is left; otherwise the deadline rules.
-  const ownTimeout = attemptTimeoutMs !== undefined && attemptTimeoutMs < remaining ? attemptTimeoutMs : undefined;
-  const timeout = Math.max(1, Math.ceil(ownTimeout ?? remaining));
-
-  // An attempt needs its own signal only to be cut short before the deadline (its own timeout)
-  // or stopped when it ignores the signal; otherwise the deadline's signal serves as it is.
-  const controller = ownTimeout !== undefined || !traits.honoursSignal ? new AbortController() : undefined;
-  const onDeadline = controller && (() => controller.abort(deadline.signal.reason));
-  if (onDeadline) deadline.signal.addEventListener('abort', onDeadline, { once: true });
-  const context: AttemptContext = { signal: controller?.signal ?? deadline.signal, timeout, attempt, deadline };
-  if (runtime.guard.events.active) {
-    runtime.guard.events.emit({
-      type: 'attempt',
-      route: runtime.config.route,
-      requestId: call.requestId,
-      attempt,
-      timeoutMs: timeout,
-    });
-  }
-
-  const work = async (): Promise<T> => {
-    let started: StartedAttempt<T>;
-    try {
-      started = start(context);
-    } catch (error) {
-      if (onDeadline) deadline.signal.removeEventListener('abort', onDeadline);
-      throw new AttemptFailedError(classifyFailure(error, classifyContext(call)));
-    }
-    const { ready } = started;
-    ready.catch(noop); // its failure is reported through `done`, classified
-    let done = started.done;
-    if (ownTimeout !== undefined) {
-      done = withTimeout(clock, done, ownTimeout, attemptTimedOut);
-    }
-    // A caller's fn that ignores the signal still ends at the deadline or disconnect.
-    if (!traits.honoursSignal && controller) done = Promise.race([done, abortAsPromise(controller.signal)]);
-    const settled = (async () => {
-      try {
-        await done;
-      } catch (error) {
-        if (controller && !controller.signal.aborted) controller.abort(error);
-        throw new AttemptFailedError(classifyFailure(error, classifyContext(call)));
-      } finally {
-        if (onDeadline) deadline.signal.removeEventListener('abort', onDeadline);
+      if (failure.kind === 'deadline') {
+        // Also when the SDK's own timeout (the time left) fired a hair before the deadline's timer.
+        if (events.active) {
+          events.emit({
+            type: 'deadline-exceeded',
+            route,
+            requestId: record.requestId,
+            source: deadline.source,
+            budgetMs: deadline.budgetMs,
+          });
+        }
+        throw this.#final(call, attempts, failure);
       }
-    })();
-    // A plain call answers when it is over: its verdict is its outcome.
-    if (ready === started.done) {
-      await settled;
-      return ready;
+      if (!failure.transient) {
+        this.#giveUp(call, attempts, 'not-transient');
+        throw this.#final(call, attempts, failure);
+      }
+      if (attempt + 1 >= maxAttempts) {
+        this.#giveUp(call, attempts, 'attempts-exhausted');
+        throw this.#final(call, attempts, failure);
+      }
+      const delayMs = failure.retryAfterMs ?? backoff(attempt);
+      if (delayMs >= deadline.remaining()) {
+        this.#giveUp(call, attempts, 'wait-exceeds-deadline');
+        throw this.#final(call, attempts, failure);
+      }
+      if (budget && !budget.tryWithdraw()) {
+        events.emit({ type: 'retry-budget-rejected', route, requestId: record.requestId });
+        this.#giveUp(call, attempts, 'retry-budget');
+        throw this.#final(call, attempts, failure, 'retry-budget-exhausted');
+      }
+      if (events.active) {
+        events.emit({ type: 'retry', route, requestId: record.requestId, attempt: attempt + 1, delayMs });
+      }
+      try {
+        await sleep(clock, delayMs, deadline.signal);
+      } catch (reason) {
+        throw this.#final(call, attempts, this.#classify(reason, deadline));
+      }
     }
-    // A stream answers (`ready`, its commit) before it is over (`done`). A valid first event is proof
-    // of health: the verdict is given at the commit, so a half-open breaker is released there, never
-    // held for as long as the stream lasts or its client takes to read it.
-    let committed = false;
-    ready.then(() => {
-      committed = true;
-    }, noop);
-    settled.catch((error: unknown) => {
-      if (committed && error instanceof AttemptFailedError) recordAfterCommit(call, error.failure);
-    });
-    return Promise.race([onlyResolution(ready), settled.then(() => ready)]);
-  };
+  }
 
-  // The time left decides whether this attempt may be a half-open breaker's trial.
-  return runtime.breaker ? runtime.breaker.execute(work, { budgetMs: remaining }) : work();
-}
+  #classify(error: unknown, deadline: Deadline): AttemptFailure {
+    return classifyFailure(error, this.#classifyContext(deadline));
+  }
 
-/**
- * Upstream ill health found in a stream after its commit (an in-band error, a malformed or stalled
- * stream, a lost connection): the attempt's verdict was given at the commit, so this is recorded on
- * its own, into a closed breaker's window only: an open breaker needs no more evidence, and a
- * half-open one's trial belongs to another call. The deadline or the route's attempt timeout
- * running out after the commit is not recorded: that time may have gone to a slow reader.
- */
-function recordAfterCommit(call: CallState, failure: AttemptFailure): void {
-  const breaker = call.runtime.breaker;
-  if (!breaker || breaker.state !== 'closed' || failure.breaker !== 'failure') return;
-  if (failure.kind === 'deadline' || failure.kind === 'attempt-timeout') return;
-  breaker.execute(() => Promise.reject(new AttemptFailedError(failure))).catch(noop);
+  #classifyContext(deadline: Deadline): ClassifyContext {
+    const { countRateLimits, clock, secrets } = this.#options;
+    return { deadline, countRateLimits, now: clock.now, secrets };
+  }
+
+  #giveUp(call: RetryCall, attempts: number, reason: GiveUpReason): void {
+    const { events, route } = this.#options;
+    if (!events.active) return;
+    events.emit({ type: 'give-up', route, requestId: call.record.requestId, attempts, reason });
+  }
+
+  /** The failure that ends the call: recorded, then worded for the client (nothing was sent yet). */
+  #final(call: RetryCall, attempts: number, failure: AttemptFailure, outcome?: FailureOutcome): ClaudeGuardError {
+    const { route, forwardClientErrors, secrets } = this.#options;
+    call.record.failed(failure);
+    return wordFailure(failure, { phase: 'before-commit', route, attempts, forwardClientErrors, secrets, outcome });
+  }
+
+  async #runOne<T>(call: RetryCall, attempt: number, start: AttemptStarter<T>, traits: AttemptTraits): Promise<T> {
+    const { clock, attemptTimeoutMs, breaker, events, route } = this.#options;
+    const { deadline, record } = call;
+    const remaining = deadline.remaining();
+    // The route's own limit only when it is shorter than what is left; otherwise the deadline rules.
+    const ownTimeout = attemptTimeoutMs !== undefined && attemptTimeoutMs < remaining ? attemptTimeoutMs : undefined;
+    const timeout = Math.max(1, Math.ceil(ownTimeout ?? remaining));
+
+    // An attempt needs its own signal only to be cut short before the deadline (its own timeout)
+    // or stopped when it ignores the signal; otherwise the deadline's signal serves as it is.
+    const controller = ownTimeout !== undefined || !traits.honoursSignal ? new AbortController() : undefined;
+    const onDeadline = controller && (() => controller.abort(deadline.signal.reason));
+    if (onDeadline) deadline.signal.addEventListener('abort', onDeadline, { once: true });
+    const context: AttemptContext = { signal: controller?.signal ?? deadline.signal, timeout, attempt, deadline };
+    if (events.active) {
+      events.emit({ type: 'attempt', route, requestId: record.requestId, attempt, timeoutMs: timeout });
+    }
+
+    const work = async (): Promise<T> => {
+      record.attemptStarted();
+      let started: Promise<T> | StartedAttempt<T>;
+      try {
+        started = start(context);
+      } catch (error) {
+        if (onDeadline) deadline.signal.removeEventListener('abort', onDeadline);
+        throw new AttemptFailedError(this.#classify(error, deadline));
+      }
+      // A plain promise answers when it is over; a started attempt may answer (commit) first.
+      const plain = !('ready' in started);
+      const ready: Promise<T> = 'ready' in started ? started.ready : started;
+      if (!plain) ready.catch(noop); // its failure is reported through `done`, classified
+      let done: Promise<unknown> = 'ready' in started ? started.done : started;
+      if (ownTimeout !== undefined) done = withTimeout(clock, done, ownTimeout, attemptTimedOut);
+      // A caller's fn that ignores the signal still ends at the deadline or disconnect.
+      if (!traits.honoursSignal && controller) done = Promise.race([done, abortAsPromise(controller.signal)]);
+      const settled = (async () => {
+        try {
+          await done;
+        } catch (error) {
+          if (controller && !controller.signal.aborted) controller.abort(error);
+          throw new AttemptFailedError(this.#classify(error, deadline));
+        } finally {
+          if (onDeadline) deadline.signal.removeEventListener('abort', onDeadline);
+        }
+      })();
+      // A plain call answers when it is over: its verdict is its outcome.
+      if (plain) {
+        await settled;
+        return ready;
+      }
+      // A stream answers (`ready`, its commit) before it is over (`done`). A valid first event is proof
+      // of health: the verdict is given at the commit, so a half-open breaker is released there, never
+      // held for as long as the stream lasts or its client takes to read it.
+      let committed = false;
+      ready.then(() => {
+        committed = true;
+      }, noop);
+      settled.catch((error: unknown) => {
+        if (committed && error instanceof AttemptFailedError) this.#recordAfterCommit(error.failure);
+      });
+      return Promise.race([onlyResolution(ready), settled.then(() => ready)]);
+    };
+
+    // The time left decides whether this attempt may be a half-open breaker's trial.
+    return breaker ? breaker.execute(work, { budgetMs: remaining }) : work();
+  }
+
+  /**
+   * Upstream ill health found in a stream after its commit (an in-band error, a malformed or stalled
+   * stream, a lost connection): the attempt's verdict was given at the commit, so this is recorded on
+   * its own, into a closed breaker's window only: an open breaker needs no more evidence, and a
+   * half-open one's trial belongs to another call. The deadline or the route's attempt timeout
+   * running out after the commit is not recorded: that time may have gone to a slow reader.
+   */
+  #recordAfterCommit(failure: AttemptFailure): void {
+    const breaker = this.#options.breaker;
+    if (!breaker || breaker.state !== 'closed' || failure.breaker !== 'failure') return;
+    if (failure.kind === 'deadline' || failure.kind === 'attempt-timeout') return;
+    breaker.execute(() => Promise.reject(new AttemptFailedError(failure)), {}).catch(noop);
+  }
 }
 
 function onlyResolution<T>(promise: Promise<T>): Promise<T> {

@@ -1,10 +1,14 @@
-import type { Backoff } from './backoff.js';
-import type { BreakerRegistry, RouteBreaker } from './breaker-registry.js';
+import { exponentialBackoff } from './backoff.js';
+import type { BreakerRegistry } from './breaker-registry.js';
+import type { ClaudeClient } from './claude-client.js';
+import type { Clock } from './clock.js';
 import type { GuardEvents } from './events.js';
 import type { GuardConfig, RouteConfig } from './options.js';
+import type { RecordSink } from './request-record.js';
 import type { RetryBudget } from './retry-budget.js';
+import { RetryPolicy, type RetryPolicyOptions } from './retry-loop.js';
 
-/** @internal What every request of a guard shares. Built once per guard. */
+/** What every route of one guard shares. Built once per guard. */
 export interface GuardRuntime {
   readonly config: GuardConfig;
   readonly events: GuardEvents;
@@ -16,10 +20,72 @@ export interface GuardRuntime {
   readonly secrets: readonly string[];
 }
 
-/** @internal What every request of one mounted route shares. Built once per route. */
+/**
+ * What every request of one mounted route works with, built once when the route is mounted:
+ * explicit collaborators, so that no request reaches into the guard.
+ */
 export interface RouteRuntime {
-  readonly guard: GuardRuntime;
   readonly config: RouteConfig;
-  readonly breaker: RouteBreaker | undefined;
-  readonly backoff: Backoff;
+  readonly client: ClaudeClient;
+  readonly clock: Clock;
+  /** The header the correlation id is read from and echoed in. */
+  readonly requestIdHeader: string;
+  readonly nextRequestId: () => string;
+  readonly secrets: readonly string[];
+  /** Where the route's request records end: its name, clock, logger and events. */
+  readonly records: RecordSink;
+  /** The retry policy of calls made by handlers: failures in our own words. */
+  readonly retry: RetryPolicy;
+  /** The passthrough's retry policy: the same, but an upstream 4xx message (redacted) is passed on if the route allows it. */
+  readonly passthroughRetry: RetryPolicy;
+}
+
+/**
+ * Builds a route's runtime: its record sink, its breaker (shared by key) and its two retry policies.
+ *
+ * @example
+ * ```ts
+ * const runtime = createRouteRuntime(guardRuntime, normalizeRouteOptions(guardRuntime.config, options));
+ * ```
+ */
+export function createRouteRuntime(guard: GuardRuntime, config: RouteConfig): RouteRuntime {
+  const { clock, client, logger, requestIdHeader } = guard.config;
+  const breaker = config.breaker.enabled
+    ? guard.breakers.get(config.breaker.key, config.route, config.breaker)
+    : undefined;
+  const policy: RetryPolicyOptions = {
+    route: config.route,
+    maxAttempts: config.retry.maxAttempts,
+    backoff: exponentialBackoff({
+      baseMs: config.retry.baseDelayMs,
+      capMs: config.retry.maxDelayMs,
+      random: guard.config.random,
+    }),
+    budget: guard.budget,
+    breaker,
+    events: guard.events,
+    clock,
+    attemptTimeoutMs: config.retry.attemptTimeoutMs,
+    countRateLimits: breaker?.options.countRateLimits ?? false,
+    secrets: guard.secrets,
+    forwardClientErrors: false,
+  };
+  return {
+    config,
+    client,
+    clock,
+    requestIdHeader,
+    nextRequestId: guard.nextRequestId,
+    secrets: guard.secrets,
+    records: {
+      route: config.route,
+      sdkVersion: guard.sdkVersion,
+      now: () => clock.now(),
+      logger,
+      events: guard.events,
+      secrets: guard.secrets,
+    },
+    retry: new RetryPolicy(policy),
+    passthroughRetry: new RetryPolicy({ ...policy, forwardClientErrors: config.proxy.forwardUpstreamClientErrors }),
+  };
 }

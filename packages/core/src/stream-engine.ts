@@ -1,18 +1,18 @@
-import { toAnthropicErrorType } from './anthropic-error-types.js';
-import type { MessageStreamParams } from './claude-client.js';
+import type { ClaudeClient, MessageStreamParams } from './claude-client.js';
+import { classifyFailure } from './classify.js';
 import { raceWithTimeout, type Clock, type Timed } from './clock.js';
-import { ClientAbortedError, DeadlineExceededError } from './deadline.js';
-import type { AnthropicErrorType } from './anthropic-error-types.js';
+import { ClientAbortedError, type Deadline } from './deadline.js';
 import { anthropicErrorBody } from './error-body.js';
-import type { GuardedCall } from './guarded-call.js';
-import { isClaudeGuardError, type ClaudeGuardError } from './guard-error.js';
+import { wordFailure } from './failure-wording.js';
+import { isClaudeGuardError } from './guard-error.js';
 import { isBodyDecodeFailure } from './message-body.js';
+import type { StreamOptions } from './options.js';
+import type { RequestRecord } from './request-record.js';
 import { forwardUpstreamHeaders } from './response.js';
-import { upstreamRequestId } from './upstream-headers.js';
-import { runWithRetries, type AttemptContext, type StartedAttempt } from './retry-loop.js';
+import { SDK_CALL, type AttemptContext, type RetryCall, type RetryPolicy, type StartedAttempt } from './retry-loop.js';
 import { encodeSseEvent, encodeSseJson, type SseEvent } from './sse.js';
+import { upstreamRequestId } from './upstream-headers.js';
 import {
-  AttemptTimeoutError,
   malformedEventError,
   MalformedStreamError,
   StreamStallError,
@@ -31,6 +31,44 @@ import { UpstreamEventQueue } from './upstream-event-queue.js';
  * ```
  */
 export type StreamFormat = 'anthropic' | 'text';
+
+/**
+ * What a stream answers with before it commits, from the request it belongs to: the headers every
+ * response of the request carries, and the error response when every attempt failed first.
+ */
+export interface StreamAnswers {
+  responseHeaders(): Headers;
+  errorResponse(error: unknown): Response;
+}
+
+/**
+ * Everything one stream works with, given explicitly: no route, guard or call is reached into.
+ *
+ * @example
+ * ```ts
+ * const response = await startStream({ client, params, format: 'text', limits, clock, deadline, record,
+ *   policy, secrets: [], answers: call });
+ * ```
+ */
+export interface StreamInput {
+  readonly client: ClaudeClient;
+  readonly params: MessageStreamParams;
+  readonly format: StreamFormat;
+  /** The route's stream limits: first-event and idle timeouts, heartbeat, largest event. */
+  readonly limits: Readonly<Required<StreamOptions>>;
+  readonly clock: Clock;
+  readonly deadline: Deadline;
+  /** The request's record: the stream reports its upstream id, usage, commit and outcome into it. */
+  readonly record: RequestRecord;
+  /**
+   * Runs the attempts (the route's retry policy, its breaker included). Each attempt's `ready` is
+   * its commit, which is the breaker's verdict; a failure after it is reported through `done`.
+   */
+  readonly policy: Pick<RetryPolicy, 'execute'>;
+  /** Kept out of forwarded headers and upstream ids. */
+  readonly secrets: readonly string[];
+  readonly answers: StreamAnswers;
+}
 
 const PING = new TextEncoder().encode('event: ping\ndata: {"type": "ping"}\n\n');
 const SSE_HEADERS: Readonly<Record<string, string>> = {
@@ -62,6 +100,8 @@ interface UpstreamHandle {
   queue: UpstreamEventQueue;
   response: Response;
   abort: AbortController;
+  /** The attempt's number (0 for the first). */
+  attempt: number;
   /**
    * Settles when the upstream exchange is over (the attempt's `done`): at `message_stop`, at a
    * failure, or as soon as the attempt's signal aborts, whether or not anyone reads the body.
@@ -74,49 +114,56 @@ interface UpstreamHandle {
 const noop = (): void => {};
 
 /**
- * @internal Starts a guarded stream. Resolves with a committed 200 SSE `Response` (first data
- * event, or first heartbeat), or with an error `Response` when every attempt failed first.
+ * Starts a guarded stream. Resolves with a committed 200 SSE `Response` (first data event, or first
+ * heartbeat), or with the request's error `Response` when every attempt failed first. The record
+ * holds the request open (its log line waits) until the stream is over.
+ *
+ * @param input - The stream's collaborators and parameters.
+ * @returns The response to send.
+ *
+ * @example
+ * ```ts
+ * return startStream({ client, params, format: 'anthropic', limits, clock, deadline, record, policy, secrets, answers: call });
+ * ```
  */
-export function startStream(
-  call: GuardedCall,
-  params: MessageStreamParams,
-  format: StreamFormat,
-  onDone: () => void,
-): Promise<Response> {
-  return new StreamSession(call, params, format, onDone).start();
+export function startStream(input: StreamInput): Promise<Response> {
+  return new StreamSession(input).start();
 }
 
-class StreamSession {
-  readonly #call: GuardedCall;
-  readonly #params: MessageStreamParams;
-  readonly #format: StreamFormat;
-  readonly #onDone: () => void;
+class StreamSession implements RetryCall {
+  readonly #input: StreamInput;
+  readonly deadline: Deadline;
+  readonly record: RequestRecord;
   readonly #clock: Clock;
   readonly #heartbeatMs: number;
   readonly #idleTimeoutMs: number;
   #handle: UpstreamHandle | undefined;
   #retrying!: Promise<UpstreamHandle>;
   #pendingRead: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+  /** The attempt in flight (or the last one made). */
+  #attempt = 0;
   #idleWaitedMs = 0;
   #closing = false;
   #done = false;
+  // The `done` event's usage, this stream's own (as the upstream sent it).
   #inputTokens: number | undefined;
+  #outputTokens: number | undefined;
   #stopReason: string | null = null;
 
-  constructor(call: GuardedCall, params: MessageStreamParams, format: StreamFormat, onDone: () => void) {
-    this.#call = call;
-    this.#params = params;
-    this.#format = format;
-    this.#onDone = onDone;
-    const { config, guard } = call.state.runtime;
-    this.#clock = guard.config.clock;
-    this.#heartbeatMs = config.stream.heartbeatMs;
-    this.#idleTimeoutMs = config.stream.idleTimeoutMs;
+  constructor(input: StreamInput) {
+    this.#input = input;
+    this.deadline = input.deadline;
+    this.record = input.record;
+    this.#clock = input.clock;
+    this.#heartbeatMs = input.limits.heartbeatMs;
+    this.#idleTimeoutMs = input.limits.idleTimeoutMs;
   }
 
   async start(): Promise<Response> {
+    this.record.called(this.#input.params.model, true);
+    this.record.streamOpened();
     // The engine's attempts abort their upstream request when the signal aborts.
-    this.#retrying = runWithRetries(this.#call.state, (context) => this.#attempt(context), { honoursSignal: true });
+    this.#retrying = this.#input.policy.execute((context) => this.#startAttempt(context), this, SDK_CALL);
     this.#retrying.catch(noop);
     let first: Timed<UpstreamHandle>;
     try {
@@ -124,16 +171,16 @@ class StreamSession {
     } catch (error) {
       // Nothing was sent yet: the client gets a real HTTP status.
       this.#finish();
-      return this.#call.errorResponse(error);
+      return this.#input.answers.errorResponse(error);
     }
-    const headers = this.#call.responseHeaders();
+    const headers = this.#input.answers.responseHeaders();
     for (const [name, value] of Object.entries(SSE_HEADERS)) headers.set(name, value);
     if (!first.timedOut) {
       this.#handle = first.value;
-      forwardUpstreamHeaders(first.value.response.headers, headers, this.#call.state.runtime.guard.secrets);
-      this.#emitCommitted('first-event');
+      forwardUpstreamHeaders(first.value.response.headers, headers, this.#input.secrets);
+      this.record.committed('first-event', first.value.attempt);
     } else {
-      this.#emitCommitted('heartbeat');
+      this.record.committed('heartbeat', this.#attempt);
     }
     let commitPingPending = first.timedOut;
     const body = new ReadableStream<Uint8Array>(
@@ -156,28 +203,16 @@ class StreamSession {
     return new Response(body, { status: 200, headers });
   }
 
-  #emitCommitted(by: 'first-event' | 'heartbeat'): void {
-    const { guard, config } = this.#call.state.runtime;
-    if (guard.events.active) {
-      guard.events.emit({
-        type: 'stream-committed',
-        route: config.route,
-        requestId: this.#call.requestId,
-        attempt: this.#call.state.attempts - 1,
-        by,
-      });
-    }
-  }
-
   /** One upstream attempt: ready at its first data event (the commit), done when its stream is over. */
-  #attempt(context: AttemptContext): StartedAttempt<UpstreamHandle> {
+  #startAttempt(context: AttemptContext): StartedAttempt<UpstreamHandle> {
+    this.#attempt = context.attempt;
     const ready = this.#connect(context);
     const done = ready.then((handle) => handle.finished.promise);
     return { ready, done };
   }
 
   async #connect(context: AttemptContext): Promise<UpstreamHandle> {
-    const { guard, config } = this.#call.state.runtime;
+    const { client, params, limits, secrets } = this.#input;
     const abort = new AbortController();
     const onParentAbort = () => abort.abort(context.signal.reason);
     if (context.signal.aborted) throw context.signal.reason as Error;
@@ -185,21 +220,20 @@ class StreamSession {
     const detach = () => context.signal.removeEventListener('abort', onParentAbort);
     // Only when shorter than the time left: at the deadline's own instant the deadline rules, so a
     // caller's budget running out is never mistaken for a stall (and never counted against the breaker).
-    const firstEventMs = config.stream.firstEventTimeoutMs;
+    const firstEventMs = limits.firstEventTimeoutMs;
     const timer =
       firstEventMs < context.deadline.remaining()
         ? this.#clock.setTimeout(() => abort.abort(new StreamStallError('first-event', firstEventMs)), firstEventMs)
         : undefined;
     let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
     try {
-      const response = await guard.config.client.messages
-        .create({ ...this.#params, stream: true }, { signal: abort.signal, timeout: context.timeout, maxRetries: 0 })
+      const response = await client.messages
+        .create({ ...params, stream: true }, { signal: abort.signal, timeout: context.timeout, maxRetries: 0 })
         .asResponse();
-      const upstreamId = upstreamRequestId(response.headers.get('request-id'), guard.secrets);
-      if (upstreamId) this.#call.state.upstreamRequestId = upstreamId;
+      this.record.upstreamAnswered(upstreamRequestId(response.headers.get('request-id'), secrets));
       if (!response.body) throw new MalformedStreamError('The upstream stream had no body');
       reader = response.body.getReader();
-      const queue = new UpstreamEventQueue(config.stream.maxEventBytes);
+      const queue = new UpstreamEventQueue(limits.maxEventBytes);
       for (;;) {
         // Before the commit pings cost nothing: dropped as they are parsed, never kept (and the
         // queue never keeps nameless events), so a ping flood holds no memory until the first-event
@@ -227,7 +261,7 @@ class StreamSession {
         detach();
         abort.signal.removeEventListener('abort', onAbort);
       };
-      return { reader, queue, response, abort, finished, detach: release };
+      return { reader, queue, response, abort, attempt: context.attempt, finished, detach: release };
     } catch (error) {
       const reason: unknown = abort.signal.aborted ? abort.signal.reason : error;
       if (!abort.signal.aborted) abort.abort(reason);
@@ -298,30 +332,33 @@ class StreamSession {
   #transformParsed(name: string, event: SseEvent, handle: UpstreamHandle): Uint8Array | undefined {
     const data = parseObject(event.data);
     if (data === undefined) throw malformedEventError();
+    const format = this.#input.format;
     if (name === 'message_start') {
       const usage = (data['message'] as { usage?: { input_tokens?: number; output_tokens?: number } } | undefined)
         ?.usage;
       this.#inputTokens = usage?.input_tokens;
       // The count so far; message_delta brings the final one. A client abort mid-stream logs this.
-      if (typeof usage?.output_tokens === 'number') this.#call.outputTokens = usage.output_tokens;
+      if (typeof usage?.output_tokens === 'number') this.#outputTokens = usage.output_tokens;
+      this.record.recordUsage(usage);
     } else if (name === 'message_delta') {
       const usage = data['usage'] as { output_tokens?: number } | undefined;
-      if (typeof usage?.output_tokens === 'number') this.#call.outputTokens = usage.output_tokens;
+      if (typeof usage?.output_tokens === 'number') this.#outputTokens = usage.output_tokens;
+      this.record.recordUsage(usage);
       const delta = data['delta'] as { stop_reason?: string | null } | undefined;
       this.#stopReason = delta?.stop_reason ?? this.#stopReason;
     } else if (name === 'message_stop') {
       this.#closing = true;
-      this.#call.setOutcome('ok');
+      this.record.setOutcome('ok');
       handle.finished.resolve();
       this.#releaseUpstream(handle, true);
-      if (this.#format === 'text') {
+      if (format === 'text') {
         return encodeSseJson('done', {
           stop_reason: this.#stopReason,
-          usage: { input_tokens: this.#inputTokens ?? null, output_tokens: this.#call.outputTokens ?? null },
+          usage: { input_tokens: this.#inputTokens ?? null, output_tokens: this.#outputTokens ?? null },
         });
       }
     }
-    if (this.#format === 'anthropic') return encodeSseEvent(name, event.data);
+    if (format === 'anthropic') return encodeSseEvent(name, event.data);
     if (name === 'content_block_delta') {
       const delta = data['delta'] as { type?: string; text?: unknown } | undefined;
       if (delta?.type === 'text_delta' && typeof delta.text === 'string') return encodeSseJson('text', delta.text);
@@ -334,7 +371,7 @@ class StreamSession {
     const handle = this.#handle;
     const abort = handle?.abort;
     const reason: unknown = abort?.signal.aborted ? abort.signal.reason : error;
-    if (reason instanceof ClientAbortedError || this.#call.deadline.clientAborted) {
+    if (reason instanceof ClientAbortedError || this.deadline.clientAborted) {
       this.#cancel();
       return null;
     }
@@ -344,52 +381,22 @@ class StreamSession {
       handle.finished.reject(reason);
       this.#releaseUpstream(handle);
     }
-    const { type, message, outcome } = this.#describe(reason);
-    this.#call.setOutcome(outcome);
-    return encodeSseJson('error', anthropicErrorBody(type, message, this.#call.requestId));
-  }
-
-  #describe(reason: unknown): { type: AnthropicErrorType; message: string; outcome: string } {
+    let told;
     if (isClaudeGuardError(reason)) {
-      const error: ClaudeGuardError = reason;
-      return { type: error.type, message: error.message, outcome: error.outcome };
+      // Already worded (and recorded) by the retry policy: every attempt failed after a heartbeat commit.
+      told = reason;
+    } else {
+      const failure = classifyFailure(reason, {
+        deadline: this.deadline,
+        countRateLimits: false,
+        now: this.#clock.now,
+        secrets: this.#input.secrets,
+      });
+      this.record.failed(failure);
+      told = wordFailure(failure, { phase: 'after-commit' });
     }
-    if (reason instanceof DeadlineExceededError || this.#call.deadline.expired) {
-      const text = reason instanceof DeadlineExceededError ? reason.message : 'The request deadline ran out';
-      return { type: 'timeout_error', message: `${text} while Claude was streaming`, outcome: 'deadline-exceeded' };
-    }
-    if (reason instanceof AttemptTimeoutError) {
-      return {
-        type: 'timeout_error',
-        message: `The route's attempt timeout (${reason.timeoutMs} ms) ran out while Claude was streaming`,
-        outcome: 'attempt-timeout',
-      };
-    }
-    if (reason instanceof StreamStallError) {
-      return {
-        type: 'timeout_error',
-        message: `Claude's stream stalled: no event for ${reason.timeoutMs} ms`,
-        outcome: 'stream-stalled',
-      };
-    }
-    if (reason instanceof UpstreamStreamError) {
-      const type = toAnthropicErrorType(reason.type);
-      return { type, message: `The Claude API failed mid-stream with ${type}`, outcome: 'upstream-error' };
-    }
-    if (reason instanceof MalformedStreamError) {
-      return {
-        type: 'api_error',
-        message: reason.problem
-          ? `The Claude API sent ${reason.problem} mid-stream`
-          : 'The Claude API sent a malformed or truncated stream',
-        outcome: 'upstream-error',
-      };
-    }
-    return {
-      type: 'api_error',
-      message: 'The connection to the Claude API was lost mid-stream',
-      outcome: 'upstream-unreachable',
-    };
+    this.record.setOutcome(told.outcome);
+    return encodeSseJson('error', anthropicErrorBody(told.type, told.message, this.record.requestId));
   }
 
   /** The client went away: abort the upstream now so it stops generating (and billing). */
@@ -404,17 +411,8 @@ class StreamSession {
       this.#releaseUpstream(handle);
     }
     // Still retrying (heartbeat-committed): the deadline's signal stops the loop.
-    this.#call.deadline.abortForClient();
-    this.#call.setOutcome('client-aborted');
-    const { guard, config } = this.#call.state.runtime;
-    if (guard.events.active) {
-      guard.events.emit({
-        type: 'client-aborted',
-        route: config.route,
-        requestId: this.#call.requestId,
-        outputTokens: this.#call.outputTokens,
-      });
-    }
+    this.deadline.abortForClient();
+    this.record.clientAborted();
     this.#finish();
   }
 
@@ -434,7 +432,7 @@ class StreamSession {
   #finish(): void {
     if (this.#done) return;
     this.#done = true;
-    this.#onDone();
+    this.record.streamClosed();
   }
 }
 
@@ -457,10 +455,13 @@ async function readToEnd(reader: ReadableStreamDefaultReader<Uint8Array>, chunks
 
 function upstreamStreamError(data: string): UpstreamStreamError {
   try {
-    const parsed = JSON.parse(data) as { error?: { type?: unknown; message?: unknown } };
+    const parsed = JSON.parse(data) as {
+      error?: { type?: unknown; message?: unknown; details?: { error_code?: unknown } | null };
+    };
     const type = typeof parsed.error?.type === 'string' ? parsed.error.type : 'api_error';
     const message = typeof parsed.error?.message === 'string' ? parsed.error.message : '';
-    return new UpstreamStreamError(type, message);
+    const code = parsed.error?.details?.error_code;
+    return new UpstreamStreamError(type, message, typeof code === 'string' ? code : undefined);
   } catch {
     return new UpstreamStreamError('api_error', '');
   }

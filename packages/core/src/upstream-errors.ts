@@ -27,6 +27,8 @@ export class UpstreamStreamError extends Error {
   constructor(
     readonly type: string,
     readonly upstreamMessage: string,
+    /** `error.details.error_code` as the upstream sent it (unchecked), when it sent a string. */
+    readonly errorCode?: string,
   ) {
     super(`The upstream stream failed with ${type}`);
   }

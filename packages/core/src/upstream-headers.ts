@@ -33,6 +33,28 @@ export function upstreamRequestId(value: string | null | undefined, secrets: rea
   return containsSecret(value, secrets) ? undefined : value;
 }
 
+// Anthropic's error codes are snake_case identifiers (`file_expired`, `cmek_key_disabled`).
+const ERROR_CODE = /^[a-z][a-z0-9_]{0,63}$/;
+
+/**
+ * The upstream's `error.details.error_code`, when it has an error code's shape (a lower-case
+ * snake_case identifier of at most 64 characters) and holds no secret; otherwise `undefined`.
+ *
+ * @param value - The raw value (the SDK's `errorCode`, or an in-band event's).
+ * @param secrets - The configured secrets, such as the API key in use.
+ * @returns The code to keep, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * upstreamErrorCode('cmek_key_disabled', [apiKey]); // 'cmek_key_disabled'
+ * upstreamErrorCode('<script>', [apiKey]); // undefined
+ * ```
+ */
+export function upstreamErrorCode(value: unknown, secrets: readonly string[]): string | undefined {
+  if (typeof value !== 'string' || !ERROR_CODE.test(value)) return undefined;
+  return containsSecret(value, secrets) ? undefined : value;
+}
+
 /**
  * Whether an upstream `anthropic-ratelimit-*` header may be passed on: one of the documented names
  * (`requests`, `tokens`, `input-tokens`, `output-tokens` x `limit`, `remaining`, `reset`), whose

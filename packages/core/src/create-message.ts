@@ -1,0 +1,83 @@
+import type { ClaudeClient, ClaudeMessage, ClaudeRequestOptions, MessageCreateParams } from './claude-client.js';
+import { isBodyDecodeFailure, isMessage, MalformedMessageError } from './message-body.js';
+import type { RequestRecord } from './request-record.js';
+import type { AttemptContext } from './retry-loop.js';
+import { upstreamRequestId } from './upstream-headers.js';
+
+/**
+ * One non-streaming `messages.create` and the upstream response it came in (its headers are
+ * forwarded by the passthrough).
+ */
+export interface MessageAnswer {
+  data: ClaudeMessage;
+  response: Response;
+  /** The upstream's `request-id` header, as the SDK read it (not validated). */
+  request_id: string | null | undefined;
+}
+
+/**
+ * One attempt of a non-streaming call: the SDK's `messages.create` with the attempt's signal and
+ * timeout and `maxRetries: 0` (the guard owns retries), reporting the upstream's answer (its
+ * headers' time and request id) into the record as soon as its headers are in. A 2xx body that is
+ * not a Message, or that cannot be read as one, is the upstream's failure, thrown as
+ * {@link MalformedMessageError}: retried, counted by the breaker, never passed on. (Positional
+ * parameters: the caller's closure needs no input object per call.)
+ *
+ * @param client - The Anthropic client.
+ * @param params - The call's parameters.
+ * @param options - The caller's own request options, if any (its signal is honoured too).
+ * @param record - Where the upstream's answer is reported.
+ * @param secrets - Kept out of the upstream id.
+ * @param context - The attempt's signal and timeout.
+ * @returns The Message and the upstream response.
+ *
+ * @example
+ * ```ts
+ * await policy.execute((context) => sendMessage(client, params, undefined, record, secrets, context), call, SDK_CALL);
+ * ```
+ */
+export async function sendMessage(
+  client: ClaudeClient,
+  params: MessageCreateParams,
+  options: ClaudeRequestOptions | undefined,
+  record: Pick<RequestRecord, 'upstreamAnswered'>,
+  secrets: readonly string[],
+  context: AttemptContext,
+): Promise<MessageAnswer> {
+  const pending = client.messages.create(params, mergeOptions(options, context));
+  // The upstream answered once its headers are in, even if its body then fails (cut off, not JSON).
+  const status = pending.asResponse().then((response) => {
+    record.upstreamAnswered(upstreamRequestId(response.headers.get('request-id'), secrets));
+    return response.status;
+  }, noUpstreamStatus);
+  let answer: MessageAnswer;
+  try {
+    answer = await pending.withResponse();
+  } catch (error) {
+    throw await asBodyFault(error, status);
+  }
+  // The SDK hands back any 2xx body: a page as a string, `[]`, `null`. Only a Message is an answer.
+  if (!isMessage(answer.data)) throw new MalformedMessageError('not-a-message', answer.response.status);
+  return answer;
+}
+
+const noUpstreamStatus = (): undefined => undefined;
+
+/**
+ * A body the upstream sent that cannot be read as a Message is the upstream's failure (retried,
+ * counted by the breaker), never the caller's: not JSON (the SDK's `SyntaxError`) or a
+ * `content-encoding` that does not decode. Every other error is left as it is.
+ */
+async function asBodyFault(error: unknown, status: Promise<number | undefined>): Promise<unknown> {
+  if (error instanceof SyntaxError) return new MalformedMessageError('not-a-message', await status);
+  if (isBodyDecodeFailure(error)) return new MalformedMessageError('undecodable', await status);
+  return error;
+}
+
+function mergeOptions(options: ClaudeRequestOptions | undefined, context: AttemptContext): ClaudeRequestOptions {
+  const { signal, timeout } = context;
+  // The guard owns retries and time: the SDK must not retry underneath it.
+  const merged: ClaudeRequestOptions = { ...options, signal, timeout, maxRetries: 0 };
+  if (options?.signal) merged.signal = AbortSignal.any([signal, options.signal]);
+  return merged;
+}
