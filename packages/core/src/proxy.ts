@@ -58,7 +58,7 @@ export async function handleProxy(runtime: RouteRuntime, request: Request): Prom
     const reason: unknown = call.deadline.signal.reason;
     if (read.kind === 'aborted' && reason instanceof DeadlineExceededError) {
       // 408, not 504: the client was too slow to send its request; no gateway (Claude) was waited on.
-      const message = `The request body was not received in time: the ${lowerFirst(reason.message)}; Claude was not called`;
+      const message = `The request body was not received in time: ${lowerFirst(reason.message)}; Claude was not called`;
       return closingConnection(
         call.reject(
           new ClaudeGuardError({ status: 408, type: 'timeout_error', message, outcome: 'deadline-exceeded' }),
