@@ -70,6 +70,36 @@ export async function startHostileUpstream(handler: HostileHandler): Promise<Hos
   };
 }
 
+/** One upstream `ping` event, as the API sends it. */
+export const PING = 'event: ping\ndata: {"type": "ping"}\n\n';
+
+/**
+ * Writes pings as fast as the socket takes them, until the guard closes the connection (the caller
+ * writes the head first).
+ *
+ * @example
+ * ```ts
+ * await startHostileUpstream(({ res }) => {
+ *   res.writeHead(200, { 'content-type': 'text/event-stream' });
+ *   floodPings(res);
+ * });
+ * ```
+ */
+export function floodPings(res: ServerResponse): void {
+  const chunk = PING.repeat(512);
+  const write = (): void => {
+    // Bounded: write() returns false once the socket's buffer is full, at the latest.
+    for (let i = 0; i < 1_000 && !res.destroyed; i++) {
+      if (!res.write(chunk)) {
+        res.once('drain', write);
+        return;
+      }
+    }
+    if (!res.destroyed) setImmediate(write);
+  };
+  write();
+}
+
 /** Bytes of one SSE event. */
 export function sse(event: string, data: unknown): string {
   return `event: ${event}\ndata: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
