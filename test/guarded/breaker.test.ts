@@ -1,6 +1,6 @@
 import type { BreakerSnapshot, RouteOptions } from '@claude-guard/core';
 import { describe, expect, it, vi } from 'vitest';
-import { ADAPTERS, expectAnthropicError, useHarness, type Harness } from './harness.js';
+import { ADAPTERS, NO_RESERVE, expectAnthropicError, useStack, type Stack } from '../support/index.js';
 
 type RouteKind = 'chat' | 'proxy';
 const ROUTES: RouteKind[] = ['chat', 'proxy'];
@@ -9,25 +9,25 @@ const BREAKER = { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeout
 // One attempt per request, so every request is one breaker call.
 const ROUTE: Omit<RouteOptions, 'route'> = { retry: { maxAttempts: 1 }, breaker: BREAKER };
 
-function call(h: Harness, route: RouteKind, headers: Record<string, string> = {}) {
+function call(h: Stack, route: RouteKind, headers: Record<string, string> = {}) {
   return route === 'chat' ? h.chat(headers) : h.proxy(headers);
 }
 
-function breaker(h: Harness, key: string): BreakerSnapshot {
+function breaker(h: Stack, key: string): BreakerSnapshot {
   const found = h.guard.status().breakers.find((b) => b.key === key);
   if (!found) throw new Error(`no breaker ${key}`);
   return found;
 }
 
-async function waitForState(h: Harness, key: string, state: BreakerSnapshot['state']): Promise<void> {
+async function waitForState(h: Stack, key: string, state: BreakerSnapshot['state']): Promise<void> {
   await vi.waitFor(() => expect(breaker(h, key).state).toBe(state), { timeout: 5_000, interval: 5 });
 }
 
 /** Starts a request, waits until the fake has it, then disconnects. */
-async function abortMidway(h: Harness, path: string, body: unknown): Promise<void> {
+async function abortMidway(h: Stack, path: string, body: unknown): Promise<void> {
   const before = h.fake.requests.length;
   const controller = new AbortController();
-  const pending = h.post(path, body, {}, controller.signal).then(
+  const pending = h.send(path, body, { signal: controller.signal }).then(
     () => 'answered',
     (error: unknown) => (error instanceof Error ? error.name : 'error'),
   );
@@ -37,7 +37,7 @@ async function abortMidway(h: Harness, path: string, body: unknown): Promise<voi
 }
 
 describe.each(ADAPTERS)('circuit breaker (%s)', (adapter) => {
-  const start = useHarness();
+  const start = useStack(NO_RESERVE);
 
   describe.each(ROUTES)('route %s', (route) => {
     it('opens after failures and then answers 503 without calling Claude', async () => {
@@ -178,9 +178,9 @@ describe.each(ADAPTERS)('circuit breaker (%s)', (adapter) => {
       ],
     });
     h.fake.enqueue(529, 500);
-    expect((await h.post('/a', { message: 'hi' })).status).toBe(529);
-    expect((await h.post('/a', { message: 'hi' })).status).toBe(500);
-    const rejected = await h.post('/b', { message: 'hi' });
+    expect((await h.send('/a', { message: 'hi' })).status).toBe(529);
+    expect((await h.send('/a', { message: 'hi' })).status).toBe(500);
+    const rejected = await h.send('/b', { message: 'hi' });
     expect(rejected.status).toBe(503);
     expect(expectAnthropicError(rejected).message).toContain("route 'chat-b'");
     expect(h.fake.requests).toHaveLength(2);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ADAPTERS, API_KEY, expectAnthropicError, useHarness, type HttpResult } from './harness.js';
+import { ADAPTERS, API_KEY, NO_RESERVE, expectAnthropicError, useStack, type HttpResult } from '../support/index.js';
 
 const GENERATED_ID = /^cg_[A-Za-z0-9_-]{24}$/;
 const FAMILIES = ['requests', 'tokens', 'input-tokens', 'output-tokens'];
@@ -15,7 +15,7 @@ function expectNoSecret(result: HttpResult): void {
 }
 
 describe.each(ADAPTERS)('errors and correlation (%s)', (adapter) => {
-  const start = useHarness();
+  const start = useStack(NO_RESERVE);
 
   describe('x-request-id', () => {
     it('echoes a well-formed incoming id on a guarded route, in the header and the body', async () => {
@@ -130,7 +130,7 @@ describe.each(ADAPTERS)('errors and correlation (%s)', (adapter) => {
       const h = await start(adapter, { guard: { retry: { maxAttempts: 1 } } });
       const fault = { kind: 'status' as const, status, echoApiKey: true };
       h.fake.enqueue(fault, fault, fault);
-      const results = [await h.proxy(), await h.chat(), await h.post('/run', { message: 'hi' })];
+      const results = [await h.proxy(), await h.chat(), await h.send('/run', { message: 'hi' })];
       for (const result of results) {
         expect(result.status).toBe(status);
         expectAnthropicError(result);

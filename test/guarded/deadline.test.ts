@@ -1,18 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { ALL_ADAPTERS, expectAnthropicError, useHarness, type Harness } from './harness.js';
+import { ALL_ADAPTERS, NO_RESERVE, expectAnthropicError, useStack, type Stack } from '../support/index.js';
 
 type RouteKind = 'chat' | 'proxy' | 'run';
 
-function call(h: Harness, route: RouteKind, headers: Record<string, string>) {
+function call(h: Stack, route: RouteKind, headers: Record<string, string>) {
   if (route === 'chat') return h.chat(headers);
   if (route === 'proxy') return h.proxy(headers);
-  return h.post('/run', { message: 'hello' }, headers);
+  return h.send('/run', { message: 'hello' }, { headers });
 }
 
 const ROUTES: RouteKind[] = ['chat', 'proxy', 'run'];
 
 describe.each(ALL_ADAPTERS)('deadlines (%s)', (adapter) => {
-  const start = useHarness();
+  const start = useStack(NO_RESERVE);
 
   describe.each(ROUTES)('route %s', (route) => {
     it.each([

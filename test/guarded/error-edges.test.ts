@@ -5,7 +5,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import express from 'express';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ADAPTERS, messagesBody, startHarness, type Harness } from './harness.js';
+import { ADAPTERS, NO_RESERVE, messagesBody, useStack } from '../support/index.js';
 
 describe('express.json() in front of the passthrough', () => {
   const closers: (() => Promise<void>)[] = [];
@@ -74,14 +74,10 @@ describe('express.json() in front of the passthrough', () => {
 });
 
 describe.each(ADAPTERS)('%s: error edges', (adapter) => {
-  let h: Harness | undefined;
-  afterEach(async () => {
-    await h?.close();
-    h = undefined;
-  });
+  const start = useStack(NO_RESERVE);
 
   it('retries a 200 whose body is malformed JSON, as an upstream failure', async () => {
-    h = await startHarness(adapter);
+    const h = await start(adapter);
     h.fake.enqueue({ kind: 'malformed' }, 'ok');
     const result = await h.proxy();
     expect(result.status).toBe(200);
@@ -89,7 +85,7 @@ describe.each(ADAPTERS)('%s: error edges', (adapter) => {
   });
 
   it('answers 502 api_error when every body is malformed, and counts it against the breaker', async () => {
-    h = await startHarness(adapter);
+    const h = await start(adapter);
     h.fake.enqueue({ kind: 'malformed' }, { kind: 'malformed' }, { kind: 'malformed' });
     const result = await h.proxy();
     expect(result.status).toBe(502);
@@ -98,7 +94,7 @@ describe.each(ADAPTERS)('%s: error edges', (adapter) => {
   });
 
   it("sets request-id on errors: the upstream's when it answered, ours otherwise", async () => {
-    h = await startHarness(adapter);
+    const h = await start(adapter);
     h.fake.enqueue(400);
     const upstream = await h.proxy();
     expect(upstream.status).toBe(400);
@@ -109,7 +105,7 @@ describe.each(ADAPTERS)('%s: error edges', (adapter) => {
   });
 
   it('reads and echoes a custom requestIdHeader under its own name, on success and on errors', async () => {
-    h = await startHarness(adapter, { guard: { requestIdHeader: 'x-correlation-id' } });
+    const h = await start(adapter, { guard: { requestIdHeader: 'x-correlation-id' } });
     const ok = await h.proxy({ 'x-correlation-id': 'corr-1' });
     expect(ok.headers.get('x-correlation-id')).toBe('corr-1');
     const chat = await h.chat({ 'x-correlation-id': 'corr-2' });
@@ -123,7 +119,7 @@ describe.each(ADAPTERS)('%s: error edges', (adapter) => {
 
   it('logs a retry refused by the budget as retry-budget-exhausted', async () => {
     // A reserve of one retry in the window, and no share of traffic.
-    h = await startHarness(adapter, { guard: { retryBudget: { minRetriesPerSecond: 0.1, percentCanRetry: 0 } } });
+    const h = await start(adapter, { guard: { retryBudget: { minRetriesPerSecond: 0.1, percentCanRetry: 0 } } });
     h.fake.setDefault({ faultRate: 1, fault: 529 });
     const result = await h.proxy();
     expect(result.status).toBe(529);

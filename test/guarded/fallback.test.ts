@@ -1,21 +1,29 @@
 import type { RouteOptions } from '@claude-guard/core';
 import { describe, expect, it } from 'vitest';
-import { ADAPTERS, FALLBACK_MODEL, MODEL, expectAnthropicError, useHarness, type Harness } from './harness.js';
+import {
+  ADAPTERS,
+  FALLBACK_MODEL,
+  MODEL,
+  NO_RESERVE,
+  expectAnthropicError,
+  useStack,
+  type Stack,
+} from '../support/index.js';
 
 type RouteKind = 'chat' | 'proxy';
 const ROUTES: RouteKind[] = ['chat', 'proxy'];
 const WITH_FALLBACK: Omit<RouteOptions, 'route'> = { fallback: { model: FALLBACK_MODEL } };
 
-function call(h: Harness, route: RouteKind, headers: Record<string, string> = {}) {
+function call(h: Stack, route: RouteKind, headers: Record<string, string> = {}) {
   return route === 'chat' ? h.chat(headers) : h.proxy(headers);
 }
 
-function models(h: Harness): unknown[] {
+function models(h: Stack): unknown[] {
   return h.fake.requests.map((r) => (r.body as { model?: unknown }).model);
 }
 
 describe.each(ADAPTERS)('fallback (%s)', (adapter) => {
-  const start = useHarness();
+  const start = useStack(NO_RESERVE);
 
   describe.each(ROUTES)('route %s', (route) => {
     it('answers from the fallback model once retries are exhausted', async () => {

@@ -1,7 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { ClaudeGuardError, type AttemptContext } from '@claude-guard/core';
 import { describe, expect, it } from 'vitest';
-import { ADAPTERS, MODEL, PROMPT, expectAnthropicError, retryCounts, useHarness } from './harness.js';
+import { ADAPTERS, MODEL, NO_RESERVE, PROMPT, expectAnthropicError, retryCounts, useStack } from '../support/index.js';
 
 const params = { model: MODEL, max_tokens: 50, messages: [{ role: 'user' as const, content: PROMPT }] };
 
@@ -16,12 +16,12 @@ async function rejection(promise: Promise<unknown>): Promise<ClaudeGuardError> {
 }
 
 describe.each(ADAPTERS)('guard.run and claude.run in an app (%s)', (adapter) => {
-  const start = useHarness();
+  const start = useStack(NO_RESERVE);
 
   it('guard.run(name, fn) with the signal and timeout forwarded retries and answers', async () => {
     const h = await start(adapter);
     h.fake.enqueue(529, 'ok');
-    const result = await h.post('/run', { message: 'hello run' });
+    const result = await h.send('/run', { message: 'hello run' });
     expect(result.status).toBe(200);
     expect(result.body.text).toContain('hello run');
     expect(retryCounts(h.fake)).toEqual(['0', '0']);
@@ -33,7 +33,11 @@ describe.each(ADAPTERS)('guard.run and claude.run in an app (%s)', (adapter) => 
   it("guard.run honours the caller's deadline header and aborts the upstream request", async () => {
     const h = await start(adapter);
     h.fake.enqueue({ kind: 'delay-headers', ms: 2000 });
-    const result = await h.post('/run', { message: 'hi' }, { 'x-request-timeout-ms': '120', 'x-request-id': 'run-1' });
+    const result = await h.send(
+      '/run',
+      { message: 'hi' },
+      { headers: { 'x-request-timeout-ms': '120', 'x-request-id': 'run-1' } },
+    );
     expect(result.status).toBe(504);
     expect(expectAnthropicError(result).message).toContain("caller's deadline (from the request header) of 120 ms");
     expect(result.body.request_id).toBe('run-1');
@@ -44,7 +48,7 @@ describe.each(ADAPTERS)('guard.run and claude.run in an app (%s)', (adapter) => 
   it('guard.run passes a client error on without retrying', async () => {
     const h = await start(adapter);
     h.fake.enqueue(404, 'ok');
-    const result = await h.post('/run', { message: 'hi' });
+    const result = await h.send('/run', { message: 'hi' });
     expect(result.status).toBe(404);
     expect(expectAnthropicError(result).type).toBe('not_found_error');
     expect(h.fake.requests).toHaveLength(1);
@@ -61,7 +65,7 @@ describe.each(ADAPTERS)('guard.run and claude.run in an app (%s)', (adapter) => 
 });
 
 describe('guard.run with a custom call', () => {
-  const start = useHarness();
+  const start = useStack(NO_RESERVE);
 
   it('gives every attempt its own signal, the time left as timeout, and the attempt number', async () => {
     const h = await start('express');
@@ -76,7 +80,11 @@ describe('guard.run with a custom call', () => {
           aborted: context.signal.aborted,
           signal: context.signal,
         });
-        return h.client.messages.create(params, { signal: context.signal, timeout: context.timeout, maxRetries: 0 });
+        return h.guardClient.messages.create(params, {
+          signal: context.signal,
+          timeout: context.timeout,
+          maxRetries: 0,
+        });
       },
       { headers: new Headers({ 'x-request-timeout-ms': '3000' }) },
     );
@@ -148,7 +156,7 @@ describe('guard.run with a custom call', () => {
     const pending = rejection(
       h.guard.run(
         'cancellable',
-        ({ signal, timeout }) => h.client.messages.create(params, { signal, timeout, maxRetries: 0 }),
+        ({ signal, timeout }) => h.guardClient.messages.create(params, { signal, timeout, maxRetries: 0 }),
         { signal: controller.signal },
       ),
     );

@@ -1,6 +1,6 @@
 import { VERSION as SDK_VERSION } from '@anthropic-ai/sdk/version';
 import { describe, expect, it, vi } from 'vitest';
-import { ADAPTERS, API_KEY, PROMPT, useHarness, type Harness, type LogLine } from './harness.js';
+import { ADAPTERS, API_KEY, NO_RESERVE, PROMPT, useStack, type LogCall, type Stack } from '../support/index.js';
 
 const FIELDS = [
   'attempts',
@@ -21,14 +21,14 @@ const FIELDS = [
   'upstreamRequestId',
 ];
 
-function expectClean(h: Harness): void {
+function expectClean(h: Stack): void {
   const text = JSON.stringify(h.logs);
   for (const word of PROMPT.split(' ')) expect(text).not.toContain(word);
   expect(text).not.toContain(API_KEY);
 }
 
 /** The log line for one request: waits for it, and checks there is exactly one. */
-async function lineFor(h: Harness, requestId: string | null): Promise<LogLine> {
+async function lineFor(h: Stack, requestId: string | null): Promise<LogCall> {
   await vi.waitFor(() => expect(h.logs.filter((l) => l.record.requestId === requestId)).toHaveLength(1), {
     timeout: 5_000,
     interval: 2,
@@ -37,7 +37,7 @@ async function lineFor(h: Harness, requestId: string | null): Promise<LogLine> {
 }
 
 describe.each(ADAPTERS)('request log (%s)', (adapter) => {
-  const start = useHarness();
+  const start = useStack(NO_RESERVE);
 
   it('writes one line for a successful guarded request, with every field and no content', async () => {
     const h = await start(adapter);
@@ -133,7 +133,7 @@ describe.each(ADAPTERS)('request log (%s)', (adapter) => {
 
   it('writes one line for a passthrough body refused before any upstream call', async () => {
     const h = await start(adapter);
-    const result = await h.post('/v1/messages', '{"model":', { 'x-request-id': 'log-bad-json' });
+    const result = await h.send('/v1/messages', '{"model":', { headers: { 'x-request-id': 'log-bad-json' } });
     expect(result.status).toBe(400);
     const line = await lineFor(h, 'log-bad-json');
     expect(line.record).toMatchObject({ route: 'proxy', status: 400, outcome: 'bad-request', attempts: 0 });
@@ -158,12 +158,11 @@ describe.each(ADAPTERS)('request log (%s)', (adapter) => {
     const controller = new AbortController();
     const pending = (
       route === 'chat'
-        ? h.post('/chat', { message: PROMPT }, { 'x-request-id': 'gone' }, controller.signal)
-        : h.post(
+        ? h.send('/chat', { message: PROMPT }, { headers: { 'x-request-id': 'gone' }, signal: controller.signal })
+        : h.send(
             '/v1/messages',
             { model: 'claude-sonnet-5', max_tokens: 5, messages: [{ role: 'user', content: PROMPT }] },
-            { 'x-request-id': 'gone' },
-            controller.signal,
+            { headers: { 'x-request-id': 'gone' }, signal: controller.signal },
           )
     ).catch((error: unknown) => error);
     await vi.waitFor(() => expect(h.fake.requests).toHaveLength(1), { timeout: 5_000, interval: 2 });

@@ -1,22 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import {
   ALL_ADAPTERS,
+  NO_RESERVE,
   expectAnthropicError,
   messagesBody,
-  useHarness,
-  type Harness,
-  type HarnessOptions,
+  useStack,
   type HttpResult,
-} from './harness.js';
+  type Stack,
+  type StackSettings,
+} from '../support/index.js';
 
 // The `proxy` route's `proxy` limits.
-const LIMITS: HarnessOptions = {
+const LIMITS: StackSettings = {
   proxy: {
     proxy: { maxBodyBytes: 2_000, allowedModels: ['claude-sonnet-5', 'claude-haiku-4-5'], maxTokensCap: 1_000 },
   },
 };
 
-function expectUntouched(h: Harness): void {
+function expectUntouched(h: Stack): void {
   expect(h.fake.requests).toHaveLength(0);
   const proxy = h.guard.status().breakers.find((b) => b.key === 'proxy')!;
   expect(proxy.counts).toEqual({ fires: 0, successes: 0, failures: 0, rejects: 0, neutral: 0 });
@@ -48,7 +49,7 @@ function chunked(text: string): ReadableStream<Uint8Array> {
 }
 
 describe.each(ALL_ADAPTERS)('passthrough request validation (%s)', (adapter) => {
-  const start = useHarness();
+  const start = useStack(NO_RESERVE);
 
   it.each([
     ['not JSON', '{"model": "claude-sonnet-5",', 'The request body is not valid JSON'],
@@ -77,7 +78,7 @@ describe.each(ALL_ADAPTERS)('passthrough request validation (%s)', (adapter) => 
     ],
   ])('answers 400 to %s, without calling Claude', async (_what, body, message) => {
     const h = await start(adapter, LIMITS);
-    const result = await h.post('/v1/messages', body, { 'x-request-id': 'val-1' });
+    const result = await h.send('/v1/messages', body, { headers: { 'x-request-id': 'val-1' } });
     expectRejected(result, 400, 'invalid_request_error', message);
     expect(result.body.request_id).toBe('val-1');
     expectUntouched(h);
@@ -85,7 +86,7 @@ describe.each(ALL_ADAPTERS)('passthrough request validation (%s)', (adapter) => 
 
   it.each(['text/plain', 'application/x-www-form-urlencoded'])('answers 415 to content-type %s', async (type) => {
     const h = await start(adapter, LIMITS);
-    const result = await h.post('/v1/messages', messagesBody(), { 'content-type': type });
+    const result = await h.send('/v1/messages', messagesBody(), { headers: { 'content-type': type } });
     expectRejected(result, 415, 'invalid_request_error', 'content-type must be application/json');
     expectUntouched(h);
   });
@@ -93,7 +94,7 @@ describe.each(ALL_ADAPTERS)('passthrough request validation (%s)', (adapter) => 
   it('answers 413 to a body over proxy.maxBodyBytes (content-length declared)', async () => {
     const h = await start(adapter, LIMITS);
     const body = messagesBody({ messages: [{ role: 'user', content: 'x'.repeat(5_000) }] });
-    const result = await h.post('/v1/messages', body);
+    const result = await h.send('/v1/messages', body);
     expectRejected(result, 413, 'request_too_large', /limit of 2000 bytes/);
     expectUntouched(h);
   });
@@ -101,19 +102,7 @@ describe.each(ALL_ADAPTERS)('passthrough request validation (%s)', (adapter) => 
   it('answers 413 to a chunked body that grows over proxy.maxBodyBytes', async () => {
     const h = await start(adapter, LIMITS);
     const text = JSON.stringify(messagesBody({ messages: [{ role: 'user', content: 'x'.repeat(5_000) }] }));
-    const response = await fetch(`${h.base}/v1/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: chunked(text),
-      duplex: 'half',
-    } as RequestInit);
-    const result: HttpResult = {
-      status: response.status,
-      headers: response.headers,
-      text: await response.text(),
-      body: undefined,
-    };
-    result.body = JSON.parse(result.text);
+    const result = await h.send('/v1/messages', chunked(text));
     expectRejected(result, 413, 'request_too_large', /limit of 2000 bytes/);
     expectUntouched(h);
   });
@@ -121,7 +110,7 @@ describe.each(ALL_ADAPTERS)('passthrough request validation (%s)', (adapter) => 
   it('accepts a body at the limits and forwards it unchanged', async () => {
     const h = await start(adapter, LIMITS);
     const body = messagesBody({ model: 'claude-haiku-4-5', max_tokens: 1_000, temperature: 0.5, system: 'Be brief.' });
-    const result = await h.post('/v1/messages', body);
+    const result = await h.send('/v1/messages', body);
     expect(result.status).toBe(200);
     expect(result.body.model).toBe('claude-haiku-4-5');
     expect(h.fake.requests).toHaveLength(1);
@@ -130,8 +119,10 @@ describe.each(ALL_ADAPTERS)('passthrough request validation (%s)', (adapter) => 
 
   it('keeps serving after a rejected body on the same connection', async () => {
     const h = await start(adapter, LIMITS);
-    expect((await h.post('/v1/messages', 'nope')).status).toBe(400);
-    expect((await h.post('/v1/messages', messagesBody(), { 'content-type': 'text/plain' })).status).toBe(415);
+    expect((await h.send('/v1/messages', 'nope')).status).toBe(400);
+    expect((await h.send('/v1/messages', messagesBody(), { headers: { 'content-type': 'text/plain' } })).status).toBe(
+      415,
+    );
     expect((await h.proxy()).status).toBe(200);
     expect(h.fake.requests).toHaveLength(1);
   });

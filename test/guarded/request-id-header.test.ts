@@ -9,14 +9,7 @@ import { Hono } from 'hono';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  ADAPTERS,
-  params,
-  startHarness,
-  type AdapterName,
-  type Harness,
-  type HarnessOptions,
-} from '../streaming/harness.js';
+import { ADAPTERS, params, startStack, type AdapterName, type Stack, type TestGuardOptions } from '../support/index.js';
 
 // A guard configured with a correlation header of its own: every answer, error paths included,
 // must carry the id under that name, never under the default `x-request-id`.
@@ -53,12 +46,8 @@ async function expectCorrelated(response: Response, status: number, incoming: st
   return body;
 }
 
-function post(h: Harness, path: string, body: string, headers: Record<string, string>): Promise<Response> {
-  return fetch(`${h.base}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body,
-  });
+function post(h: Stack, path: string, body: string, headers: Record<string, string>): Promise<Response> {
+  return h.post(path, body, { headers });
 }
 
 const valid = (extra: Record<string, unknown> = {}): string => JSON.stringify({ ...params('hello'), ...extra });
@@ -67,11 +56,12 @@ interface PathCase {
   name: string;
   status: number;
   errorType: string;
-  options?: Partial<HarnessOptions>;
+  /** Guard options for the case. */
+  guard?: TestGuardOptions;
   /** Sends the request (after any setup), with `headers` added. */
-  send: (h: Harness, headers: Record<string, string>) => Promise<Response>;
+  send: (h: Stack, headers: Record<string, string>) => Promise<Response>;
   /** Runs before `send`, e.g. to queue upstream faults or open the breaker. */
-  setup?: (h: Harness) => Promise<void>;
+  setup?: (h: Stack) => Promise<void>;
   /** Limits a case to the adapter where the path exists. */
   only?: AdapterName;
 }
@@ -131,7 +121,7 @@ const CASES: PathCase[] = [
     name: 'passthrough breaker 503',
     status: 503,
     errorType: 'overloaded_error',
-    options: { breaker: TRIGGER_HAPPY_BREAKER, retry: { maxAttempts: 1 } },
+    guard: { breaker: TRIGGER_HAPPY_BREAKER, retry: { maxAttempts: 1 } },
     setup: async (h) => {
       h.fake.enqueue(529);
       expect((await post(h, '/v1/messages', valid(), {})).status).toBe(529);
@@ -142,7 +132,7 @@ const CASES: PathCase[] = [
     name: 'guarded route breaker 503 (through the error handler)',
     status: 503,
     errorType: 'overloaded_error',
-    options: { breaker: TRIGGER_HAPPY_BREAKER, retry: { maxAttempts: 1 } },
+    guard: { breaker: TRIGGER_HAPPY_BREAKER, retry: { maxAttempts: 1 } },
     setup: async (h) => {
       h.fake.enqueue(529);
       expect((await post(h, '/chat', '{"message":"hi"}', {})).status).toBe(529);
@@ -216,7 +206,7 @@ const CASES: PathCase[] = [
 ];
 
 describe.each(ADAPTERS)('requestIdHeader on every error path (%s)', (adapter) => {
-  let h: Harness | undefined;
+  let h: Stack | undefined;
   afterEach(async () => {
     await h?.close();
     h = undefined;
@@ -228,11 +218,11 @@ describe.each(ADAPTERS)('requestIdHeader on every error path (%s)', (adapter) =>
       ['echoes a valid incoming id', 'corr-42_A.b'],
       ['generates one when none came', undefined],
     ])('%s under the configured header, and in the body', async (_how, incoming) => {
-      h = await startHarness({
+      h = await startStack({
         adapter,
-        requestIdHeader: HEADER,
-        proxy: { maxBodyBytes: MAX_BODY_BYTES },
-        ...entry.options,
+        // Express's body-parser in front of every route, the passthrough too (see the cases).
+        expressJson: 'app',
+        guard: { requestIdHeader: HEADER, proxy: { maxBodyBytes: MAX_BODY_BYTES }, ...entry.guard },
       });
       await entry.setup?.(h);
       const response = await entry.send(h, incoming === undefined ? {} : { [HEADER]: incoming });
@@ -242,7 +232,7 @@ describe.each(ADAPTERS)('requestIdHeader on every error path (%s)', (adapter) =>
   });
 
   it('never reads an incoming x-request-id as the correlation id', async () => {
-    h = await startHarness({ adapter, requestIdHeader: HEADER });
+    h = await startStack({ adapter, expressJson: 'app', guard: { requestIdHeader: HEADER } });
     const response = await post(h, '/v1/messages', valid({ max_tokens: 0 }), { 'x-request-id': 'not-ours' });
     const body = await expectCorrelated(response, 400, undefined);
     expect(body.request_id).not.toBe('not-ours');

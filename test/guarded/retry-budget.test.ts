@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ADAPTERS, expectAnthropicError, useHarness, type Harness, type HttpResult } from './harness.js';
+import { ADAPTERS, NO_RESERVE, expectAnthropicError, useStack, type HttpResult, type Stack } from '../support/index.js';
 
 /** Sends requests one after another and returns how many upstream attempts each one made. */
-async function attemptsPerRequest(h: Harness, send: () => Promise<HttpResult>, count: number): Promise<number[]> {
+async function attemptsPerRequest(h: Stack, send: () => Promise<HttpResult>, count: number): Promise<number[]> {
   const attempts: number[] = [];
   for (let i = 0; i < count; i++) {
     const before = h.fake.requests.length;
@@ -15,7 +15,7 @@ async function attemptsPerRequest(h: Harness, send: () => Promise<HttpResult>, c
 }
 
 describe.each(ADAPTERS)('retry budget (%s)', (adapter) => {
-  const start = useHarness();
+  const start = useStack(NO_RESERVE);
 
   it('lets the first request retry and refuses retries once the budget is spent', async () => {
     // A reserve of 0.2 retries/s over 10 s = 2 retries, and no share per request.
@@ -53,7 +53,7 @@ describe.each(ADAPTERS)('retry budget (%s)', (adapter) => {
     h.fake.setDefault({ faultRate: 1, fault: 529 });
     expect(await attemptsPerRequest(h, () => h.chat(), 1)).toEqual([3]);
     expect(await attemptsPerRequest(h, () => h.proxy(), 1)).toEqual([1]);
-    expect(await attemptsPerRequest(h, () => h.post('/run', { message: 'hi' }), 1)).toEqual([1]);
+    expect(await attemptsPerRequest(h, () => h.send('/run', { message: 'hi' }), 1)).toEqual([1]);
   });
 
   it('with retryBudget: false, every request may retry', async () => {

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { ADAPTERS, expectAnthropicError, retryCounts, useHarness, type Harness } from './harness.js';
+import { ADAPTERS, NO_RESERVE, expectAnthropicError, retryCounts, useStack, type Stack } from '../support/index.js';
 
 type RouteKind = 'chat' | 'proxy';
 const ROUTES: RouteKind[] = ['chat', 'proxy'];
 
-function call(h: Harness, route: RouteKind, headers: Record<string, string> = {}) {
+function call(h: Stack, route: RouteKind, headers: Record<string, string> = {}) {
   return route === 'chat' ? h.chat(headers) : h.proxy(headers);
 }
 
 describe.each(ADAPTERS)('retry policy (%s)', (adapter) => {
-  const start = useHarness();
+  const start = useStack(NO_RESERVE);
 
   describe.each(ROUTES)('route %s', (route) => {
     it.each([529, 500, 503, 429])('retries a %d and answers 200 after 2 upstream attempts', async (status) => {

@@ -1,9 +1,9 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
-import { ALL_ADAPTERS, PROMPT, retryCounts, useHarness, type Harness } from './harness.js';
+import { ALL_ADAPTERS, NO_RESERVE, PROMPT, retryCounts, useStack, type Stack } from '../support/index.js';
 
 /** The end user's SDK, pointed at our passthrough, with the SDK's default retries (2). */
-function caller(h: Harness): Anthropic {
+function caller(h: Stack): Anthropic {
   return new Anthropic({ apiKey: 'end-user-key', baseURL: h.base });
 }
 
@@ -20,7 +20,7 @@ async function failure(promise: Promise<unknown>): Promise<InstanceType<typeof A
 }
 
 describe.each(ALL_ADAPTERS)('the real SDK calling the passthrough (%s)', (adapter) => {
-  const start = useHarness();
+  const start = useStack(NO_RESERVE);
 
   it('gets the message, with the upstream request id, after our retries', async () => {
     const h = await start(adapter);

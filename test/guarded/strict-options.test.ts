@@ -6,7 +6,7 @@ import express from 'express';
 import express4 from 'express4';
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ALL_ADAPTERS, useHarness, type AdapterName } from './harness.js';
+import { ALL_ADAPTERS, NO_RESERVE, useStack, type AdapterName } from '../support/index.js';
 
 /** Never called: every error here is thrown while the app is put together, before any request. */
 const client = new Anthropic({ apiKey: 'test-key', baseURL: 'http://127.0.0.1:9' });
@@ -94,7 +94,7 @@ describe.each(ALL_ADAPTERS)('mounting routes on %s: strict options', (adapter) =
 });
 
 describe.each(ALL_ADAPTERS)('mounting routes on %s: what stays allowed', (adapter) => {
-  const start = useHarness();
+  const start = useStack(NO_RESERVE);
 
   it('one options object mounted on two paths is one route, answering on both', async () => {
     const shared: RouteOptions = { route: 'shared-chat', retry: { maxAttempts: 1 } };
@@ -104,8 +104,8 @@ describe.each(ALL_ADAPTERS)('mounting routes on %s: what stays allowed', (adapte
         { kind: 'chat', path: '/b', options: shared },
       ],
     });
-    expect((await h.post('/a', { message: 'hi' })).status).toBe(200);
-    expect((await h.post('/b', { message: 'hi' })).status).toBe(200);
+    expect((await h.send('/a', { message: 'hi' })).status).toBe(200);
+    expect((await h.send('/b', { message: 'hi' })).status).toBe(200);
     const breaker = h.guard.status().breakers.find((b) => b.key === 'shared-chat');
     expect(breaker).toMatchObject({ routes: ['shared-chat'], counts: { successes: 2 } });
   });
