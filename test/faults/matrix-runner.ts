@@ -1,15 +1,19 @@
-import type { Clock, TimerHandle } from '@claude-guard/core';
 import { expect, vi } from 'vitest';
 import {
+  SseReader,
+  activeTimeouts,
+  deltaText,
   json,
   params,
   readSse,
-  SseReader,
-  startHarness,
+  startStack,
+  textEventsText,
+  trackingClock,
+  within,
   type AdapterName,
-  type Harness,
   type SseMessage,
-} from '../streaming/harness.js';
+  type Stack,
+} from '../support/index.js';
 import { clientAction } from './matrix-table.js';
 import type { Final, Mode, Row } from './matrix-types.js';
 
@@ -18,65 +22,6 @@ const STREAM = { firstEventTimeoutMs: 5_000, idleTimeoutMs: 5_000, heartbeatMs: 
 const DEADLINE = { defaultMs: 1_500 } as const;
 const MESSAGE = params().messages[0]!.content as string;
 const REPLY_WORDS = 12;
-
-interface TrackedTimer {
-  ms: number;
-  stack: string;
-}
-
-/**
- * A clock whose timers are ordinary (ref'd) Node timers, so `process.getActiveResourcesInfo()` sees them
- * (the system clock unrefs its timers, which hides them from it), and which keeps a list of the guard's
- * pending timers and of those that fired after the request's log line was written.
- */
-export function trackingClock() {
-  const pending = new Map<ReturnType<typeof setTimeout>, TrackedTimer>();
-  const late: TrackedTimer[] = [];
-  let ended = false;
-  const clock: Clock = {
-    now: () => Date.now(),
-    setTimeout: (callback, ms) => {
-      const info = { ms, stack: new Error().stack?.split('\n').slice(2, 6).join('\n') ?? '' };
-      const handle = setTimeout(() => {
-        pending.delete(handle);
-        if (ended) late.push(info);
-        callback();
-      }, ms);
-      pending.set(handle, info);
-      return handle;
-    },
-    clearTimeout: (handle: TimerHandle) => {
-      pending.delete(handle as ReturnType<typeof setTimeout>);
-      clearTimeout(handle as ReturnType<typeof setTimeout>);
-    },
-  };
-  return {
-    clock,
-    /** Called when the request's log line is written: no guard timer may fire after it. */
-    markEnded: () => {
-      ended = true;
-    },
-    pending: () => [...pending.values()],
-    late: () => [...late],
-  };
-}
-
-function activeTimeouts(): number {
-  return process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
-}
-
-/** Resolves with `promise`, or fails the case with `what` after `ms` (instead of hanging until the test timeout). */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} (after ${ms} ms)`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** What the end user got. */
 interface Seen {
@@ -94,7 +39,7 @@ function request(row: Row): { path: string; body: unknown; headers: Record<strin
   return { path: '/v1/messages', body: row.mode === 'anthropic' ? { ...params(), stream: true } : params(), headers };
 }
 
-function inject(h: Harness, row: Row): void {
+function inject(h: Stack, row: Row): void {
   const { fault } = row;
   const timing = row.mode === 'json' ? {} : (fault.streamTiming ?? {});
   if (fault.every !== undefined) h.fake.setDefault({ ...timing, faultRate: 1, fault: fault.every });
@@ -102,7 +47,7 @@ function inject(h: Harness, row: Row): void {
   if (fault.first !== undefined) h.fake.enqueue(fault.first);
 }
 
-async function call(h: Harness, row: Row): Promise<Seen> {
+async function call(h: Stack, row: Row): Promise<Seen> {
   const { path, body, headers } = request(row);
   const controller = new AbortController();
   const action = clientAction(row);
@@ -167,12 +112,7 @@ function expectedNames(mode: Exclude<Mode, 'json'>, deltas: number, final: Final
 }
 
 function streamText(mode: Exclude<Mode, 'json'>, events: readonly SseMessage[]): string {
-  return events
-    .filter((event) => event.event === DELTA[mode])
-    .map((event) =>
-      mode === 'text' ? (JSON.parse(event.data) as string) : json<{ delta: { text: string } }>(event).delta.text,
-    )
-    .join('');
+  return mode === 'text' ? textEventsText(events) : deltaText(events);
 }
 
 function checkSeen(row: Row, seen: Seen, expectedText: string | undefined): void {
@@ -230,14 +170,14 @@ function checkSeen(row: Row, seen: Seen, expectedText: string | undefined): void
 }
 
 /**
- * Runs one row of the matrix on a fresh harness (fresh fake, guard and breakers: counts start at zero)
+ * Runs one row of the matrix on a fresh stack (fresh fake, guard and breakers: counts start at zero)
  * and checks what the end user got, the upstream attempts and their outcomes, the breaker's counts, the
  * log line, and that the request left no timer and no second log line behind.
  */
 export async function runCase(adapter: AdapterName, row: Row): Promise<void> {
   const timers = trackingClock();
   const stream = { ...STREAM, ...row.fault.stream };
-  const h = await startHarness({ adapter, clock: timers.clock, deadline: DEADLINE, stream });
+  const h = await startStack({ adapter, guard: { clock: timers.clock, deadline: DEADLINE, stream } });
   try {
     const expectedText = row.final === 'complete' || row.final === 'message' ? await h.directText() : undefined;
     h.guard.on((event) => {

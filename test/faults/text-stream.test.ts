@@ -1,5 +1,5 @@
 import { describe, it } from 'vitest';
-import { ADAPTERS } from '../streaming/harness.js';
+import { ADAPTERS } from '../support/index.js';
 import { runCase } from './matrix-runner.js';
 import { rowsFor } from './matrix-table.js';
 

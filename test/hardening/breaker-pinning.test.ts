@@ -1,6 +1,6 @@
 import type { BreakerSnapshot, GuardEvent } from '@claude-guard/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ADAPTERS, MODEL, startHarness, type AdapterName, type Harness } from '../streaming/harness.js';
+import { ADAPTERS, MODEL, startStack, type AdapterName, type Stack } from '../support/index.js';
 
 /**
  * Issue 10 item 2: one client could pin a breaker open. After an outage, with the upstream healthy
@@ -14,18 +14,18 @@ const WAIT = { timeout: 5_000, interval: 5 };
 
 const PROXY_BODY = { model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'breaker pinning' }] };
 
-function breaker(h: Harness, key = 'proxy'): BreakerSnapshot {
+function breaker(h: Stack, key = 'proxy'): BreakerSnapshot {
   const found = h.guard.status().breakers.find((b) => b.key === key);
   if (!found) throw new Error(`no breaker ${key}`);
   return found;
 }
 
-function count(h: Harness, type: GuardEvent['type']): number {
+function count(h: Stack, type: GuardEvent['type']): number {
   return h.events.filter((event) => event.type === type).length;
 }
 
 /** Two upstream 500s open the proxy breaker; resolves once it is half-open, with the fake healthy. */
-async function openThenHalfOpen(h: Harness): Promise<void> {
+async function openThenHalfOpen(h: Stack): Promise<void> {
   h.fake.enqueue(500, 500);
   for (let i = 0; i < 2; i++) expect((await h.post('/v1/messages', PROXY_BODY)).status).toBe(500);
   expect(breaker(h).state).toBe('open');
@@ -35,17 +35,19 @@ async function openThenHalfOpen(h: Harness): Promise<void> {
 }
 
 describe.each(ADAPTERS)('breaker pinning (%s)', (adapter: AdapterName) => {
-  let h: Harness | undefined;
+  let h: Stack | undefined;
   afterEach(async () => {
     await h?.close();
     h = undefined;
   });
 
-  async function start(minTrialBudgetMs?: number): Promise<Harness> {
-    h = await startHarness({
+  async function start(minTrialBudgetMs?: number): Promise<Stack> {
+    h = await startStack({
       adapter,
-      retry: { maxAttempts: 1 },
-      breaker: minTrialBudgetMs === undefined ? BREAKER : { ...BREAKER, minTrialBudgetMs },
+      guard: {
+        retry: { maxAttempts: 1 },
+        breaker: minTrialBudgetMs === undefined ? BREAKER : { ...BREAKER, minTrialBudgetMs },
+      },
     });
     return h;
   }
@@ -124,7 +126,7 @@ describe.each(ADAPTERS)('breaker pinning (%s)', (adapter: AdapterName) => {
     expect((await s.post('/v1/messages', PROXY_BODY)).status).toBe(503);
     controller.abort();
     expect(await leaving).toBe('AbortError');
-    await vi.waitFor(() => expect(s.logs.some((line) => line.outcome === 'client-aborted')).toBe(true), WAIT);
+    await vi.waitFor(() => expect(s.logs.some((line) => line.record.outcome === 'client-aborted')).toBe(true), WAIT);
     expect(breaker(s).state).toBe('half-open');
 
     await s.fake.settled();

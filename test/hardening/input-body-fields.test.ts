@@ -1,6 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ADAPTERS, MODEL } from '../streaming/harness.js';
-import { startStack, type Stack } from '../soak/stack.js';
+import { ADAPTERS, MODEL, startStack, type Stack } from '../support/index.js';
 import { expectAnthropicError, lastLog, messagesBody, send, type Answer } from '../input/input-kit.js';
 
 // Issue 10, items 4 and 11: what the passthrough accepts in a body, field by field and byte by byte.

@@ -40,7 +40,7 @@ describe.each(EXAMPLES)('body limits of examples/%s', (_name, start) => {
   });
 
   async function post(path: string, body: BodyInit): Promise<Answer> {
-    return send({ base: app!.url } as Parameters<typeof send>[0], path, body);
+    return send({ base: app!.url }, path, body);
   }
 
   describe.each(ROUTES)('$path', (route) => {

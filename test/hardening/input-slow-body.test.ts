@@ -1,8 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ADAPTERS, MODEL, type AdapterName } from '../streaming/harness.js';
-import { startStack, type Stack } from '../soak/stack.js';
+import { ADAPTERS, MODEL, startStack, type AdapterName, type Stack } from '../support/index.js';
 
 // Issue 10, items 8 and 10: reading the passthrough's body is part of the request's budget, and a
 // client that leaves mid-body is a disconnect like any other (one log line, 499, no stack trace).

@@ -1,12 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
 import {
+  ADAPTERS,
   healthyMessage,
+  params,
   startHostileUpstream,
+  startStack,
   type HostileRequest,
   type HostileUpstream,
-} from '../support/hostile-upstream.js';
-import { ADAPTERS, params, startHarness, type Harness } from '../streaming/harness.js';
+  type Stack,
+} from '../support/index.js';
 
 // Issue 10 item 5 and the non-streaming part of item 9: a non-streaming 200 whose body is not a
 // Message (another content type, another JSON value, a body that cannot be decoded) is an upstream
@@ -145,7 +148,7 @@ function answerWith(upstream: BodyCase) {
 
 describe.each(ADAPTERS)('%s: a non-streaming 200 that is not a Message', (adapter) => {
   let upstream: HostileUpstream | undefined;
-  let h: Harness | undefined;
+  let h: Stack | undefined;
   afterEach(async () => {
     await h?.close();
     await upstream?.close();
@@ -156,7 +159,7 @@ describe.each(ADAPTERS)('%s: a non-streaming 200 that is not a Message', (adapte
   describe.each(PATHS)('$path', ({ path, route, body }) => {
     it.each(CASES)('$name: retried, then 502 api_error, never forwarded', async (bodyCase) => {
       upstream = await startHostileUpstream(answerWith(bodyCase));
-      h = await startHarness({ adapter, upstreamUrl: upstream.url, apiKey: KEY });
+      h = await startStack({ adapter, upstreamUrl: upstream.url, apiKey: KEY });
 
       const response = await h.post(path, body());
       const text = await response.text();
@@ -187,7 +190,7 @@ describe.each(ADAPTERS)('%s: a non-streaming 200 that is not a Message', (adapte
         request.res.writeHead(200, { 'content-type': 'application/json' });
         request.res.end(JSON.stringify(healthyMessage('fine')));
       });
-      h = await startHarness({ adapter, upstreamUrl: upstream.url, apiKey: KEY });
+      h = await startStack({ adapter, upstreamUrl: upstream.url, apiKey: KEY });
 
       const response = await h.post(path, body());
       expect(response.status).toBe(200);

@@ -1,15 +1,15 @@
-import Anthropic from '@anthropic-ai/sdk';
-import { createClaudeGuard, type ClaudeGuard, type RequestLogRecord, type RouteOptions } from '@claude-guard/core';
-import * as guardExpress from '@claude-guard/express';
-import * as guardHono from '@claude-guard/hono';
-import { serve } from '@hono/node-server';
-import express from 'express';
-import { Hono } from 'hono';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { RouteOptions } from '@claude-guard/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ADAPTERS, params, type AdapterName } from '../streaming/harness.js';
-import { healthyMessage, startHostileUpstream, type HostileUpstream } from '../support/hostile-upstream.js';
+import {
+  ADAPTERS,
+  healthyMessage,
+  params,
+  startHostileUpstream,
+  startStack,
+  type AdapterName,
+  type HostileUpstream,
+  type Stack,
+} from '../support/index.js';
 
 // Issue 10 item 5, the fallback model: a route's `fallback: { model }` is one more SDK call, and its
 // answer must be a Message too. A page from the fallback model is no fallback: the original 502 stands.
@@ -23,65 +23,9 @@ const ROUTE: Omit<RouteOptions, 'route'> = {
   retry: { maxAttempts: MAX_ATTEMPTS },
 };
 
-/** The first log line, once written (an adapter may write it just after the response). */
-async function firstLog(app: App): Promise<RequestLogRecord> {
-  for (let i = 0; i < 500 && app.logs.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  const line = app.logs[0];
-  if (!line) throw new Error('no log line was written');
-  return line;
-}
-
-interface App {
-  base: string;
-  guard: ClaudeGuard;
-  logs: RequestLogRecord[];
-  close(): Promise<void>;
-}
-
-async function startApp(adapter: AdapterName, upstreamUrl: string): Promise<App> {
-  const logs: RequestLogRecord[] = [];
-  const guard = createClaudeGuard({
-    client: new Anthropic({ apiKey: KEY, baseURL: upstreamUrl }),
-    retry: { baseDelayMs: 1, maxDelayMs: 5 },
-    logger: { info: (record) => logs.push(record as RequestLogRecord) },
-  });
-  let server: Server;
-  if (adapter === 'express') {
-    const app = express();
-    app.post('/v1/messages', guardExpress.claudeProxy(guard, { route: 'proxy', ...ROUTE }));
-    app.post(
-      '/chat',
-      express.json(),
-      guardExpress.claudeGuard(guard, { route: 'chat', ...ROUTE }),
-      async (req, res) => {
-        const message = await req.claude.messages.create(params());
-        res.json({ text: message.content.map((block) => (block.type === 'text' ? block.text : '')).join('') });
-      },
-    );
-    app.use(guardExpress.claudeGuardErrorHandler(guard));
-    server = app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-  } else {
-    const app = new Hono<{ Variables: guardHono.ClaudeGuardVariables }>();
-    app.post('/v1/messages', guardHono.claudeProxy(guard, { route: 'proxy', ...ROUTE }));
-    app.post('/chat', guardHono.claudeGuard(guard, { route: 'chat', ...ROUTE }), async (c) => {
-      const message = await c.var.claude.messages.create(params());
-      return c.json({ text: message.content.map((block) => (block.type === 'text' ? block.text : '')).join('') });
-    });
-    app.onError(guardHono.claudeGuardErrorHandler(guard));
-    server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
-    if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
-  }
-  return {
-    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    guard,
-    logs,
-    async close() {
-      guard.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+/** The passthrough and a guarded route, both with {@link ROUTE}, on a guard pointed at `upstreamUrl`. */
+function startApp(adapter: AdapterName, upstreamUrl: string): Promise<Stack> {
+  return startStack({ adapter, upstreamUrl, apiKey: KEY, proxy: ROUTE, chat: ROUTE });
 }
 
 const PATHS = [
@@ -91,7 +35,7 @@ const PATHS = [
 
 describe.each(ADAPTERS)('%s: the fallback model answers with something that is not a Message', (adapter) => {
   let upstream: HostileUpstream | undefined;
-  let app: App | undefined;
+  let app: Stack | undefined;
   afterEach(async () => {
     await app?.close();
     await upstream?.close();
@@ -120,7 +64,7 @@ describe.each(ADAPTERS)('%s: the fallback model answers with something that is n
       });
       // The route's attempts, then the one fallback call.
       expect(upstream.requests()).toBe(MAX_ATTEMPTS + 1);
-      expect(await firstLog(app)).toMatchObject({ status: 502, outcome: 'upstream-error' });
+      expect(await app.logLine(0)).toMatchObject({ status: 502, outcome: 'upstream-error' });
       const seen = [text, JSON.stringify(app.logs)].join('\n');
       expect(seen).not.toContain(KEY);
       expect(seen).not.toContain(MARKER);
@@ -147,7 +91,7 @@ describe.each(ADAPTERS)('%s: the fallback model answers with something that is n
       const answer = (await response.json()) as { text?: string; content?: { text: string }[] };
       expect(answer.text ?? answer.content?.[0]?.text).toBe('from the fallback');
       expect(upstream.requests()).toBe(MAX_ATTEMPTS + 1);
-      expect(await firstLog(app)).toMatchObject({ status: 200, outcome: 'fallback', model: FALLBACK_MODEL });
+      expect(await app.logLine(0)).toMatchObject({ status: 200, outcome: 'fallback', model: FALLBACK_MODEL });
     });
   });
 });

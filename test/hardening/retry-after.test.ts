@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADAPTERS, MODEL, startHarness, type Harness } from '../streaming/harness.js';
-import { startHostileUpstream, type HostileUpstream } from '../support/hostile-upstream.js';
+import {
+  ADAPTERS,
+  MODEL,
+  startHostileUpstream,
+  startStack,
+  type HostileUpstream,
+  type Stack,
+} from '../support/index.js';
 
 // Issue 10 item 11: `retry-after: 99999999999999999999999` came out as `retry-after: 1e+23`. The
 // guard caps what it reads at 6 hours and always writes a non-negative integer of seconds.
@@ -35,7 +41,7 @@ function body(path: string, prompt: string, stream: boolean): Record<string, unk
 
 describe.each(ADAPTERS)('an upstream retry-after is passed on as a capped integer (%s)', (adapter) => {
   let upstream: HostileUpstream;
-  let h: Harness;
+  let h: Stack;
 
   beforeAll(async () => {
     upstream = await startHostileUpstream(({ res, body: text }) => {
@@ -44,7 +50,7 @@ describe.each(ADAPTERS)('an upstream retry-after is passed on as a capped intege
       res.writeHead(429, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify({ type: 'error', error: { type: 'rate_limit_error', message: 'Rate limited' } }));
     });
-    h = await startHarness({ adapter, upstreamUrl: upstream.url, breaker: { enabled: false } });
+    h = await startStack({ adapter, upstreamUrl: upstream.url, guard: { breaker: { enabled: false } } });
   });
   afterAll(async () => {
     await h.close();

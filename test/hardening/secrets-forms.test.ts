@@ -2,15 +2,18 @@ import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyForms, keyLeaks } from '../security/sweep.js';
 import type { GuardEvent } from '@claude-guard/core';
-import { ADAPTERS, MODEL, startHarness, type Harness } from '../streaming/harness.js';
 import {
+  ADAPTERS,
+  MODEL,
   healthyMessage,
   healthyStream,
   sse,
   startHostileUpstream,
+  startStack,
   type HostileRequest,
   type HostileUpstream,
-} from '../support/hostile-upstream.js';
+  type Stack,
+} from '../support/index.js';
 
 // Issue 10 item 3: an upstream that writes the key back, in any encoding, into a header we forward
 // (`request-id`, the rate-limit family) or into an error message, must not get it to the client,
@@ -163,7 +166,7 @@ interface Exchange {
   text: string;
 }
 
-async function send(h: Harness, variant: Variant, prompt: string): Promise<Exchange> {
+async function send(h: Stack, variant: Variant, prompt: string): Promise<Exchange> {
   const response = await h.post(variant.path, variant.body(prompt));
   return {
     where: `${variant.name} ${prompt}`,
@@ -182,18 +185,20 @@ function everything(exchange: Exchange): string {
 describe.each(ADAPTERS)('the key in any form never gets through (%s)', (adapter) => {
   describe.each(KEYS)('with $name', ({ key }) => {
     let upstream: HostileUpstream;
-    let h: Harness;
+    let h: Stack;
     let sent = 0;
 
     beforeAll(async () => {
       upstream = await startHostileUpstream(() => undefined);
-      h = await startHarness({
+      h = await startStack({
         adapter,
         upstreamUrl: upstream.url,
         apiKey: key,
-        // Every scenario must reach the upstream: no breaker opening on the repeated 5xx.
-        breaker: { enabled: false },
-        retry: { maxAttempts: 2 },
+        guard: {
+          // Every scenario must reach the upstream: no breaker opening on the repeated 5xx.
+          breaker: { enabled: false },
+          retry: { maxAttempts: 2 },
+        },
       });
       upstream.setHandler(hostile(h.events));
     });
@@ -243,7 +248,7 @@ describe.each(ADAPTERS)('the key in any form never gets through (%s)', (adapter)
 
 describe.each(ADAPTERS)('well-formed upstream headers are still forwarded (%s)', (adapter) => {
   let upstream: HostileUpstream;
-  let h: Harness;
+  let h: Stack;
   const good: Record<string, string> = {
     'anthropic-ratelimit-requests-limit': '50',
     'anthropic-ratelimit-requests-remaining': '0',
@@ -265,7 +270,7 @@ describe.each(ADAPTERS)('well-formed upstream headers are still forwarded (%s)',
       const stream = (JSON.parse(body) as { stream?: boolean }).stream === true;
       ok(res, stream, { 'request-id': GOOD_ID, ...good, ...bad });
     });
-    h = await startHarness({ adapter, upstreamUrl: upstream.url });
+    h = await startStack({ adapter, upstreamUrl: upstream.url });
   });
   afterAll(async () => {
     await h.close();

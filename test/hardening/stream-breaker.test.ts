@@ -1,14 +1,18 @@
 import type { BreakerSnapshot } from '@claude-guard/core';
 import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ADAPTERS, MODEL, SseReader, startHarness, type Harness } from '../streaming/harness.js';
 import {
+  ADAPTERS,
+  MODEL,
+  SseReader,
   healthyMessage,
   sse,
   startHostileUpstream,
+  startStack,
   type HostileRequest,
   type HostileUpstream,
-} from '../support/hostile-upstream.js';
+  type Stack,
+} from '../support/index.js';
 
 /**
  * Issue 10 item 6: when the half-open trial was a stream, the breaker's verdict waited for the
@@ -20,7 +24,7 @@ import {
 const BREAKER = { volumeThreshold: 1, errorThresholdPercentage: 50, resetTimeout: 200 };
 const WAIT = { timeout: 5_000, interval: 5 };
 
-let h: Harness | undefined;
+let h: Stack | undefined;
 let upstream: HostileUpstream | undefined;
 const readers: SseReader[] = [];
 
@@ -83,7 +87,7 @@ const ROUTES: readonly Route[] = ['passthrough', 'chat'];
 
 const PROXY_BODY = { model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] };
 
-function breaker(harness: Harness, key: string): BreakerSnapshot {
+function breaker(harness: Stack, key: string): BreakerSnapshot {
   const found = harness.guard.status().breakers.find((b) => b.key === key);
   if (!found) throw new Error(`no breaker ${key}`);
   return found;
@@ -97,15 +101,17 @@ describe.each(ADAPTERS)('a streaming half-open trial is decided at its commit (%
     const streaming = route === 'passthrough' ? { ...PROXY_BODY, stream: true } : { message: 'hi', stream: true };
     const firstData = route === 'passthrough' ? 'content_block_delta' : 'text';
 
-    async function openThenHalfOpen(deadlineMs?: number): Promise<Harness> {
+    async function openThenHalfOpen(deadlineMs?: number): Promise<Stack> {
       upstream = await startHostileUpstream(handler);
-      h = await startHarness({
+      h = await startStack({
         adapter,
         upstreamUrl: upstream.url,
-        retry: { maxAttempts: 1 },
-        breaker: BREAKER,
-        stream: { heartbeatMs: 10_000, firstEventTimeoutMs: 5_000, idleTimeoutMs: 5_000 },
-        ...(deadlineMs === undefined ? {} : { deadline: { defaultMs: deadlineMs } }),
+        guard: {
+          retry: { maxAttempts: 1 },
+          breaker: BREAKER,
+          stream: { heartbeatMs: 10_000, firstEventTimeoutMs: 5_000, idleTimeoutMs: 5_000 },
+          ...(deadlineMs === undefined ? {} : { deadline: { defaultMs: deadlineMs } }),
+        },
       });
       expect((await h.post(path, plain)).status).toBe(500);
       expect(breaker(h, key).state).toBe('open');
@@ -115,7 +121,7 @@ describe.each(ADAPTERS)('a streaming half-open trial is decided at its commit (%
     }
 
     /** Starts the trial stream, reads up to its first data event, then stops reading (without leaving). */
-    async function trialThatStopsReading(harness: Harness): Promise<void> {
+    async function trialThatStopsReading(harness: Stack): Promise<void> {
       const response = await harness.post(path, streaming);
       expect(response.status).toBe(200);
       const reader = new SseReader(response.body);

@@ -1,8 +1,19 @@
 import type { ServerResponse } from 'node:http';
 import { constants, createGzip } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ADAPTERS, json, names, params, readSse, startHarness, type Harness } from '../streaming/harness.js';
-import { healthyStream, sse, startHostileUpstream, type HostileUpstream } from '../support/hostile-upstream.js';
+import {
+  ADAPTERS,
+  healthyStream,
+  json,
+  names,
+  params,
+  readSse,
+  sse,
+  startHostileUpstream,
+  startStack,
+  type HostileUpstream,
+  type Stack,
+} from '../support/index.js';
 
 /**
  * Issue 10 item 9: upstream faults on a stream were classified as our own. An oversized event
@@ -16,7 +27,7 @@ const KEY = 'sk-ant-hostile-stream-key-0123456789';
 const MAX_EVENT_BYTES = 1024 * 1024;
 const FIVE_MB = 5 * 1024 * 1024;
 
-let h: Harness | undefined;
+let h: Stack | undefined;
 let upstream: HostileUpstream | undefined;
 
 afterEach(async () => {
@@ -64,7 +75,7 @@ function inBandError(type: string, message: string): string {
 type Route = 'passthrough' | 'chat';
 const ROUTES: readonly Route[] = ['passthrough', 'chat'];
 
-function send(harness: Harness, route: Route): Promise<Response> {
+function send(harness: Stack, route: Route): Promise<Response> {
   return route === 'passthrough'
     ? harness.post('/v1/messages', { ...params(), stream: true })
     : harness.post('/chat', { message: 'hi', stream: true });
@@ -75,17 +86,16 @@ async function errorBody(response: Response): Promise<{ type: string; message: s
 }
 
 describe.each(ADAPTERS)('stream faults are upstream faults (%s)', (adapter) => {
-  async function start(
-    handler: Parameters<typeof startHostileUpstream>[0],
-    attemptTimeoutMs?: number,
-  ): Promise<Harness> {
+  async function start(handler: Parameters<typeof startHostileUpstream>[0], attemptTimeoutMs?: number): Promise<Stack> {
     upstream = await startHostileUpstream(handler);
-    h = await startHarness({
+    h = await startStack({
       adapter,
       upstreamUrl: upstream.url,
       apiKey: KEY,
-      stream: { heartbeatMs: 10_000, firstEventTimeoutMs: 5_000, idleTimeoutMs: 5_000 },
-      ...(attemptTimeoutMs === undefined ? {} : { retry: { attemptTimeoutMs } }),
+      guard: {
+        stream: { heartbeatMs: 10_000, firstEventTimeoutMs: 5_000, idleTimeoutMs: 5_000 },
+        ...(attemptTimeoutMs === undefined ? {} : { retry: { attemptTimeoutMs } }),
+      },
     });
     return h;
   }

@@ -1,7 +1,21 @@
 import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ADAPTERS, deltaText, json, names, params, readSse, startHarness, type Harness } from '../streaming/harness.js';
-import { healthyStream, sse, startHostileUpstream, type HostileUpstream } from '../support/hostile-upstream.js';
+import {
+  ADAPTERS,
+  PING,
+  deltaText,
+  floodPings,
+  healthyStream,
+  json,
+  names,
+  params,
+  readSse,
+  sse,
+  startHostileUpstream,
+  startStack,
+  type HostileUpstream,
+  type Stack,
+} from '../support/index.js';
 
 /**
  * Issue 10 item 1: before the first data event the engine kept every upstream `ping` in an array
@@ -10,10 +24,9 @@ import { healthyStream, sse, startHostileUpstream, type HostileUpstream } from '
  * bounded, and the first-event timeout fires however many pings arrive.
  */
 
-const PING = 'event: ping\ndata: {"type": "ping"}\n\n';
 const WAIT = { timeout: 5_000, interval: 10 };
 
-let h: Harness | undefined;
+let h: Stack | undefined;
 let upstream: HostileUpstream | undefined;
 
 afterEach(async () => {
@@ -27,26 +40,10 @@ function sseHead(res: ServerResponse): void {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'request-id': 'req_pings01' });
 }
 
-/** Writes pings as fast as the socket takes them, until the guard closes the connection. */
-function floodPings(res: ServerResponse): void {
-  const chunk = PING.repeat(512);
-  const write = (): void => {
-    // Bounded: write() returns false once the socket's buffer is full, at the latest.
-    for (let i = 0; i < 1_000 && !res.destroyed; i++) {
-      if (!res.write(chunk)) {
-        res.once('drain', write);
-        return;
-      }
-    }
-    if (!res.destroyed) setImmediate(write);
-  };
-  write();
-}
-
 type Route = 'passthrough' | 'chat';
 const ROUTES: readonly Route[] = ['passthrough', 'chat'];
 
-function send(harness: Harness, route: Route): Promise<Response> {
+function send(harness: Stack, route: Route): Promise<Response> {
   return route === 'passthrough'
     ? harness.post('/v1/messages', { ...params(), stream: true })
     : harness.post('/chat', { message: 'hi', stream: true });
@@ -56,13 +53,12 @@ describe.each(ADAPTERS)('pings before the commit cost nothing (%s)', (adapter) =
   async function start(
     handler: Parameters<typeof startHostileUpstream>[0],
     firstEventTimeoutMs = 5_000,
-  ): Promise<Harness> {
+  ): Promise<Stack> {
     upstream = await startHostileUpstream(handler);
-    h = await startHarness({
+    h = await startStack({
       adapter,
       upstreamUrl: upstream.url,
-      retry: { maxAttempts: 2 },
-      stream: { heartbeatMs: 10_000, firstEventTimeoutMs, idleTimeoutMs: 5_000 },
+      guard: { retry: { maxAttempts: 2 }, stream: { heartbeatMs: 10_000, firstEventTimeoutMs, idleTimeoutMs: 5_000 } },
     });
     return h;
   }

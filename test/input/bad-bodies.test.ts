@@ -1,7 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ADAPTERS, MODEL } from '../streaming/harness.js';
-import { pooledClient } from '../soak/http-client.js';
-import { startStack, type Stack } from '../soak/stack.js';
+import { ADAPTERS, MODEL, pooledClient, startStack, type Stack } from '../support/index.js';
 import {
   LIMITS,
   chunked,

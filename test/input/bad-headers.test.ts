@@ -1,6 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ADAPTERS, MODEL } from '../streaming/harness.js';
-import { startStack, type Stack } from '../soak/stack.js';
+import { ADAPTERS, MODEL, startStack, type Stack } from '../support/index.js';
 import {
   LIMITS,
   expectAnthropicError,

@@ -1,44 +1,32 @@
 import type { RequestLogRecord } from '@claude-guard/core';
 import { connect } from 'node:net';
 import { expect } from 'vitest';
-import { MODEL } from '../streaming/harness.js';
-import type { Stack } from '../soak/stack.js';
+import { MODEL, readResult, type HttpResult, type Stack } from '../support/index.js';
 
 /** The route limits every input test runs under (room for a 100 000-level body within the size limit). */
 export const LIMITS = { maxBodyBytes: 300_000, allowedModels: [MODEL, 'claude-haiku-4-5'], maxTokensCap: 1_000 };
 
-export interface Answer {
-  status: number;
-  headers: Headers;
-  text: string;
-  /** Parsed JSON, or undefined. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON that tests read freely
-  body: any;
-}
+/** An answer read whole (its body parsed as JSON, or undefined). */
+export type Answer = HttpResult;
 
 /** A valid Messages body, with overrides (`undefined` removes a field). */
 export function messagesBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return { model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'hello input' }], ...overrides };
 }
 
-/** POSTs to our app with fetch; `body` goes as it is (string, bytes or stream). */
+/**
+ * POSTs to our app with fetch; `body` goes as it is (string, bytes or stream) and `headers` are all
+ * the headers sent (none but fetch's own when `{}`), unlike `Stack.send`, which adds a JSON content-type.
+ */
 export async function send(
-  stack: Stack,
+  stack: Pick<Stack, 'base'>,
   path: string,
   body: BodyInit,
   headers: Record<string, string> = { 'content-type': 'application/json' },
 ): Promise<Answer> {
   const init: RequestInit & { duplex?: 'half' } = { method: 'POST', headers, body };
   if (body instanceof ReadableStream) init.duplex = 'half';
-  const response = await fetch(`${stack.base}${path}`, init);
-  const text = await response.text();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
-  return { status: response.status, headers: response.headers, text, body: parsed };
+  return readResult(await fetch(`${stack.base}${path}`, init));
 }
 
 /**

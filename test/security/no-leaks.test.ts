@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ADAPTERS } from '../streaming/harness.js';
-import { startStack, type Stack } from '../soak/stack.js';
+import { ADAPTERS, startStack, type Stack } from '../support/index.js';
 import {
   PROMPT_MARKER,
   UPSTREAM_MARKER,

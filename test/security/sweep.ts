@@ -1,7 +1,6 @@
 import type { FaultInput } from '@claude-guard/fake-anthropic';
 import { expect, vi } from 'vitest';
-import { MODEL } from '../streaming/harness.js';
-import type { Stack } from '../soak/stack.js';
+import { MODEL, type Stack } from '../support/index.js';
 
 /** One word the fake echoes into its completion (it answers with the prompt's words). */
 export const PROMPT_MARKER = 'promptmarker7f3a9c';

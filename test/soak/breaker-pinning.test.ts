@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ADAPTERS, MODEL } from '../streaming/harness.js';
-import { startStack, type Stack } from './stack.js';
+import { ADAPTERS, MODEL, startStack, type Stack } from '../support/index.js';
 
 /**
  * Issue 10 item 2, timed: after an outage, with the upstream healthy again (but slower than 20 ms),

@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ADAPTERS, MODEL } from '../streaming/harness.js';
-import { manualClock, startStack, type ManualClock, type Stack } from './stack.js';
+import { ADAPTERS, MODEL, manualClock, startStack, type ManualClock, type Stack } from '../support/index.js';
 
 const DEADLINE_MS = 10_000;
 

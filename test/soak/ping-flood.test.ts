@@ -1,9 +1,16 @@
-import type { ServerResponse } from 'node:http';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ADAPTERS, params, startHarness, type Harness } from '../streaming/harness.js';
-import { healthyStream, startHostileUpstream, type HostileUpstream } from '../support/hostile-upstream.js';
+import {
+  ADAPTERS,
+  findGc,
+  floodPings,
+  healthyStream,
+  liveBytes,
+  params,
+  startHostileUpstream,
+  startStack,
+  type HostileUpstream,
+  type Stack,
+} from '../support/index.js';
 
 /**
  * Issue 10 item 1, as a soak: 32 streams whose upstream answers 200 and then sends nothing but
@@ -16,41 +23,9 @@ const STREAMS = 32;
 const FIRST_EVENT_TIMEOUT_MS = 2_000;
 const SAMPLE_EVERY_MS = 250;
 const LIVE_GROWTH_BOUND = 64 * 1024 * 1024;
-const PING = 'event: ping\ndata: {"type": "ping"}\n\n';
-
-/** `global.gc`, or V8's gc exposed at runtime when the worker was started without `--expose-gc`. */
-function findGc(): (() => void) | undefined {
-  const existing = (globalThis as { gc?: () => void }).gc;
-  if (typeof existing === 'function') return existing;
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as unknown;
-  return typeof gc === 'function' ? (gc as () => void) : undefined;
-}
-
-/** Heap plus array buffers (a held chunk is an ArrayBuffer, a parsed event is heap), after a full gc. */
-function liveBytes(gc: () => void): number {
-  gc();
-  const usage = process.memoryUsage();
-  return usage.heapUsed + usage.arrayBuffers;
-}
-
-function floodPings(res: ServerResponse): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream' });
-  const chunk = PING.repeat(512);
-  const write = (): void => {
-    for (let i = 0; i < 1_000 && !res.destroyed; i++) {
-      if (!res.write(chunk)) {
-        res.once('drain', write);
-        return;
-      }
-    }
-    if (!res.destroyed) setImmediate(write);
-  };
-  write();
-}
 
 describe('soak: a ping flood on 32 concurrent streams', () => {
-  let h: Harness | undefined;
+  let h: Stack | undefined;
   let upstream: HostileUpstream | undefined;
   afterEach(async () => {
     await h?.close();
@@ -66,17 +41,17 @@ describe('soak: a ping flood on 32 concurrent streams', () => {
       expect(gc, 'gc must be available to measure the live heap').toBeTypeOf('function');
       let flooding = false;
       upstream = await startHostileUpstream(({ res }) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
         if (flooding) floodPings(res);
-        else {
-          res.writeHead(200, { 'content-type': 'text/event-stream' });
-          res.end(healthyStream('warm'));
-        }
+        else res.end(healthyStream('warm'));
       });
-      h = await startHarness({
+      h = await startStack({
         adapter,
         upstreamUrl: upstream.url,
-        retry: { maxAttempts: 1 },
-        stream: { firstEventTimeoutMs: FIRST_EVENT_TIMEOUT_MS, heartbeatMs: 30_000, idleTimeoutMs: 30_000 },
+        guard: {
+          retry: { maxAttempts: 1 },
+          stream: { firstEventTimeoutMs: FIRST_EVENT_TIMEOUT_MS, heartbeatMs: 30_000, idleTimeoutMs: 30_000 },
+        },
       });
       // Warm the whole path up once, then measure where the heap stands.
       const warm = await h.post('/v1/messages', { ...params(), stream: true });
@@ -108,7 +83,7 @@ describe('soak: a ping flood on 32 concurrent streams', () => {
 
       expect(outcomes).toEqual(Array.from({ length: STREAMS }, () => ({ status: 504, type: 'timeout_error' })));
       expect(upstream.requests()).toBe(STREAMS + 1);
-      const stalled = h.logs.filter((line) => line.outcome === 'stream-stalled');
+      const stalled = h.logs.filter((line) => line.record.outcome === 'stream-stalled');
       expect(stalled).toHaveLength(STREAMS);
       expect(peak).toBeLessThan(LIVE_GROWTH_BOUND);
       expect(liveBytes(gc!) - before).toBeLessThan(LIVE_GROWTH_BOUND);

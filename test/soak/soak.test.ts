@@ -1,17 +1,21 @@
 import type { FaultInput } from '@claude-guard/fake-anthropic';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ADAPTERS, MODEL } from '../streaming/harness.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
+  ADAPTERS,
+  MODEL,
   activeResources,
   eventually,
+  expectedReply,
+  findGc,
+  heapAfterGc,
   pooledClient,
   resourcesAbove,
   runPool,
+  startStack,
+  useProcessWatch,
   type ClientResult,
-} from './http-client.js';
-import { expectedReply, startStack, type Stack } from './stack.js';
+  type Stack,
+} from '../support/index.js';
 
 const TOTAL = 10_000;
 // Warm-up requests, faults included, so every code path is compiled before the heap is measured.
@@ -34,24 +38,6 @@ const FAULTS: FaultInput[] = [
 ];
 // Statuses a guarded request may end with here: an answer, or the guard's own error after retries.
 const FINAL_STATUSES = new Set([200, 500, 502, 503, 504, 529]);
-
-/** `global.gc`, or V8's gc exposed at runtime when the worker was started without `--expose-gc`. */
-function findGc(): (() => void) | undefined {
-  const existing = (globalThis as { gc?: () => void }).gc;
-  if (typeof existing === 'function') return existing;
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as unknown;
-  return typeof gc === 'function' ? (gc as () => void) : undefined;
-}
-
-async function heapAfterGc(gc: (() => void) | undefined): Promise<number> {
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  for (let i = 0; i < 3; i++) {
-    gc?.();
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  return process.memoryUsage().heapUsed;
-}
 
 interface Tally {
   hangs: number;
@@ -95,26 +81,13 @@ function check(result: ClientResult, prompt: string, tally: Tally): void {
 }
 
 describe('soak: non-streaming passthrough under random faults', () => {
-  let unhandled: unknown[] = [];
-  let maxListenerWarnings: Error[] = [];
-  const onUnhandled = (reason: unknown) => unhandled.push(reason);
-  const onWarning = (warning: Error) => {
-    if (warning.name === 'MaxListenersExceededWarning') maxListenerWarnings.push(warning);
-  };
   let stack: Stack | undefined;
-
-  beforeEach(() => {
-    unhandled = [];
-    maxListenerWarnings = [];
-    process.on('unhandledRejection', onUnhandled);
-    process.on('warning', onWarning);
-  });
   afterEach(async () => {
-    process.off('unhandledRejection', onUnhandled);
-    process.off('warning', onWarning);
     await stack?.close();
     stack = undefined;
   });
+  // Registered after the close above, so its listeners come off first.
+  const watch = useProcessWatch();
 
   it.each(ADAPTERS)(
     '%s: 10 000 requests at concurrency 100 all complete, leaking no memory, handles or listeners',
@@ -183,8 +156,8 @@ describe('soak: non-streaming passthrough under random faults', () => {
       const boundBytes = (gc ? 16 : 50) * 1024 * 1024;
       expect(heapAfter - heapBefore).toBeLessThan(boundBytes);
 
-      expect(unhandled).toEqual([]);
-      expect(maxListenerWarnings).toEqual([]);
+      expect(watch.unhandled).toEqual([]);
+      expect(watch.maxListenerWarnings).toEqual([]);
       // No breaker stayed open: 20 % faults are under its 50 % threshold.
       expect(stack.guard.status().breakers.find((breaker) => breaker.key === 'proxy')?.state).toBe('closed');
 

@@ -1,13 +1,16 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   ADAPTERS,
   MODEL,
   SseReader,
   deltaText,
+  expectedReply,
   isCompleteAnthropicStream,
+  startStack,
+  useProcessWatch,
   type SseMessage,
-} from '../streaming/harness.js';
-import { expectedReply, seededRandom, startStack, type Stack } from './stack.js';
+  type Stack,
+} from '../support/index.js';
 
 const STREAMS = 500;
 const DISCONNECTED = STREAMS / 5;
@@ -17,6 +20,18 @@ const SHORT_TOKENS = 20;
 const LONG_TOKENS = 4096;
 const LONG_WORDS = 1_000;
 const TOKEN_DELAY_MS = 5;
+
+/** A seeded PRNG (mulberry32), values in [0, 1). */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
 
 interface Plan {
   index: number;
@@ -76,25 +91,12 @@ async function run(stack: Stack, plan: Plan): Promise<Outcome> {
 
 describe('soak: 500 concurrent streams, a fifth of them abandoned', () => {
   let stack: Stack | undefined;
-  let unhandled: unknown[] = [];
-  let maxListenerWarnings: Error[] = [];
-  const onUnhandled = (reason: unknown) => unhandled.push(reason);
-  const onWarning = (warning: Error) => {
-    if (warning.name === 'MaxListenersExceededWarning') maxListenerWarnings.push(warning);
-  };
-
-  beforeEach(() => {
-    unhandled = [];
-    maxListenerWarnings = [];
-    process.on('unhandledRejection', onUnhandled);
-    process.on('warning', onWarning);
-  });
   afterEach(async () => {
-    process.off('unhandledRejection', onUnhandled);
-    process.off('warning', onWarning);
     await stack?.close();
     stack = undefined;
   });
+  // Registered after the close above, so its listeners come off first.
+  const watch = useProcessWatch();
 
   it.each(ADAPTERS)(
     '%s: every abandoned stream aborts its upstream, every other one arrives whole',
@@ -142,8 +144,8 @@ describe('soak: 500 concurrent streams, a fifth of them abandoned', () => {
       }
       const breaker = stack.guard.status().breakers.find((b) => b.key === 'proxy');
       expect(breaker?.counts).toMatchObject({ successes: STREAMS, failures: 0, neutral: 0 });
-      expect(unhandled).toEqual([]);
-      expect(maxListenerWarnings).toEqual([]);
+      expect(watch.unhandled).toEqual([]);
+      expect(watch.maxListenerWarnings).toEqual([]);
     },
     60_000,
   );

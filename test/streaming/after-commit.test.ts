@@ -1,9 +1,9 @@
 import { APIError } from '@anthropic-ai/sdk';
 import { systemClock, type Clock } from '@claude-guard/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ADAPTERS, deltaText, json, names, params, readSse, startHarness, type Harness } from './harness.js';
+import { ADAPTERS, deltaText, json, names, params, readSse, startStack, type Stack } from '../support/index.js';
 
-let h: Harness | undefined;
+let h: Stack | undefined;
 
 afterEach(async () => {
   await h?.close();
@@ -14,10 +14,7 @@ afterEach(async () => {
 const FIRST_FOUR = ['message_start', 'content_block_start', 'ping', 'content_block_delta'];
 
 /** Iterates `create({ stream: true })` like an end user; returns the event types seen and the error thrown. */
-async function iterateWithSdk(
-  h: Harness,
-  headers?: Record<string, string>,
-): Promise<{ seen: string[]; error: unknown }> {
+async function iterateWithSdk(h: Stack, headers?: Record<string, string>): Promise<{ seen: string[]; error: unknown }> {
   const seen: string[] = [];
   try {
     const stream = await h.client.messages.create({ ...params(), stream: true }, headers ? { headers } : {});
@@ -30,7 +27,7 @@ async function iterateWithSdk(
 
 describe.each(ADAPTERS)('streaming via %s: failures after the commit', (adapter) => {
   it('a mid-stream stall ends with the forwarded events, then an in-band timeout_error, then the end', async () => {
-    h = await startHarness({ adapter, stream: { idleTimeoutMs: 150, heartbeatMs: 10_000 } });
+    h = await startStack({ adapter, guard: { stream: { idleTimeoutMs: 150, heartbeatMs: 10_000 } } });
     h.fake.enqueue({ kind: 'stall', afterEvents: 4 });
 
     const response = await h.post('/v1/messages', { ...params(), stream: true });
@@ -53,7 +50,7 @@ describe.each(ADAPTERS)('streaming via %s: failures after the commit', (adapter)
   });
 
   it('the SDK iterating that stream gets the events, then an APIError of type timeout_error', async () => {
-    h = await startHarness({ adapter, stream: { idleTimeoutMs: 150, heartbeatMs: 10_000 } });
+    h = await startStack({ adapter, guard: { stream: { idleTimeoutMs: 150, heartbeatMs: 10_000 } } });
     h.fake.enqueue({ kind: 'stall', afterEvents: 4 });
 
     const { seen, error } = await iterateWithSdk(h);
@@ -72,7 +69,7 @@ describe.each(ADAPTERS)('streaming via %s: failures after the commit', (adapter)
   it('forwards a mid-stream in-band overloaded_error and does not retry it', async () => {
     // The token delay puts the error in a later chunk than the first events: the stream has committed by then.
     // (An error in the very chunk that carries the first events is retried: nothing was forwarded yet.)
-    h = await startHarness({ adapter, fake: { tokenDelayMs: 50 } });
+    h = await startStack({ adapter, fake: { tokenDelayMs: 50 } });
     h.fake.enqueue({ kind: 'in-band-error', afterEvents: 5, type: 'overloaded_error' }, 'ok');
 
     const response = await h.post('/v1/messages', { ...params(), stream: true });
@@ -91,7 +88,7 @@ describe.each(ADAPTERS)('streaming via %s: failures after the commit', (adapter)
   });
 
   it('the SDK sees that mid-stream failure as an APIError of type overloaded_error', async () => {
-    h = await startHarness({ adapter, fake: { tokenDelayMs: 50 } });
+    h = await startStack({ adapter, fake: { tokenDelayMs: 50 } });
     h.fake.enqueue({ kind: 'in-band-error', afterEvents: 5, type: 'overloaded_error' }, 'ok');
 
     const { seen, error } = await iterateWithSdk(h);
@@ -104,7 +101,7 @@ describe.each(ADAPTERS)('streaming via %s: failures after the commit', (adapter)
   });
 
   it("the caller's deadline running out mid-stream ends it with an in-band timeout_error and aborts Claude", async () => {
-    h = await startHarness({ adapter, fake: { tokenDelayMs: 50, replyWords: 200 } });
+    h = await startStack({ adapter, fake: { tokenDelayMs: 50, replyWords: 200 } });
 
     const response = await h.post(
       '/v1/messages',
@@ -130,7 +127,7 @@ describe.each(ADAPTERS)('streaming via %s: failures after the commit', (adapter)
   });
 
   it('the SDK sees the deadline as an APIError of type timeout_error after some content', async () => {
-    h = await startHarness({ adapter, fake: { tokenDelayMs: 50, replyWords: 200 } });
+    h = await startStack({ adapter, fake: { tokenDelayMs: 50, replyWords: 200 } });
 
     const { seen, error } = await iterateWithSdk(h, { 'x-request-timeout-ms': '300' });
 
@@ -143,7 +140,7 @@ describe.each(ADAPTERS)('streaming via %s: failures after the commit', (adapter)
   });
 
   it('heartbeats during a mid-stream stall do not reset the idle timeout', async () => {
-    h = await startHarness({ adapter, stream: { idleTimeoutMs: 200, heartbeatMs: 30 } });
+    h = await startStack({ adapter, guard: { stream: { idleTimeoutMs: 200, heartbeatMs: 30 } } });
     h.fake.enqueue({ kind: 'stall', afterEvents: 4 });
 
     const events = await readSse(await h.post('/v1/messages', { ...params(), stream: true }));
@@ -161,7 +158,11 @@ describe.each(ADAPTERS)('streaming via %s: failures after the commit', (adapter)
   });
 
   it('heartbeats between slow tokens keep the stream alive; the SDK reads it whole', async () => {
-    h = await startHarness({ adapter, stream: { idleTimeoutMs: 5_000, heartbeatMs: 20 }, fake: { replyWords: 6 } });
+    h = await startStack({
+      adapter,
+      fake: { replyWords: 6 },
+      guard: { stream: { idleTimeoutMs: 5_000, heartbeatMs: 20 } },
+    });
     const expected = await h.directText();
     h.fake.enqueue({ kind: 'slow', tokenDelayMs: 80 });
 
@@ -181,7 +182,7 @@ describe.each(ADAPTERS)('streaming via %s: failures after the commit', (adapter)
   });
 
   it('a mid-stream connection reset ends with an in-band api_error, not a silent close', async () => {
-    h = await startHarness({ adapter, fake: { tokenDelayMs: 50 } });
+    h = await startStack({ adapter, fake: { tokenDelayMs: 50 } });
     h.fake.enqueue({ kind: 'reset', afterEvents: 5 }, 'ok');
 
     const events = await readSse(await h.post('/v1/messages', { ...params(), stream: true }));
@@ -195,7 +196,7 @@ describe.each(ADAPTERS)('streaming via %s: failures after the commit', (adapter)
   it('a malformed event is never forwarded: the stream ends with an in-band api_error instead', async () => {
     // The malformed fault sends a content_block_delta with broken JSON, then ends the stream. Every event is
     // parsed before it is forwarded, so the client's SDK never sees unparseable JSON, only our error event.
-    h = await startHarness({ adapter, fake: { tokenDelayMs: 50 } });
+    h = await startStack({ adapter, fake: { tokenDelayMs: 50 } });
     h.fake.enqueue({ kind: 'malformed', afterEvents: 5 }, 'ok');
 
     const events = await readSse(await h.post('/v1/messages', { ...params(), stream: true }));
@@ -227,7 +228,10 @@ describe.each(ADAPTERS)('streaming via %s: failures after the commit', (adapter)
       setTimeout: (callback, ms) => systemClock.setTimeout(callback, Math.max(0, ms - 3)),
       clearTimeout: (handle) => systemClock.clearTimeout(handle),
     };
-    h = await startHarness({ adapter, clock: earlyTimers, stream: { idleTimeoutMs: 100, heartbeatMs: 10_000 } });
+    h = await startStack({
+      adapter,
+      guard: { clock: earlyTimers, stream: { idleTimeoutMs: 100, heartbeatMs: 10_000 } },
+    });
     h.fake.enqueue({ kind: 'stall', afterEvents: 4 });
 
     const events = await readSse(await h.post('/v1/messages', { ...params(), stream: true }));

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ADAPTERS, SseReader, params, settledValue, startHarness, type Harness } from './harness.js';
+import { ADAPTERS, SseReader, params, settledValue, startStack, type Stack } from '../support/index.js';
 
-let h: Harness | undefined;
+let h: Stack | undefined;
 
 afterEach(async () => {
   await h?.close();
@@ -16,7 +16,7 @@ const BIG_WORDS = ['a', 'b', 'c', 'd'].map((letter) => letter.repeat(25_000)).jo
 
 describe.each(ADAPTERS)('streaming via %s: a slow reader', (adapter) => {
   it('back-pressures the upstream instead of buffering the stream, and lets it resume when read again', async () => {
-    h = await startHarness({ adapter, fake: { replyWords: WORDS, tokenDelayMs: 0 } });
+    h = await startStack({ adapter, fake: { replyWords: WORDS, tokenDelayMs: 0 } });
     const response = await h.post('/v1/messages', { ...params(BIG_WORDS, WORDS), stream: true });
     expect(response.status).toBe(200);
     const reader = new SseReader(response.body);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ADAPTERS, SseReader, params, startHarness, type Harness } from './harness.js';
+import { ADAPTERS, SseReader, params, startStack, type Stack } from '../support/index.js';
 
-let h: Harness | undefined;
+let h: Stack | undefined;
 
 afterEach(async () => {
   await h?.close();
@@ -20,7 +20,7 @@ describe.each(ADAPTERS)('streaming via %s: the client going away', (adapter) => 
   ])(
     '$path: aborts the upstream request, logs client-aborted, and the breaker counts only the commit',
     async ({ path, body, route, firstEvent }) => {
-      h = await startHarness({ adapter, fake: { tokenDelayMs: 50, replyWords: 200 } });
+      h = await startStack({ adapter, fake: { tokenDelayMs: 50, replyWords: 200 } });
       const controller = new AbortController();
       const response = await h.post(path, body, { signal: controller.signal });
       expect(response.status).toBe(200);
@@ -48,7 +48,7 @@ describe.each(ADAPTERS)('streaming via %s: the client going away', (adapter) => 
   );
 
   it('leaving while a heartbeat-committed stream still waits for Claude stops the attempt', async () => {
-    h = await startHarness({ adapter, stream: { heartbeatMs: 20 } });
+    h = await startStack({ adapter, guard: { stream: { heartbeatMs: 20 } } });
     h.fake.enqueue({ kind: 'slow', firstEventDelayMs: 5_000 });
     const controller = new AbortController();
 

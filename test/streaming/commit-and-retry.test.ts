@@ -8,11 +8,11 @@ import {
   names,
   params,
   readSse,
-  startHarness,
-  type Harness,
-} from './harness.js';
+  startStack,
+  type Stack,
+} from '../support/index.js';
 
-let h: Harness | undefined;
+let h: Stack | undefined;
 
 afterEach(async () => {
   await h?.close();
@@ -31,7 +31,7 @@ async function sdkError(promise: Promise<unknown>): Promise<APIError> {
 
 describe.each(ADAPTERS)('streaming via %s: commit late, retry early', (adapter) => {
   it('streams a whole answer the SDK reads exactly as from Claude directly', async () => {
-    h = await startHarness({ adapter });
+    h = await startStack({ adapter });
     const expected = await h.directText();
 
     const stream = h.client.messages.stream(params());
@@ -58,7 +58,7 @@ describe.each(ADAPTERS)('streaming via %s: commit late, retry early', (adapter) 
   });
 
   it('retries a 529 before the first event: one answer to the user, two upstream attempts', async () => {
-    h = await startHarness({ adapter });
+    h = await startStack({ adapter });
     const expected = await h.directText();
     h.fake.enqueue(529, 'ok');
 
@@ -74,7 +74,7 @@ describe.each(ADAPTERS)('streaming via %s: commit late, retry early', (adapter) 
   });
 
   it('retries an in-band overloaded_error sent as the very first event; the user sees a clean stream', async () => {
-    h = await startHarness({ adapter });
+    h = await startStack({ adapter });
     const expected = await h.directText();
     h.fake.enqueue({ kind: 'in-band-error', afterEvents: 0 }, 'ok');
 
@@ -92,7 +92,7 @@ describe.each(ADAPTERS)('streaming via %s: commit late, retry early', (adapter) 
   });
 
   it('the SDK also reads the retried in-band failure as one clean stream', async () => {
-    h = await startHarness({ adapter });
+    h = await startStack({ adapter });
     const expected = await h.directText();
     h.fake.enqueue({ kind: 'in-band-error', afterEvents: 0 }, 'ok');
 
@@ -101,7 +101,7 @@ describe.each(ADAPTERS)('streaming via %s: commit late, retry early', (adapter) 
   });
 
   it('retries a stall before the first event (first-event timeout) and then succeeds', async () => {
-    h = await startHarness({ adapter, stream: { firstEventTimeoutMs: 100, heartbeatMs: 10_000 } });
+    h = await startStack({ adapter, guard: { stream: { firstEventTimeoutMs: 100, heartbeatMs: 10_000 } } });
     const expected = await h.directText();
     h.fake.enqueue({ kind: 'stall', afterEvents: 0 }, 'ok');
 
@@ -115,7 +115,7 @@ describe.each(ADAPTERS)('streaming via %s: commit late, retry early', (adapter) 
   });
 
   it('answers a real HTTP 504 when every attempt stalls before the first event (no heartbeat yet)', async () => {
-    h = await startHarness({ adapter, stream: { firstEventTimeoutMs: 100, heartbeatMs: 10_000 } });
+    h = await startStack({ adapter, guard: { stream: { firstEventTimeoutMs: 100, heartbeatMs: 10_000 } } });
     h.fake.setDefault({ faultRate: 1, fault: { kind: 'stall', afterEvents: 0 } });
 
     const response = await h.post('/v1/messages', { ...params(), stream: true });
@@ -131,10 +131,9 @@ describe.each(ADAPTERS)('streaming via %s: commit late, retry early', (adapter) 
   });
 
   it('the SDK sees that 504 as a GatewayTimeoutError', async () => {
-    h = await startHarness({
+    h = await startStack({
       adapter,
-      stream: { firstEventTimeoutMs: 100, heartbeatMs: 10_000 },
-      retry: { maxAttempts: 2 },
+      guard: { stream: { firstEventTimeoutMs: 100, heartbeatMs: 10_000 }, retry: { maxAttempts: 2 } },
     });
     h.fake.setDefault({ faultRate: 1, fault: { kind: 'stall', afterEvents: 0 } });
 
@@ -146,7 +145,7 @@ describe.each(ADAPTERS)('streaming via %s: commit late, retry early', (adapter) 
   });
 
   it('once a heartbeat committed the 200, a stall on every attempt ends in an in-band timeout_error', async () => {
-    h = await startHarness({ adapter, stream: { firstEventTimeoutMs: 100, heartbeatMs: 20 } });
+    h = await startStack({ adapter, guard: { stream: { firstEventTimeoutMs: 100, heartbeatMs: 20 } } });
     h.fake.setDefault({ faultRate: 1, fault: { kind: 'stall', afterEvents: 0 } });
 
     const response = await h.post('/v1/messages', { ...params(), stream: true });
@@ -167,7 +166,7 @@ describe.each(ADAPTERS)('streaming via %s: commit late, retry early', (adapter) 
   });
 
   it('sends heartbeats while Claude is slow to start; the stream then completes and the SDK reads it', async () => {
-    h = await startHarness({ adapter, stream: { heartbeatMs: 50 } });
+    h = await startStack({ adapter, guard: { stream: { heartbeatMs: 50 } } });
     const expected = await h.directText();
     h.fake.enqueue({ kind: 'slow', firstEventDelayMs: 400 });
 
@@ -188,7 +187,7 @@ describe.each(ADAPTERS)('streaming via %s: commit late, retry early', (adapter) 
   });
 
   it("the caller's deadline running out before the first event is a real 504 when nothing was sent yet", async () => {
-    h = await startHarness({ adapter, stream: { heartbeatMs: 10_000 } });
+    h = await startStack({ adapter, guard: { stream: { heartbeatMs: 10_000 } } });
     h.fake.enqueue({ kind: 'slow', firstEventDelayMs: 5_000 });
 
     const response = await h.post(
@@ -205,7 +204,7 @@ describe.each(ADAPTERS)('streaming via %s: commit late, retry early', (adapter) 
   });
 
   it("the caller's deadline running out before the first event, after a heartbeat, is an in-band timeout_error", async () => {
-    h = await startHarness({ adapter, stream: { heartbeatMs: 20 } });
+    h = await startStack({ adapter, guard: { stream: { heartbeatMs: 20 } } });
     h.fake.enqueue({ kind: 'slow', firstEventDelayMs: 5_000 });
 
     const response = await h.post(

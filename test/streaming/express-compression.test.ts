@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { SseReader, json, names, params, readSse, startHarness, type Harness } from './harness.js';
+import { SseReader, json, names, params, readSse, startStack, textEventsText, type Stack } from '../support/index.js';
 
-let h: Harness | undefined;
+let h: Stack | undefined;
 
 afterEach(async () => {
   await h?.close();
@@ -12,7 +12,7 @@ const GZIP = { 'accept-encoding': 'gzip' };
 
 describe('streaming via express behind compression()', () => {
   it('delivers events while the upstream is still running (nothing held back until the end)', async () => {
-    h = await startHarness({ adapter: 'express', compression: true });
+    h = await startStack({ adapter: 'express', compression: true });
     h.fake.enqueue({ kind: 'stall', afterEvents: 3 });
     const controller = new AbortController();
 
@@ -37,10 +37,10 @@ describe('streaming via express behind compression()', () => {
   });
 
   it('a stall after 3 events: the client gets the 3 events, then the in-band error, then the end', async () => {
-    h = await startHarness({
+    h = await startStack({
       adapter: 'express',
       compression: true,
-      stream: { idleTimeoutMs: 150, heartbeatMs: 10_000 },
+      guard: { stream: { idleTimeoutMs: 150, heartbeatMs: 10_000 } },
     });
     h.fake.enqueue({ kind: 'stall', afterEvents: 3 });
 
@@ -54,19 +54,14 @@ describe('streaming via express behind compression()', () => {
   });
 
   it('the text format streams through compression() too', async () => {
-    h = await startHarness({ adapter: 'express', compression: true });
+    h = await startStack({ adapter: 'express', compression: true });
     const expected = await h.directText();
 
     const response = await h.post('/chat', { message: params().messages[0]!.content, stream: true }, { headers: GZIP });
     const events = await readSse(response);
 
     expect(response.headers.get('content-encoding')).toBeNull();
-    expect(
-      events
-        .filter((event) => event.event === 'text')
-        .map((event) => JSON.parse(event.data) as string)
-        .join(''),
-    ).toBe(expected);
+    expect(textEventsText(events)).toBe(expected);
     expect(events.at(-1)?.event).toBe('done');
   });
 });

@@ -2,9 +2,9 @@ import Anthropic from '@anthropic-ai/sdk';
 import { createClaudeGuard } from '@claude-guard/core';
 import { createFakeAnthropic } from '@claude-guard/fake-anthropic';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ADAPTERS, isCompleteAnthropicStream, params, readSse, startHarness, type Harness } from './harness.js';
+import { ADAPTERS, isCompleteAnthropicStream, params, readSse, startStack, type Stack } from '../support/index.js';
 
-let h: Harness | undefined;
+let h: Stack | undefined;
 
 afterEach(async () => {
   await h?.close();
@@ -23,7 +23,7 @@ function pick(headers: Headers, names: readonly string[]): Record<string, string
 
 describe.each(ADAPTERS)('streaming via %s: response headers', (adapter) => {
   it('/v1/messages: SSE headers, our request id, and the upstream request id', async () => {
-    h = await startHarness({ adapter });
+    h = await startStack({ adapter });
 
     const response = await h.post(
       '/v1/messages',
@@ -39,7 +39,7 @@ describe.each(ADAPTERS)('streaming via %s: response headers', (adapter) => {
   });
 
   it('/chat (text format): SSE headers and a generated request id', async () => {
-    h = await startHarness({ adapter });
+    h = await startStack({ adapter });
 
     const response = await h.post('/chat', { message: 'hello there', stream: true });
     await readSse(response);
@@ -50,7 +50,7 @@ describe.each(ADAPTERS)('streaming via %s: response headers', (adapter) => {
   });
 
   it('a stream committed by a heartbeat has the same SSE headers', async () => {
-    h = await startHarness({ adapter, stream: { heartbeatMs: 20 } });
+    h = await startStack({ adapter, guard: { stream: { heartbeatMs: 20 } } });
     h.fake.enqueue({ kind: 'slow', firstEventDelayMs: 150 });
 
     const response = await h.post('/v1/messages', { ...params(), stream: true });

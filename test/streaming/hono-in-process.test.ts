@@ -7,18 +7,19 @@ import {
   names,
   params,
   readSse,
-  startHarness,
-  type Harness,
-} from './harness.js';
+  startStack,
+  textEventsText,
+  type Stack,
+} from '../support/index.js';
 
-let h: Harness | undefined;
+let h: Stack | undefined;
 
 afterEach(async () => {
   await h?.close();
   h = undefined;
 });
 
-function request(h: Harness, path: string, body: unknown): Promise<Response> {
+function request(h: Stack, path: string, body: unknown): Promise<Response> {
   return Promise.resolve(
     h.hono!.request(path, {
       method: 'POST',
@@ -30,7 +31,7 @@ function request(h: Harness, path: string, body: unknown): Promise<Response> {
 
 describe('streaming via hono in-process (app.request)', () => {
   it('/v1/messages streams the whole answer', async () => {
-    h = await startHarness({ adapter: 'hono' });
+    h = await startStack({ adapter: 'hono' });
     const expected = await h.directText();
 
     const response = await request(h, '/v1/messages', { ...params(), stream: true });
@@ -43,7 +44,7 @@ describe('streaming via hono in-process (app.request)', () => {
   });
 
   it('/v1/messages retries a 529 before the first event', async () => {
-    h = await startHarness({ adapter: 'hono' });
+    h = await startStack({ adapter: 'hono' });
     const expected = await h.directText();
     h.fake.enqueue(529, 'ok');
 
@@ -54,24 +55,19 @@ describe('streaming via hono in-process (app.request)', () => {
   });
 
   it('/chat streams the text format', async () => {
-    h = await startHarness({ adapter: 'hono' });
+    h = await startStack({ adapter: 'hono' });
     const expected = await h.directText();
 
     const response = await request(h, '/chat', { message: params().messages[0]!.content, stream: true });
     const events = await readSse(response);
 
     expect(response.headers.get('x-request-id')).not.toBeNull();
-    expect(
-      events
-        .filter((event) => event.event === 'text')
-        .map((event) => JSON.parse(event.data) as string)
-        .join(''),
-    ).toBe(expected);
+    expect(textEventsText(events)).toBe(expected);
     expect(json(events.at(-1))).toMatchObject({ stop_reason: 'end_turn', usage: { output_tokens: 12 } });
   });
 
   it('cancelling the body aborts the upstream and logs client-aborted', async () => {
-    h = await startHarness({ adapter: 'hono', fake: { tokenDelayMs: 50, replyWords: 200 } });
+    h = await startStack({ adapter: 'hono', fake: { tokenDelayMs: 50, replyWords: 200 } });
 
     const response = await request(h, '/v1/messages', { ...params(), stream: true });
     const reader = new SseReader(response.body);

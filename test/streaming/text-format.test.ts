@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ADAPTERS, json, names, params, readSse, startHarness, type Harness, type SseMessage } from './harness.js';
+import { ADAPTERS, json, names, params, readSse, startStack, textEventsText, type Stack } from '../support/index.js';
 
-let h: Harness | undefined;
+let h: Stack | undefined;
 
 afterEach(async () => {
   await h?.close();
@@ -10,16 +10,9 @@ afterEach(async () => {
 
 const MESSAGE = params().messages[0]!.content as string;
 
-function textOf(events: readonly SseMessage[]): string {
-  return events
-    .filter((event) => event.event === 'text')
-    .map((event) => JSON.parse(event.data) as string)
-    .join('');
-}
-
 describe.each(ADAPTERS)('streaming via %s: the text format read with fetch', (adapter) => {
   it('sends `event: text` JSON strings that add up to the reply, then `event: done` with usage', async () => {
-    h = await startHarness({ adapter });
+    h = await startStack({ adapter });
     const expected = await h.directText();
 
     const response = await h.post('/chat', { message: MESSAGE, stream: true });
@@ -31,25 +24,25 @@ describe.each(ADAPTERS)('streaming via %s: the text format read with fetch', (ad
     expect(list.at(-1)).toBe('done');
     expect(new Set(list.slice(0, -1))).toEqual(new Set(['text']));
     expect(list.filter((name) => name === 'text')).toHaveLength(12);
-    expect(textOf(events)).toBe(expected);
+    expect(textEventsText(events)).toBe(expected);
     expect(json(events.at(-1))).toEqual({ stop_reason: 'end_turn', usage: { input_tokens: 9, output_tokens: 12 } });
     expect(await h.logLine()).toMatchObject({ route: 'chat', outcome: 'ok', outputTokens: 12, stream: true });
   });
 
   it('retries a 529 before the first event in the text format too', async () => {
-    h = await startHarness({ adapter });
+    h = await startStack({ adapter });
     const expected = await h.directText();
     h.fake.enqueue(529, 'ok');
 
     const events = await readSse(await h.post('/chat', { message: MESSAGE, stream: true }));
 
-    expect(textOf(events)).toBe(expected);
+    expect(textEventsText(events)).toBe(expected);
     expect(events.at(-1)?.event).toBe('done');
     expect(h.fake.requests.map((r) => r.status)).toEqual([529, 200]);
   });
 
   it('ends a mid-stream failure with `event: error` carrying an Anthropic-shaped body', async () => {
-    h = await startHarness({ adapter, fake: { tokenDelayMs: 50 } });
+    h = await startStack({ adapter, fake: { tokenDelayMs: 50 } });
     h.fake.enqueue({ kind: 'in-band-error', afterEvents: 5, type: 'overloaded_error' });
 
     const response = await h.post('/chat', { message: MESSAGE, stream: true });
@@ -57,7 +50,7 @@ describe.each(ADAPTERS)('streaming via %s: the text format read with fetch', (ad
 
     expect(response.status).toBe(200);
     expect(names(events)).toEqual(['text', 'text', 'error']);
-    expect(textOf(events)).toBe('the quick');
+    expect(textEventsText(events)).toBe('the quick');
     expect(json(events.at(-1))).toEqual({
       type: 'error',
       error: { type: 'overloaded_error', message: expect.any(String) },
@@ -67,7 +60,7 @@ describe.each(ADAPTERS)('streaming via %s: the text format read with fetch', (ad
   });
 
   it('ends a mid-stream stall with `event: error` of type timeout_error and aborts the upstream', async () => {
-    h = await startHarness({ adapter, stream: { idleTimeoutMs: 150, heartbeatMs: 10_000 } });
+    h = await startStack({ adapter, guard: { stream: { idleTimeoutMs: 150, heartbeatMs: 10_000 } } });
     h.fake.enqueue({ kind: 'stall', afterEvents: 4 });
 
     const events = await readSse(await h.post('/chat', { message: MESSAGE, stream: true }));
@@ -79,7 +72,7 @@ describe.each(ADAPTERS)('streaming via %s: the text format read with fetch', (ad
   });
 
   it('answers a failure before the first event with a real status and JSON body', async () => {
-    h = await startHarness({ adapter, retry: { maxAttempts: 2 } });
+    h = await startStack({ adapter, guard: { retry: { maxAttempts: 2 } } });
     h.fake.enqueue(529, 529);
 
     const response = await h.post('/chat', { message: MESSAGE, stream: true });
