@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, errors, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startHonoExample } from '../../examples/hono/src/start.js';
+import { textOf } from '../support/index.js';
 
 // The demo page of the Hono example, driven in Debian's Chromium against the example started
 // in-process with its embedded fake-anthropic. Waits are bounded; nothing asserts on durations.
@@ -180,7 +181,7 @@ describe('demo page (Hono example, headless Chromium)', () => {
         max_tokens: 1024,
         messages: [{ role: 'user', content: MESSAGE }],
       });
-      expect(text).toBe(reply.content.map((block) => (block.type === 'text' ? block.text : '')).join(''));
+      expect(text).toBe(textOf(reply));
     },
     TEST_MS,
   );

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startExpressExample } from '../../examples/express/src/start.js';
 import { startHonoExample } from '../../examples/hono/src/start.js';
+import { readSse, textEventsText } from '../support/index.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const silent = { info: () => {} };
@@ -11,23 +12,6 @@ const EXAMPLES = [
   ['express', startExpressExample],
   ['hono', startHonoExample],
 ] as const;
-
-/** Reads `event:`/`data:` pairs from an SSE body. */
-async function sseEvents(response: Response): Promise<{ event: string; data: string }[]> {
-  const text = await response.text();
-  return text
-    .split('\n\n')
-    .filter((block) => block.trim() !== '')
-    .map((block) => {
-      const lines = block.split('\n');
-      const event = lines.find((line) => line.startsWith('event: '))?.slice(7) ?? '';
-      const data = lines
-        .filter((line) => line.startsWith('data: '))
-        .map((line) => line.slice(6))
-        .join('\n');
-      return { event, data };
-    });
-}
 
 describe.each(EXAMPLES)('examples/%s', (_name, start) => {
   let app: Awaited<ReturnType<typeof start>> | undefined;
@@ -89,12 +73,8 @@ describe.each(EXAMPLES)('examples/%s', (_name, start) => {
     expect(json.request_id).toMatch(/^[A-Za-z0-9._-]+$/);
     const streamed = await post({ message: 'one two three', stream: true });
     expect(streamed.headers.get('content-type')).toBe('text/event-stream');
-    const events = await sseEvents(streamed);
-    const text = events
-      .filter((e) => e.event === 'text')
-      .map((e) => JSON.parse(e.data) as string)
-      .join('');
-    expect(text).toBe(json.text);
+    const events = await readSse(streamed);
+    expect(textEventsText(events)).toBe(json.text);
     expect(events.at(-1)?.event).toBe('done');
     const bad = await post({ message: 42 });
     expect(bad.status).toBe(400);

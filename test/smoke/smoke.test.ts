@@ -6,6 +6,7 @@ import express from 'express';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { textOf } from '../support/index.js';
 
 let fake: FakeAnthropic;
 let server: Server;
@@ -28,7 +29,7 @@ beforeEach(async () => {
       messages: [{ role: 'user', content: String(req.body.message) }],
     });
     res.json({
-      text: message.content.map((b) => (b.type === 'text' ? b.text : '')).join(''),
+      text: textOf(message),
       request_id: req.claude.requestId,
     });
   });
