@@ -30,6 +30,7 @@ export function readExampleConfig(env: NodeJS.ProcessEnv): ExampleConfig {
   const volumeThreshold = intFromEnv(env, 'CLAUDE_GUARD_BREAKER_VOLUME');
   const errorThresholdPercentage = intFromEnv(env, 'CLAUDE_GUARD_BREAKER_ERROR_PERCENT');
   const resetTimeout = intFromEnv(env, 'CLAUDE_GUARD_BREAKER_RESET_MS');
+  const rollingCountTimeout = intFromEnv(env, 'CLAUDE_GUARD_BREAKER_WINDOW_MS');
   const firstEventTimeoutMs = intFromEnv(env, 'CLAUDE_GUARD_STREAM_FIRST_EVENT_MS');
   const idleTimeoutMs = intFromEnv(env, 'CLAUDE_GUARD_STREAM_IDLE_MS');
   const heartbeatMs = intFromEnv(env, 'CLAUDE_GUARD_HEARTBEAT_MS');
@@ -40,6 +41,7 @@ export function readExampleConfig(env: NodeJS.ProcessEnv): ExampleConfig {
       ...(volumeThreshold === undefined ? {} : { volumeThreshold }),
       ...(errorThresholdPercentage === undefined ? {} : { errorThresholdPercentage }),
       ...(resetTimeout === undefined ? {} : { resetTimeout }),
+      ...(rollingCountTimeout === undefined ? {} : { rollingCountTimeout }),
     },
     stream: {
       ...(firstEventTimeoutMs === undefined ? {} : { firstEventTimeoutMs }),
