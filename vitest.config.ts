@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 const src = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
 
@@ -34,7 +34,15 @@ export default defineConfig({
         test: { name, include: [`packages/${name}/src/**/*.test.ts`] },
       })),
       { extends: true as const, test: { name: 'examples', include: ['examples/*/src/**/*.test.ts'] } },
-      { extends: true as const, test: { name: 'integration', include: ['test/**/*.test.ts'] } },
+      {
+        extends: true as const,
+        // test/runtimes runs the built examples on other runtimes: `pnpm test:runtimes`, its own config.
+        test: {
+          name: 'integration',
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/runtimes/**'],
+        },
+      },
     ],
   },
 });

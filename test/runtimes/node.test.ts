@@ -1,0 +1,4 @@
+import { RUNTIMES } from './runtimes.js';
+import { describeRuntime } from './scenarios.js';
+
+describeRuntime(RUNTIMES.node);
