@@ -35,5 +35,7 @@ const worker :Workerd.Worker = (
     (name = "CLAUDE_GUARD_STREAM_FIRST_EVENT_MS", fromEnvironment = "CLAUDE_GUARD_STREAM_FIRST_EVENT_MS"),
     (name = "CLAUDE_GUARD_STREAM_IDLE_MS", fromEnvironment = "CLAUDE_GUARD_STREAM_IDLE_MS"),
     (name = "CLAUDE_GUARD_HEARTBEAT_MS", fromEnvironment = "CLAUDE_GUARD_HEARTBEAT_MS"),
+    # Set by start:workerd when it starts the fake: where the demo page's fault buttons go.
+    (name = "FAKE_ANTHROPIC_CONTROL_URL", fromEnvironment = "FAKE_ANTHROPIC_CONTROL_URL"),
   ],
 );

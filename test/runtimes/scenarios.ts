@@ -254,6 +254,44 @@ export function describeRuntime(runtime: RuntimeUnderTest): void {
         expect(fake.requests.map((r) => r.status)).toEqual([529, 529, 200]);
       });
     });
+    describe('with no key or base URL', () => {
+      let example: ExampleProcess;
+      beforeAll(async () => {
+        example = await startExample(runtime, {
+          ANTHROPIC_API_KEY: '',
+          ANTHROPIC_BASE_URL: '',
+          FAKE_ANTHROPIC_TOKEN_DELAY_MS: '0',
+        });
+      }, 90_000);
+      afterAll(() => example?.stop());
+
+      scenario(
+        runtime,
+        'no key or base URL: the embedded fake behind the same routes, its demo faults included',
+        async () => {
+          expect(example.output()).toContain('embedded fake-anthropic');
+          const get = (path: string) => fetch(`${example.url}${path}`);
+          const post = (path: string, body: unknown) =>
+            fetch(`${example.url}${path}`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify(body),
+            });
+          expect(await (await get('/healthz')).json()).toEqual({ ok: true });
+          expect(await (await get('/')).text()).toContain('claude-guard demo');
+          expect(((await (await get('/guard/status')).json()) as { upstream: string }).upstream).toBe('fake-anthropic');
+          expect(Object.keys((await (await get('/demo/faults')).json()) as object)).toContain('overloaded');
+
+          const client = new Anthropic({ apiKey: 'any-key', baseURL: example.url, maxRetries: 0 });
+          expect(textOf(await client.messages.create(PARAMS))).not.toBe('');
+          expect(((await (await post('/chat', { message: 'hi' })).json()) as { text: string }).text).toMatch(/hi/);
+          // The demo page's button: three 529s queued on the embedded fake use up the three attempts.
+          expect(await (await post('/demo/fault', { fault: 'overloaded' })).json()).toEqual({ queued: 'overloaded' });
+          await expect(client.messages.create(PARAMS)).rejects.toMatchObject({ status: 529 });
+          expect(await (await get('/metrics')).text()).toMatch(/claude_guard_requests_total\{route="proxy"/);
+        },
+      );
+    });
   });
 }
 

@@ -6,6 +6,7 @@ import {
   exampleMetrics,
   honoMetricsHandler,
   isDemoFault,
+  type DemoFaultName,
   type ExampleUpstream,
 } from '@claude-guard/example-shared';
 import { claudeGuard, claudeGuardErrorHandler, claudeProxy } from '@claude-guard/hono';
@@ -41,14 +42,25 @@ function limitBody(guard: ClaudeGuard, maxSize: number): MiddlewareHandler {
 /**
  * The example's routes: the passthrough, a handler wrapping its own Claude call, health,
  * breaker status, the demo page and (with the embedded fake only) its fault controls.
+ * `applyDemoFault` queues a fault on an embedded fake that runs outside this app (on workerd, the
+ * fake runs beside the worker); without it, the controls drive `upstream.fake`.
  *
  * @example
  * ```ts
  * serve({ fetch: createHonoExample({ guard, upstream, model: 'claude-sonnet-5' }).fetch, port: 3000 });
  * ```
  */
-export function createHonoExample(options: { guard: ClaudeGuard; upstream: ExampleUpstream; model: string }): Hono {
+export function createHonoExample(options: {
+  guard: ClaudeGuard;
+  upstream: ExampleUpstream;
+  model: string;
+  applyDemoFault?: ((name: DemoFaultName) => Promise<void>) | undefined;
+}): Hono {
   const { guard, upstream, model } = options;
+  const fake = upstream.fake;
+  const applyDemoFault =
+    options.applyDemoFault ??
+    (fake ? (name: DemoFaultName) => Promise.resolve(DEMO_FAULTS[name].apply(fake)) : undefined);
   const app = new Hono();
   app.onError(claudeGuardErrorHandler(guard));
 
@@ -57,7 +69,7 @@ export function createHonoExample(options: { guard: ClaudeGuard; upstream: Examp
   // Anyone may read this: key, state and a whole-second wait per breaker. guard.status() (counts,
   // exact timings) belongs behind your own access control.
   app.get('/guard/status', (c) =>
-    c.json({ upstream: upstream.fake ? 'fake-anthropic' : 'anthropic', ...guard.publicStatus() }),
+    c.json({ upstream: applyDemoFault ? 'fake-anthropic' : 'anthropic', ...guard.publicStatus() }),
   );
   // Prometheus text: route, model and breaker names, never a request, a prompt or a key. In production,
   // serve it where only your scraper reaches.
@@ -75,15 +87,14 @@ export function createHonoExample(options: { guard: ClaudeGuard; upstream: Examp
     return c.json({ text, request_id: c.var.claude.requestId });
   });
 
-  const fake = upstream.fake;
-  if (fake) {
+  if (applyDemoFault) {
     app.get('/demo/faults', (c) =>
       c.json(Object.fromEntries(Object.entries(DEMO_FAULTS).map(([name, fault]) => [name, fault.label]))),
     );
     app.post('/demo/fault', limitBody(guard, FAULT_BODY_LIMIT), async (c) => {
       const name: unknown = ((await c.req.json().catch(() => null)) as { fault?: unknown } | null)?.fault;
       if (!isDemoFault(name)) return c.json({ error: 'unknown fault' }, 400);
-      DEMO_FAULTS[name].apply(fake);
+      await applyDemoFault(name);
       return c.json({ queued: name });
     });
   }

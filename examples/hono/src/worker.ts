@@ -2,11 +2,12 @@
  * The Hono example as a Cloudflare Worker: the module `workerd` (and Wrangler) load. The same app and
  * routes as on Node; the environment variables arrive as the worker's text bindings (see
  * `workerd.capnp`). A worker cannot listen on a socket, so it never embeds the fake: `start:workerd`
- * (`workerd-start.ts`) starts it beside workerd and passes its URL as `ANTHROPIC_BASE_URL`.
+ * (`workerd-start.ts`) starts it beside workerd, passes its URL as `ANTHROPIC_BASE_URL` and the
+ * address of its fault controls as `FAKE_ANTHROPIC_CONTROL_URL`, which the demo page's buttons reach.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { createClaudeGuard } from '@claude-guard/core';
-import { jsonLogger, readExampleConfig } from '@claude-guard/example-shared';
+import { jsonLogger, readExampleConfig, type DemoFaultName } from '@claude-guard/example-shared';
 import type { Hono } from 'hono';
 import { createHonoExample } from './app.js';
 
@@ -34,7 +35,17 @@ function createWorkerApp(bindings: ExampleBindings): Hono {
     description: `the Claude API at ${client.baseURL}`,
     close: async () => {},
   };
-  return createHonoExample({ guard, upstream, model: config.model });
+  const control = env['FAKE_ANTHROPIC_CONTROL_URL'];
+  const applyDemoFault = control
+    ? async (name: DemoFaultName) => {
+        const answer = await fetch(new URL('/demo/fault', control), {
+          method: 'POST',
+          body: JSON.stringify({ fault: name }),
+        });
+        if (!answer.ok) throw new Error(`fake-anthropic's controls answered ${answer.status}`);
+      }
+    : undefined;
+  return createHonoExample({ guard, upstream, model: config.model, applyDemoFault });
 }
 
 export default {
