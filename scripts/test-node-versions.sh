@@ -13,6 +13,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 versions="${NODE_VERSIONS:-22 24}"
+failed=""
 for version in $versions; do
   bin="$PWD/test/runtimes/node_modules/node$version/bin"
   if [ ! -x "$bin/node" ]; then
@@ -21,9 +22,18 @@ for version in $versions; do
   fi
   echo "== Node $("$bin/node" --version)"
   started=$(date +%s)
-  PATH="$bin:$PATH" "$bin/node" node_modules/vitest/vitest.mjs run \
+  # Every version runs even when one fails; the script fails at the end if any did.
+  if PATH="$bin:$PATH" "$bin/node" node_modules/vitest/vitest.mjs run \
     --project core --project hono --project express --project fake-anthropic --project integration \
     --exclude 'test/e2e/**' --exclude 'test/packaging/**' --exclude 'test/docs/**' --exclude 'test/scripts/**' \
-    --exclude 'test/bench-smoke.test.ts' "$@"
-  echo "== Node $("$bin/node" --version): $(($(date +%s) - started)) s"
+    --exclude 'test/bench-smoke.test.ts' "$@"; then
+    echo "== Node $("$bin/node" --version): passed in $(($(date +%s) - started)) s"
+  else
+    echo "== Node $("$bin/node" --version): FAILED after $(($(date +%s) - started)) s"
+    failed="$failed $version"
+  fi
 done
+if [ -n "$failed" ]; then
+  echo "test-node-versions: failed on Node$failed" >&2
+  exit 1
+fi
