@@ -22,8 +22,8 @@ const server = Bun.serve({
   fetch: (request) => app.fetch(request),
   port: runtime.config.port,
   hostname: runtime.config.host,
-  // Bun closes a connection after 10 s without traffic by default: a non-streaming call may wait on
-  // Claude longer than that. The guard's deadline bounds every request instead.
+  // By default Bun ends a response that sends nothing for 10 s, and the guard's heartbeats come every
+  // 15 s (stream.heartbeatMs): a quiet stream would be cut. The guard's deadline bounds every request.
   idleTimeout: 0,
 });
 announce('Bun', `http://${runtime.config.host}:${server.port}`, runtime.upstream.description);
