@@ -70,7 +70,7 @@ export function jsonResponse(body: unknown, headers: Headers): Response {
  *
  * @example
  * ```ts
- * forwardUpstreamHeaders(upstream.headers, headers, runtime.guard.secrets);
+ * forwardUpstreamHeaders(upstream.headers, headers, route.secrets);
  * ```
  */
 export function forwardUpstreamHeaders(from: Headers, to: Headers, secrets: readonly string[] = []): void {
