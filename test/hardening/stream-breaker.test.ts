@@ -6,6 +6,7 @@ import {
   MODEL,
   SseReader,
   healthyMessage,
+  messageStart,
   sse,
   startHostileUpstream,
   startStack,
@@ -44,19 +45,7 @@ function delta(text: string): string {
 function slowEndlessStream(res: ServerResponse): void {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'request-id': 'req_slow01' });
   res.write(
-    sse('message_start', {
-      type: 'message_start',
-      message: {
-        id: 'msg_1',
-        type: 'message',
-        role: 'assistant',
-        content: [],
-        model: MODEL,
-        stop_reason: null,
-        stop_sequence: null,
-        usage: { input_tokens: 3, output_tokens: 1 },
-      },
-    }) +
+    messageStart() +
       sse('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }) +
       delta('first'),
   );

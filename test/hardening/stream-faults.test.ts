@@ -1,14 +1,15 @@
-import type { ServerResponse } from 'node:http';
 import { constants, createGzip } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ADAPTERS,
   healthyStream,
+  messageStart,
   json,
   names,
   params,
   readSse,
   sse,
+  sseHead,
   startHostileUpstream,
   startStack,
   type HostileUpstream,
@@ -36,27 +37,6 @@ afterEach(async () => {
   await upstream?.close();
   upstream = undefined;
 });
-
-function sseHead(res: ServerResponse, extra: Record<string, string> = {}): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'request-id': 'req_hostile01', ...extra });
-}
-
-function messageStart(padding = ''): string {
-  return sse('message_start', {
-    type: 'message_start',
-    message: {
-      id: 'msg_1',
-      type: 'message',
-      role: 'assistant',
-      content: [],
-      model: 'claude-sonnet-5',
-      stop_reason: null,
-      stop_sequence: null,
-      usage: { input_tokens: 3, output_tokens: 1 },
-      ...(padding ? { padding } : {}),
-    },
-  });
-}
 
 const BLOCK_START = sse('content_block_start', {
   type: 'content_block_start',
@@ -287,7 +267,7 @@ describe.each(ADAPTERS)('stream faults are upstream faults (%s)', (adapter) => {
 
     it('a corrupt gzip body is retried, then 502 saying it could not be decoded', async () => {
       const s = await start(({ res }) => {
-        sseHead(res, { 'content-encoding': 'gzip' });
+        sseHead(res, 'req_hostile01', { 'content-encoding': 'gzip' });
         res.end(Buffer.from('this is not gzip, whatever the header says'));
       });
 
@@ -303,7 +283,7 @@ describe.each(ADAPTERS)('stream faults are upstream faults (%s)', (adapter) => {
 
     it('a gzip body that turns corrupt after the commit ends with an error that says so', async () => {
       const s = await start(({ res }) => {
-        sseHead(res, { 'content-encoding': 'gzip' });
+        sseHead(res, 'req_hostile01', { 'content-encoding': 'gzip' });
         const gzip = createGzip();
         gzip.on('data', (chunk: Buffer) => res.write(chunk));
         gzip.write(messageStart() + BLOCK_START + delta('Hi'));

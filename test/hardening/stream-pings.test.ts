@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ADAPTERS,
@@ -11,6 +10,7 @@ import {
   params,
   readSse,
   sse,
+  sseHead,
   startHostileUpstream,
   startStack,
   type HostileUpstream,
@@ -35,10 +35,6 @@ afterEach(async () => {
   await upstream?.close();
   upstream = undefined;
 });
-
-function sseHead(res: ServerResponse): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'request-id': 'req_pings01' });
-}
 
 type Route = 'passthrough' | 'chat';
 const ROUTES: readonly Route[] = ['passthrough', 'chat'];
@@ -65,7 +61,7 @@ describe.each(ADAPTERS)('pings before the commit cost nothing (%s)', (adapter) =
 
   it('pings before the first data event are dropped, not kept and replayed at the commit', async () => {
     const s = await start(({ res }) => {
-      sseHead(res);
+      sseHead(res, 'req_pings01');
       res.write(PING.repeat(2_000));
       setTimeout(() => res.end(healthyStream('after the pings')), 20);
     });
@@ -82,7 +78,7 @@ describe.each(ADAPTERS)('pings before the commit cost nothing (%s)', (adapter) =
 
   it('events with no name before the first data event are dropped too', async () => {
     const s = await start(({ res }) => {
-      sseHead(res);
+      sseHead(res, 'req_pings01');
       res.write('data: {"type":"nameless"}\n\n'.repeat(500));
       res.end(healthyStream('named'));
     });
@@ -96,7 +92,7 @@ describe.each(ADAPTERS)('pings before the commit cost nothing (%s)', (adapter) =
   describe.each(ROUTES)('%s', (route) => {
     it('a ping flood never commits: the first-event timeout fires on each attempt, then 504', async () => {
       const s = await start(({ res }) => {
-        sseHead(res);
+        sseHead(res, 'req_pings01');
         floodPings(res);
       }, 300);
 
@@ -120,7 +116,7 @@ describe.each(ADAPTERS)('pings before the commit cost nothing (%s)', (adapter) =
     it('thousands of events in one chunk after the commit all arrive, in order', async () => {
       const DELTAS = 3_000;
       const s = await start(({ res }) => {
-        sseHead(res);
+        sseHead(res, 'req_pings01');
         const whole = healthyStream('x');
         const cut = whole.indexOf('event: content_block_delta');
         const end = whole.indexOf('event: content_block_stop');

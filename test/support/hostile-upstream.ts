@@ -105,22 +105,33 @@ export function sse(event: string, data: unknown): string {
   return `event: ${event}\ndata: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
 }
 
+/** Answers 200 `text/event-stream` with a well-formed `request-id`, plus any `extra` headers. */
+export function sseHead(res: ServerResponse, requestId = 'req_hostile01', extra: Record<string, string> = {}): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'request-id': requestId, ...extra });
+}
+
+/** A valid `message_start` event; `padding` (when given) makes it as large as a test needs. */
+export function messageStart(padding = ''): string {
+  return sse('message_start', {
+    type: 'message_start',
+    message: {
+      id: 'msg_1',
+      type: 'message',
+      role: 'assistant',
+      content: [],
+      model: 'claude-sonnet-5',
+      stop_reason: null,
+      stop_sequence: null,
+      usage: { input_tokens: 3, output_tokens: 1 },
+      ...(padding ? { padding } : {}),
+    },
+  });
+}
+
 /** The events of a complete, healthy one-delta stream. */
 export function healthyStream(text = 'Hello'): string {
   return [
-    sse('message_start', {
-      type: 'message_start',
-      message: {
-        id: 'msg_1',
-        type: 'message',
-        role: 'assistant',
-        content: [],
-        model: 'claude-sonnet-5',
-        stop_reason: null,
-        stop_sequence: null,
-        usage: { input_tokens: 3, output_tokens: 1 },
-      },
-    }),
+    messageStart(),
     sse('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
     sse('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }),
     sse('content_block_stop', { type: 'content_block_stop', index: 0 }),

@@ -42,6 +42,8 @@ export {
   type HostileHandler,
   type HostileRequest,
   type HostileUpstream,
+  messageStart,
+  sseHead,
 } from './hostile-upstream.js';
 export {
   activeResources,
