@@ -38,6 +38,11 @@ export interface ClaudeGuardErrorInit {
   headers?: Record<string, string>;
   attempts?: number;
   upstreamRequestId?: string | undefined;
+  /**
+   * The foreign error behind a sanitized `internal-error` (a bug in the caller's code): never sent,
+   * only logged (`guard.reportError`).
+   */
+  cause?: unknown;
 }
 
 /**
@@ -72,7 +77,7 @@ export class ClaudeGuardError extends Error {
   requestIdHeader: string | undefined;
 
   constructor(init: ClaudeGuardErrorInit) {
-    super(init.message);
+    super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
     this.status = init.status;
     this.type = init.type;
     this.outcome = init.outcome;

@@ -4,6 +4,7 @@ import { GuardEvents, type GuardEventListener } from './events.js';
 import { ClaudeGuardError, isClaudeGuardError } from './guard-error.js';
 import type { BeginInput, BeginResult, HeaderReader } from './guarded-call.js';
 import { beginRequest, type GuardedRequest } from './guarded-request.js';
+import type { GuardLogger } from './logger.js';
 import {
   MountedRoutes,
   normalizeGuardOptions,
@@ -17,6 +18,7 @@ import { errorResponse } from './response.js';
 import type { AttemptContext } from './retry-loop.js';
 import { createRetryBudget } from './retry-budget.js';
 import { createRouteRuntime, type GuardRuntime } from './route-runtime.js';
+import { findSecrets } from './secret-scan.js';
 
 /**
  * Every breaker's state, counts, options and exact timing: for your own monitoring, behind your
@@ -104,6 +106,23 @@ export interface ClaudeGuard {
    * ```
    */
   errorResponse(error: unknown, headers?: HeaderReader): Response;
+  /**
+   * Logs an error that is not the guard's and that was answered with the sanitized 500 (a bug in a
+   * handler, a library's `TypeError`): once per error object however many handlers see it, at error
+   * level (`logger.error`, else `warn`, else `info`), with its name, message and stack, the guard's API
+   * key and anything shaped like an Anthropic key redacted. `context` ties it to the request's log
+   * line. Nothing of it reaches the client. {@link ClaudeGuard.errorResponse} calls it for such errors,
+   * and so do the adapters' error handlers and guarded routes.
+   *
+   * @example
+   * ```ts
+   * app.onError((error, c) => {
+   *   guard.reportError(error, { route: 'chat' }); // { route, requestId, err: { type, message, stack } }
+   *   return c.text('Internal Server Error', 500);
+   * });
+   * ```
+   */
+  reportError(error: unknown, context?: { route?: string; requestId?: string }): void;
   /** Subscribes to typed events; returns the unsubscribe function. */
   on(listener: GuardEventListener): () => void;
   /** Full detail (counts, options, exact timings): keep it behind your own access control. */
@@ -166,6 +185,26 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
     return guarded;
   };
 
+  // Errors already logged: an error seen by a guarded route and then by an error handler is logged once.
+  const reported = new WeakSet<object>();
+  const reportError = (error: unknown, context: { route?: string; requestId?: string } = {}): void => {
+    const logger = config.logger;
+    const behind = unexpectedBehind(error);
+    if (!logger || behind === undefined) return;
+    const unexpected = behind.value;
+    if (typeof unexpected === 'object' && unexpected !== null) {
+      if (reported.has(unexpected)) return;
+      reported.add(unexpected);
+    }
+    const record = { ...context, err: describeError(unexpected, runtime.secrets) };
+    const message = 'claude-guard unexpected error';
+    // `error` is in GuardLogger only once levels land there; console and pino have it.
+    const withError = logger as GuardLogger & { error?: GuardLogger['info'] };
+    if (withError.error) withError.error(record, message);
+    else if (logger.warn) logger.warn(record, message);
+    else logger.info(record, message);
+  };
+
   return {
     route: (routeOptions) => route(routeOptions),
     async run(target, fn, runOptions) {
@@ -180,16 +219,20 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
         call.end(200);
         return result;
       } catch (error) {
+        // The caller gets the sanitized error only: a bug of its own is logged here, with its stack.
+        reportError(error, { route: guarded.name, requestId: call.requestId });
         throw call.endWithError(error);
       }
     },
     errorResponse(error, headers = NO_HEADERS) {
+      reportError(error);
       const guardError = isClaudeGuardError(error) ? error : internalError();
       return errorResponse(guardError, {
         requestId: guardError.requestId ?? resolveRequestId(headers.get(config.requestIdHeader), runtime.nextRequestId),
         requestIdHeader: guardError.requestIdHeader ?? config.requestIdHeader,
       });
     },
+    reportError,
     on: (listener) => events.on(listener),
     status: () => ({ breakers: runtime.breakers.snapshot() }),
     publicStatus: () => ({ breakers: runtime.breakers.publicSnapshot() }),
@@ -205,4 +248,35 @@ function internalError(): ClaudeGuardError {
     message: 'Internal server error',
     outcome: 'internal-error',
   });
+}
+
+/**
+ * The error a 500 hides: `error` itself when it is not the guard's, the `cause` of the guard's own
+ * `internal-error` (a bug inside `claude.run(fn)`), or none for the guard's other errors.
+ */
+function unexpectedBehind(error: unknown): { value: unknown } | undefined {
+  if (!isClaudeGuardError(error)) return { value: error };
+  return error.outcome === 'internal-error' && error.cause !== undefined ? { value: error.cause } : undefined;
+}
+
+// Stacks are scanned whole (up to this much) and logged up to half of it.
+const MAX_SCANNED_CHARS = 32_768;
+const MAX_LOGGED_CHARS = 16_384;
+
+/** An error's name, message and stack for a log line, secrets redacted; any thrown value. */
+function describeError(error: unknown, secrets: readonly string[]): { type: string; message: string; stack?: string } {
+  if (!(error instanceof Error)) return { type: typeof error, message: redactForLog(String(error), secrets) };
+  const described = { type: error.name, message: redactForLog(error.message, secrets) };
+  return typeof error.stack === 'string' ? { ...described, stack: redactForLog(error.stack, secrets) } : described;
+}
+
+function redactForLog(text: string, secrets: readonly string[]): string {
+  const scanned = text.slice(0, MAX_SCANNED_CHARS);
+  let redacted = '';
+  let at = 0;
+  for (const [start, end] of findSecrets(scanned, secrets)) {
+    redacted += `${scanned.slice(at, start)}[redacted]`;
+    at = end;
+  }
+  return (redacted + scanned.slice(at)).slice(0, MAX_LOGGED_CHARS);
 }
