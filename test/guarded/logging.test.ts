@@ -8,6 +8,7 @@ const FIELDS = [
   'cacheReadInputTokens',
   'commitMs',
   'durationMs',
+  'errorCode',
   'firstByteMs',
   'inputTokens',
   'model',
@@ -18,6 +19,7 @@ const FIELDS = [
   'sdkVersion',
   'status',
   'stream',
+  'upstreamMessage',
   'upstreamRequestId',
 ];
 

@@ -113,4 +113,14 @@ describe('packages/core/README.md options table', () => {
 function isOption(name: string): boolean {
   return /^(deadline|retry|retryBudget|breaker|stream|proxy)\./.test(name) || ROOT_LEVEL.has(name);
 }
-const ROOT_LEVEL = new Set(['client', 'requestIdHeader', 'logger', 'onEvent', 'clock', 'random', 'route', 'fallback']);
+const ROOT_LEVEL = new Set([
+  'client',
+  'requestIdHeader',
+  'forwardUpstreamClientErrors',
+  'logger',
+  'onEvent',
+  'clock',
+  'random',
+  'route',
+  'fallback',
+]);

@@ -19,6 +19,10 @@ export type GuardEvent =
       kind: string;
       status: number | undefined;
       transient: boolean;
+      /** The upstream's own message for this attempt's failure, redacted; `undefined` when it sent none. */
+      upstreamMessage: string | undefined;
+      /** The upstream error's `error.details.error_code`, when it had one. */
+      errorCode: string | undefined;
     }
   | { type: 'retry'; route: string; requestId: string; attempt: number; delayMs: number }
   | {

@@ -46,4 +46,12 @@ export interface RequestLogRecord {
   /** Milliseconds from the request's start to a stream's commit (its 200 going out). */
   commitMs: number | undefined;
   sdkVersion: string;
+  /**
+   * The upstream's own message for the failure that ended the request (a field-level 400, say),
+   * redacted like everything upstream-originated; `undefined` when it sent none. A client of a
+   * guarded route sees it only with `forwardUpstreamClientErrors`.
+   */
+  upstreamMessage: string | undefined;
+  /** `error.details.error_code` of that failure (`enforced_spend_limit_reached`, ...), when it had one. */
+  errorCode: string | undefined;
 }

@@ -38,6 +38,7 @@ describe('guard options', () => {
     expect(config.retryBudget).toEqual(DEFAULTS.retryBudget);
     expect(config.proxy).toEqual(DEFAULTS.proxy);
     expect(config.requestIdHeader).toBe('x-request-id');
+    expect(config.forwardUpstreamClientErrors).toBe(false);
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.retry)).toBe(true);
   });
@@ -146,6 +147,7 @@ describe('route options', () => {
     ['breaker.volumeThreshold', { route: 'chat', breaker: { volumeThreshold: 0.5 } }],
     ['breaker.minTrialBudgetMs', { route: 'chat', deadline: { defaultMs: 1_000 }, breaker: { minTrialBudgetMs: 800 } }],
     ['proxy.maxBodyBytes', { route: 'chat', proxy: { maxBodyBytes: -1 } }],
+    ['forwardUpstreamClientErrors', { route: 'chat', forwardUpstreamClientErrors: 'yes' as unknown as boolean }],
   ])('rejects a bad %s with a TypeError naming it, through guard.route()', (option, options) => {
     const guard = makeGuard({});
     expectNamed(() => guard.route(options), option);
@@ -175,6 +177,22 @@ describe('route options', () => {
     expect(normalizeRouteOptions(guardConfig, { route: 'c', breaker: { minTrialBudgetMs: 0 } }).breaker).toMatchObject({
       minTrialBudgetMs: 0,
     });
+  });
+
+  it("forwards upstream 4xx messages on a guarded route only when it or the guard opts in, apart from the passthrough's", () => {
+    expect(normalizeRouteOptions(guardConfig, { route: 'a' })).toMatchObject({
+      forwardUpstreamClientErrors: false,
+      proxy: { forwardUpstreamClientErrors: true },
+    });
+    const optedIn = normalizeGuardOptions({ client, forwardUpstreamClientErrors: true });
+    expect(normalizeRouteOptions(optedIn, { route: 'a' }).forwardUpstreamClientErrors).toBe(true);
+    expect(
+      normalizeRouteOptions(optedIn, { route: 'b', forwardUpstreamClientErrors: false }).forwardUpstreamClientErrors,
+    ).toBe(false);
+    expectNamed(
+      () => normalizeGuardOptions({ client, forwardUpstreamClientErrors: 1 as unknown as boolean }),
+      'forwardUpstreamClientErrors',
+    );
   });
 
   it('a route may clear an inherited attemptTimeoutMs or maxTokensCap', () => {
@@ -309,6 +327,7 @@ describe('unknown options', () => {
       },
       stream: { firstEventTimeoutMs: 1_000, idleTimeoutMs: 1_000, heartbeatMs: 500, maxEventBytes: 1_024 },
       proxy: { maxBodyBytes: 1_024, allowedModels: ['m'], maxTokensCap: 10, forwardUpstreamClientErrors: false },
+      forwardUpstreamClientErrors: true,
       // A logger carries its own keys; they are not options.
       logger: Object.assign(Object.create(console) as Console, { level: 'debug' }),
       onEvent: () => undefined,
@@ -323,6 +342,7 @@ describe('unknown options', () => {
         breaker: { key: 'chat-key', resetTimeout: 1_000 },
         stream: { heartbeatMs: 1_000 },
         proxy: { maxTokensCap: 5 },
+        forwardUpstreamClientErrors: false,
         fallback: { model: 'claude-haiku-4-5' },
       }),
     ).not.toThrow();

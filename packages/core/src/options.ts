@@ -135,6 +135,12 @@ export interface ClaudeGuardOptions {
   breaker?: Omit<BreakerOptions, 'key'>;
   stream?: StreamOptions;
   proxy?: ProxyOptions;
+  /**
+   * Guarded routes (`claudeGuard`, `guard.run`): answer an upstream 4xx with the upstream's own
+   * message (redacted) instead of the guard's wording. The log line and events carry it either
+   * way. The passthrough's own is `proxy.forwardUpstreamClientErrors`. Default `false`.
+   */
+  forwardUpstreamClientErrors?: boolean;
   /** pino- or console-compatible; one line per request. Default: none. */
   logger?: GuardLogger | undefined;
   /** Typed events: attempts, retries, breaker transitions, ... */
@@ -162,6 +168,8 @@ export interface RouteOptions {
   breaker?: BreakerOptions;
   stream?: StreamOptions;
   proxy?: ProxyOptions;
+  /** Overrides the guard's `forwardUpstreamClientErrors` for this route's handler calls. */
+  forwardUpstreamClientErrors?: boolean;
   /** What to answer when the breaker is open or retries are exhausted (non-streaming calls). */
   fallback?: RouteFallback | undefined;
 }
@@ -175,6 +183,7 @@ export interface GuardConfig {
   readonly breaker: Required<Omit<BreakerOptions, 'key'>>;
   readonly stream: Required<StreamOptions>;
   readonly proxy: NormalizedProxy;
+  readonly forwardUpstreamClientErrors: boolean;
   readonly logger: GuardLogger | undefined;
   readonly onEvent: GuardEventListener | undefined;
   readonly requestIdHeader: string;
@@ -206,6 +215,8 @@ export interface RouteConfig {
   readonly breaker: Required<BreakerOptions>;
   readonly stream: Required<StreamOptions>;
   readonly proxy: NormalizedProxy;
+  /** Handler calls answer an upstream 4xx with its own message (redacted). */
+  readonly forwardUpstreamClientErrors: boolean;
   readonly fallback: RouteFallback | undefined;
 }
 
@@ -238,6 +249,7 @@ export const DEFAULTS = {
     maxTokensCap: undefined,
     forwardUpstreamClientErrors: true,
   },
+  forwardUpstreamClientErrors: false,
   requestIdHeader: 'x-request-id',
 } as const;
 
@@ -295,6 +307,7 @@ const GUARD_KEYS: KnownKeys<ClaudeGuardOptions> = {
   breaker: true,
   stream: true,
   proxy: true,
+  forwardUpstreamClientErrors: true,
   logger: true,
   onEvent: true,
   requestIdHeader: true,
@@ -308,6 +321,7 @@ const ROUTE_KEYS: KnownKeys<RouteOptions> = {
   breaker: true,
   stream: true,
   proxy: true,
+  forwardUpstreamClientErrors: true,
   fallback: true,
 };
 
@@ -618,6 +632,11 @@ export function normalizeGuardOptions(options: ClaudeGuardOptions): GuardConfig 
     breaker: normalizeBreaker('breaker', options.breaker, DEFAULTS.breaker, deadline.defaultMs),
     stream: normalizeStream('stream', options.stream, DEFAULTS.stream),
     proxy: normalizeProxy('proxy', options.proxy, DEFAULTS.proxy),
+    forwardUpstreamClientErrors: bool(
+      'forwardUpstreamClientErrors',
+      options.forwardUpstreamClientErrors,
+      DEFAULTS.forwardUpstreamClientErrors,
+    ),
     logger: options.logger,
     onEvent: options.onEvent,
     requestIdHeader: requestIdHeader.toLowerCase(),
@@ -659,6 +678,11 @@ export function normalizeRouteOptions(guard: GuardConfig, options: RouteOptions)
     breaker: Object.freeze({ key, ...normalizeBreaker('breaker', options.breaker, guard.breaker, deadline.defaultMs) }),
     stream: normalizeStream('stream', options.stream, guard.stream),
     proxy: normalizeProxy('proxy', options.proxy, guard.proxy),
+    forwardUpstreamClientErrors: bool(
+      'forwardUpstreamClientErrors',
+      options.forwardUpstreamClientErrors,
+      guard.forwardUpstreamClientErrors,
+    ),
     fallback: options.fallback,
   });
 }

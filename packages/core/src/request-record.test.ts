@@ -205,6 +205,16 @@ describe('RequestRecord', () => {
     });
   });
 
+  it("puts the failure's redacted upstream message and error code in the line and request-end", () => {
+    const key = 'sk-ant-api03-secret-key-0123456789';
+    const { record, lines, events } = recordAt({ now: 0 }, { secrets: [key] });
+    record.failed(failure({ status: 429, type: 'rate_limit_error', upstreamMessage: `spent ${key}`, errorCode: 'c' }));
+    record.end(429);
+    expect(lines[0]!.record).toMatchObject({ upstreamMessage: 'spent [redacted]', errorCode: 'c' });
+    expect(events.at(-1)).toMatchObject({ type: 'request-end', upstreamMessage: 'spent [redacted]', errorCode: 'c' });
+    expect(JSON.stringify([lines, events])).not.toContain(key);
+  });
+
   it('freezes outcome and failure once written', () => {
     const { record } = recordAt({ now: 0 });
     record.defaultOutcome('upstream-error');

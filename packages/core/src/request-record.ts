@@ -359,6 +359,8 @@ export class RequestRecord {
       firstByteMs: this.#firstUpstreamByteAt === undefined ? undefined : this.#firstUpstreamByteAt - started,
       commitMs: this.#committedAt === undefined ? undefined : this.#committedAt - started,
       sdkVersion: this.#sink.sdkVersion,
+      upstreamMessage: this.#failure?.upstreamMessage,
+      errorCode: this.#failure?.errorCode,
     };
   }
 }

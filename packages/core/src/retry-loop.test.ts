@@ -371,6 +371,8 @@ describe('RetryPolicy', () => {
       kind: 'http',
       status: 529,
       transient: true,
+      upstreamMessage: 'm',
+      errorCode: undefined,
     });
     expect(events.at(-1)).toMatchObject({
       type: 'request-end',

@@ -3,6 +3,7 @@ import { AttemptFailedError, BreakerOpenError, type BreakerState } from './break
 import { classifyFailure, type AttemptFailure, type ClassifyContext } from './classify.js';
 import { abortAsPromise, sleep, withTimeout, type Clock } from './clock.js';
 import type { Deadline } from './deadline.js';
+import { redactSecrets } from './error-body.js';
 import type { GuardEvent } from './events.js';
 import { breakerOpenError, wordFailure } from './failure-wording.js';
 import type { ClaudeGuardError, FailureOutcome } from './guard-error.js';
@@ -173,6 +174,11 @@ export class RetryPolicy {
           kind: failure.kind,
           status: failure.status,
           transient: failure.transient,
+          upstreamMessage:
+            failure.upstreamMessage === undefined
+              ? undefined
+              : redactSecrets(failure.upstreamMessage, this.#options.secrets),
+          errorCode: failure.errorCode,
         });
       }
       if (failure.kind === 'deadline') {

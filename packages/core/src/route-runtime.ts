@@ -34,7 +34,7 @@ export interface RouteRuntime {
   readonly secrets: readonly string[];
   /** Where the route's request records end: its name, clock, logger and events. */
   readonly records: RecordSink;
-  /** The retry policy of calls made by handlers: failures in our own words. */
+  /** The retry policy of calls made by handlers: failures in our own words, an upstream 4xx message only if the route opts in. */
   readonly retry: RetryPolicy;
   /** The passthrough's retry policy: the same, but an upstream 4xx message (redacted) is passed on if the route allows it. */
   readonly passthroughRetry: RetryPolicy;
@@ -68,7 +68,7 @@ export function createRouteRuntime(guard: GuardRuntime, config: RouteConfig): Ro
     attemptTimeoutMs: config.retry.attemptTimeoutMs,
     countRateLimits: breaker?.options.countRateLimits ?? false,
     secrets: guard.secrets,
-    forwardClientErrors: false,
+    forwardClientErrors: config.forwardUpstreamClientErrors,
   };
   return {
     config,
