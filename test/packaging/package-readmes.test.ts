@@ -118,6 +118,7 @@ const ROOT_LEVEL = new Set([
   'requestIdHeader',
   'forwardUpstreamClientErrors',
   'logger',
+  'logFormat',
   'onEvent',
   'clock',
   'random',

@@ -19,7 +19,7 @@ export type TestGuardOptions = Omit<ClaudeGuardOptions, 'client' | 'logger' | 'o
 
 /** One logger call, as the guard made it. */
 export interface LogCall {
-  level: 'info' | 'warn';
+  level: 'info' | 'warn' | 'error';
   record: RequestLogRecord;
   message: string | undefined;
 }
@@ -59,7 +59,7 @@ export interface TestGuard {
 
 /**
  * Creates a guard on an SDK client pointed at `upstreamUrl`, with {@link FAST_RETRY} under the test's
- * retry options, capturing its log lines (info and warn) and events.
+ * retry options, capturing its log lines (info, warn and error) and events.
  *
  * @example
  * ```ts
@@ -81,7 +81,7 @@ export function createTestGuard(options: TestGuardOptionsWithUpstream): TestGuar
     ...guardOptions,
     client,
     retry: { ...FAST_RETRY, ...guardOptions.retry },
-    logger: { info: log('info'), warn: log('warn') },
+    logger: { info: log('info'), warn: log('warn'), error: log('error') },
     onEvent: (event) => {
       counts.events += 1;
       counts.byType.set(event.type, (counts.byType.get(event.type) ?? 0) + 1);

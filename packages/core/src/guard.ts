@@ -4,7 +4,7 @@ import { GuardEvents, type GuardEventListener } from './events.js';
 import { ClaudeGuardError, isClaudeGuardError } from './guard-error.js';
 import type { BeginInput, BeginResult, HeaderReader } from './guarded-call.js';
 import { beginRequest, type GuardedRequest } from './guarded-request.js';
-import type { GuardLogger } from './logger.js';
+import { LogWriter } from './logger.js';
 import {
   MountedRoutes,
   normalizeGuardOptions,
@@ -167,6 +167,7 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
     nextRequestId: createRequestIdGenerator(),
     sdkVersion: SDK_VERSION,
     secrets: typeof apiKey === 'string' && apiKey.length > 0 ? [apiKey] : [],
+    log: config.logger ? new LogWriter(config.logger, config.logFormat) : undefined,
   };
   const byName = new Map<string, GuardedRoute>();
   const mounted = new MountedRoutes();
@@ -188,21 +189,17 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
   // Errors already logged: an error seen by a guarded route and then by an error handler is logged once.
   const reported = new WeakSet<object>();
   const reportError = (error: unknown, context: { route?: string; requestId?: string } = {}): void => {
-    const logger = config.logger;
+    const log = runtime.log;
     const behind = unexpectedBehind(error);
-    if (!logger || behind === undefined) return;
+    if (!log || behind === undefined) return;
     const unexpected = behind.value;
     if (typeof unexpected === 'object' && unexpected !== null) {
       if (reported.has(unexpected)) return;
       reported.add(unexpected);
     }
     const record = { ...context, err: describeError(unexpected, runtime.secrets) };
-    const message = 'claude-guard unexpected error';
-    // `error` is in GuardLogger only once levels land there; console and pino have it.
-    const withError = logger as GuardLogger & { error?: GuardLogger['info'] };
-    if (withError.error) withError.error(record, message);
-    else if (logger.warn) logger.warn(record, message);
-    else logger.info(record, message);
+    // At error level (else warn, else info), one JSON line with a console.
+    log.write('error', record, 'claude-guard unexpected error');
   };
 
   return {

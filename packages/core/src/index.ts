@@ -47,7 +47,7 @@ export type { AnthropicErrorBody } from './error-body.js';
 export { errorResponse } from './response.js';
 export type { BreakerSnapshot, BreakerState, PublicBreakerStatus } from './breaker-registry.js';
 export type { GuardEvent, GuardEventListener } from './events.js';
-export type { GuardLogger, RequestLogRecord } from './logger.js';
+export type { GuardLogger, LogFormat, LogLevel, RequestLogger, RequestLogRecord } from './logger.js';
 export type { StreamFormat } from './stream-engine.js';
 export type { FallbackContext, RouteFallback } from './fallback.js';
 export type { Clock, TimerHandle } from './clock.js';

@@ -39,6 +39,7 @@ describe('guard options', () => {
     expect(config.proxy).toEqual(DEFAULTS.proxy);
     expect(config.requestIdHeader).toBe('x-request-id');
     expect(config.forwardUpstreamClientErrors).toBe(false);
+    expect(config.logFormat).toBe('auto');
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.retry)).toBe(true);
   });
@@ -51,6 +52,9 @@ describe('guard options', () => {
 
   it.each<[string, Partial<ClaudeGuardOptions>]>([
     ['deadline.maxMs', { deadline: { maxMs: 0 } }],
+    ['logFormat', { logFormat: 'text' as unknown as 'json' }],
+    ['logger', { logger: { warn: () => undefined } as unknown as Console }],
+    ['logger', { logger: 'console' as unknown as Console }],
     ['deadline.maxMs', { deadline: { maxMs: Number.POSITIVE_INFINITY } }],
     ['deadline.defaultMs', { deadline: { defaultMs: -1 } }],
     ['deadline.defaultMs', { deadline: { defaultMs: Number.NaN } }],
@@ -330,6 +334,7 @@ describe('unknown options', () => {
       forwardUpstreamClientErrors: true,
       // A logger carries its own keys; they are not options.
       logger: Object.assign(Object.create(console) as Console, { level: 'debug' }),
+      logFormat: 'json',
       onEvent: () => undefined,
       requestIdHeader: 'x-correlation-id',
       random: () => 0.5,

@@ -2,7 +2,7 @@ import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { DEFAULT_DEADLINE_HEADERS } from './deadline-header.js';
 import type { GuardEventListener } from './events.js';
-import type { GuardLogger } from './logger.js';
+import type { GuardLogger, LogFormat } from './logger.js';
 import type { RetryBudgetOptions } from './retry-budget.js';
 import type { RouteFallback } from './fallback.js';
 import type { ClaudeClient } from './claude-client.js';
@@ -141,8 +141,13 @@ export interface ClaudeGuardOptions {
    * way. The passthrough's own is `proxy.forwardUpstreamClientErrors`. Default `false`.
    */
   forwardUpstreamClientErrors?: boolean;
-  /** pino- or console-compatible; one line per request. Default: none. */
+  /** pino- or console-compatible; one line per request, at its level. Default: none. */
   logger?: GuardLogger | undefined;
+  /**
+   * How lines reach `logger`: `object` (`info(record, message)`), `json` (one JSON string per line)
+   * or `auto` (`json` for a console, `object` otherwise). Default `auto`.
+   */
+  logFormat?: LogFormat;
   /** Typed events: attempts, retries, breaker transitions, ... */
   onEvent?: GuardEventListener | undefined;
   /** Header carrying the correlation id. Default `x-request-id`. */
@@ -185,6 +190,7 @@ export interface GuardConfig {
   readonly proxy: NormalizedProxy;
   readonly forwardUpstreamClientErrors: boolean;
   readonly logger: GuardLogger | undefined;
+  readonly logFormat: LogFormat;
   readonly onEvent: GuardEventListener | undefined;
   readonly requestIdHeader: string;
   readonly clock: Clock;
@@ -250,6 +256,7 @@ export const DEFAULTS = {
     forwardUpstreamClientErrors: true,
   },
   forwardUpstreamClientErrors: false,
+  logFormat: 'auto',
   requestIdHeader: 'x-request-id',
 } as const;
 
@@ -309,6 +316,7 @@ const GUARD_KEYS: KnownKeys<ClaudeGuardOptions> = {
   proxy: true,
   forwardUpstreamClientErrors: true,
   logger: true,
+  logFormat: true,
   onEvent: true,
   requestIdHeader: true,
   clock: true,
@@ -623,6 +631,17 @@ export function normalizeGuardOptions(options: ClaudeGuardOptions): GuardConfig 
   }
   if (options.random !== undefined && typeof options.random !== 'function')
     fail('random', 'a function', options.random);
+  const logger: unknown = options.logger;
+  if (
+    logger !== undefined &&
+    (typeof logger !== 'object' || logger === null || typeof (logger as GuardLogger).info !== 'function')
+  ) {
+    fail('logger', 'a logger with info() (pino, console)', typeof logger);
+  }
+  const logFormat = options.logFormat ?? DEFAULTS.logFormat;
+  if (logFormat !== 'auto' && logFormat !== 'object' && logFormat !== 'json') {
+    fail('logFormat', "'auto', 'object' or 'json'", logFormat);
+  }
   const deadline = normalizeDeadline('deadline', options.deadline, { ...DEFAULTS.deadline });
   return Object.freeze({
     client: options.client,
@@ -638,6 +657,7 @@ export function normalizeGuardOptions(options: ClaudeGuardOptions): GuardConfig 
       DEFAULTS.forwardUpstreamClientErrors,
     ),
     logger: options.logger,
+    logFormat,
     onEvent: options.onEvent,
     requestIdHeader: requestIdHeader.toLowerCase(),
     clock: options.clock ?? systemClock,

@@ -46,12 +46,15 @@ const PUBLIC_EXPORTS = [
   'GuardedClaude',
   'GuardedRoute',
   'HeaderReader',
+  'LogFormat',
+  'LogLevel',
   'MessageCreateParams',
   'MessageStreamParams',
   'ProxyOptions',
   'PublicBreakerStatus',
   'PublicGuardStatus',
   'RequestLogRecord',
+  'RequestLogger',
   'RetryBudget',
   'RetryBudgetOptions',
   'RetryOptions',
@@ -110,6 +113,7 @@ const INTERNAL = [
   'AttemptFailedError',
   'BreakerOpenError',
   'MountedRoutes',
+  'LogWriter',
 ];
 
 function declarations(file: string): string {

@@ -2,10 +2,11 @@ import { describe, expect, it, vi } from 'vitest';
 import type { AttemptFailure } from './classify.js';
 import { Deadline } from './deadline.js';
 import { GuardEvents, type GuardEvent } from './events.js';
-import type { RequestLogRecord } from './logger.js';
+import { LogWriter, type LogLevel, type RequestLogRecord } from './logger.js';
 import { RequestRecord, type RecordSink } from './request-record.js';
 
 interface Line {
+  level: LogLevel;
   record: RequestLogRecord;
   message: string | undefined;
 }
@@ -19,7 +20,14 @@ function recordAt(time: { now: number }, options: { deadline?: Deadline; secrets
     route: 'chat',
     sdkVersion: '1.14.0',
     now: () => time.now,
-    logger: { info: (record, message) => lines.push({ record: record as RequestLogRecord, message }) },
+    log: new LogWriter(
+      {
+        info: (record, message) => lines.push({ level: 'info', record: record as RequestLogRecord, message }),
+        warn: (record, message) => lines.push({ level: 'warn', record: record as RequestLogRecord, message }),
+        error: (record, message) => lines.push({ level: 'error', record: record as RequestLogRecord, message }),
+      },
+      'object',
+    ),
     events: hub,
     secrets: options.secrets ?? [],
   };
@@ -93,6 +101,30 @@ describe('RequestRecord', () => {
       commitMs: undefined,
       sdkVersion: '1.14.0',
     });
+  });
+
+  it.each<[string, { outcome?: string; status: number; failed?: boolean }, LogLevel]>([
+    ['a success', { status: 200 }, 'info'],
+    ['a client that left', { outcome: 'client-aborted', status: 499 }, 'info'],
+    ['a request the guard refused itself', { outcome: 'bad-request', status: 400 }, 'info'],
+    ['a 4xx from the upstream', { outcome: 'bad-request', status: 400, failed: true }, 'warn'],
+    ['an upstream failure', { outcome: 'upstream-error', status: 529, failed: true }, 'warn'],
+    ['an unreachable upstream', { outcome: 'upstream-unreachable', status: 502, failed: true }, 'warn'],
+    ['a stall', { outcome: 'stream-stalled', status: 200, failed: true }, 'warn'],
+    ['an attempt timeout', { outcome: 'attempt-timeout', status: 504, failed: true }, 'warn'],
+    ['a deadline', { outcome: 'deadline-exceeded', status: 504 }, 'warn'],
+    ['a breaker refusal', { outcome: 'breaker-open', status: 503 }, 'warn'],
+    ['a spent retry budget', { outcome: 'retry-budget-exhausted', status: 529, failed: true }, 'warn'],
+    ['a fallback', { outcome: 'fallback', status: 200, failed: true }, 'warn'],
+    ['an internal error', { outcome: 'internal-error', status: 500 }, 'error'],
+    ["a handler's own 404", { status: 404 }, 'info'],
+    ["a handler's own 500", { status: 500 }, 'warn'],
+  ])('writes %s at %s', (_what, end, level) => {
+    const { record, lines } = recordAt({ now: 0 });
+    if (end.failed) record.failed(failure({}));
+    if (end.outcome) record.setOutcome(end.outcome);
+    record.end(end.status);
+    expect(lines.map((line) => line.level)).toEqual([level]);
   });
 
   it('waits for every open stream before it ends', () => {
@@ -258,7 +290,7 @@ describe('RequestRecord', () => {
       route: 'r',
       sdkVersion: 'v',
       now: () => time.now,
-      logger: undefined,
+      log: undefined,
       events: hub,
       secrets: [],
     };

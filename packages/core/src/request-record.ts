@@ -3,7 +3,7 @@ import type { AttemptFailure } from './classify.js';
 import type { Deadline } from './deadline.js';
 import { redactSecrets } from './error-body.js';
 import type { GuardEvent } from './events.js';
-import type { GuardLogger, RequestLogRecord } from './logger.js';
+import type { LogLevel, LogWriter, RequestLogRecord } from './logger.js';
 
 /**
  * Token counts of one request, as the upstream reported them (`usage`); `undefined` until seen.
@@ -68,14 +68,15 @@ export interface RecordEvents {
  *
  * @example
  * ```ts
- * const sink: RecordSink = { route: 'chat', sdkVersion, now: clock.now, logger: console, events, secrets: [] };
+ * const sink: RecordSink = { route: 'chat', sdkVersion, now: clock.now, log: new LogWriter(console, 'auto'), events, secrets: [] };
  * ```
  */
 export interface RecordSink {
   readonly route: string;
   readonly sdkVersion: string;
   readonly now: () => number;
-  readonly logger: GuardLogger | undefined;
+  /** Where the line goes, at its level; `undefined`: the guard has no logger. */
+  readonly log: LogWriter | undefined;
   readonly events: RecordEvents;
   /** Redacted from an upstream message before it is kept. */
   readonly secrets: readonly string[];
@@ -89,6 +90,34 @@ interface UsageLike {
   output_tokens?: unknown;
   cache_read_input_tokens?: unknown;
   cache_creation_input_tokens?: unknown;
+}
+
+// Failures that are the upstream's or the deadline's, and the breaker's refusals: worth a warning.
+const WARN_OUTCOMES: ReadonlySet<string> = new Set([
+  'deadline-exceeded',
+  'upstream-error',
+  'upstream-unreachable',
+  'attempt-timeout',
+  'stream-stalled',
+  'breaker-open',
+  'retry-budget-exhausted',
+  // Answered, but only because the upstream failed.
+  'fallback',
+]);
+
+/**
+ * A line's level: `error` for an internal error; `warn` for upstream failures, breaker refusals,
+ * deadline expiries, fallbacks and a 4xx the upstream gave (a field the API refused); `info` for
+ * successes, a client that left, and a request the guard refused itself (a malformed body or
+ * deadline header: the client's business, not the service's).
+ */
+function levelOf(outcome: string, status: number, upstreamFailed: boolean): LogLevel {
+  if (outcome === 'internal-error') return 'error';
+  if (WARN_OUTCOMES.has(outcome)) return 'warn';
+  if (outcome === 'bad-request') return upstreamFailed ? 'warn' : 'info';
+  if (outcome === 'ok' || outcome === 'client-aborted') return 'info';
+  // Any other end (a handler's own error answer): by its status.
+  return status >= 500 ? 'warn' : 'info';
 }
 
 const count = (value: unknown): number | undefined =>
@@ -333,10 +362,10 @@ export class RequestRecord {
     const status = clientGone ? 499 : this.#endStatus;
     this.#status = status;
     this.#outcome ??= clientGone ? 'client-aborted' : status < 400 ? 'ok' : 'error';
-    const { logger, events } = this.#sink;
-    if (!logger && !events.active) return;
+    const { log, events } = this.#sink;
+    if (!log && !events.active) return;
     const line = this.#line(status, this.#outcome);
-    logger?.info(line, 'claude-guard request');
+    log?.write(levelOf(line.outcome, status, this.#failure !== undefined), line, 'claude-guard request');
     events.emit({ type: 'request-end', ...line });
   }
 

@@ -117,7 +117,7 @@ function call(
   );
   deadlines.push(deadline);
   const record = new RequestRecord(
-    { route: 'r', sdkVersion: 'test', now: () => Date.now(), logger: undefined, events: hub, secrets: [] },
+    { route: 'r', sdkVersion: 'test', now: () => Date.now(), log: undefined, events: hub, secrets: [] },
     options.requestId ?? 'cg_test',
     deadline,
   );

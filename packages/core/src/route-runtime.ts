@@ -4,6 +4,7 @@ import type { ClaudeClient } from './claude-client.js';
 import type { Clock } from './clock.js';
 import type { GuardEvents } from './events.js';
 import type { GuardConfig, RouteConfig } from './options.js';
+import type { LogWriter } from './logger.js';
 import type { RecordSink } from './request-record.js';
 import type { RetryBudget } from './retry-budget.js';
 import { RetryPolicy, type RetryPolicyOptions } from './retry-loop.js';
@@ -18,6 +19,8 @@ export interface GuardRuntime {
   readonly sdkVersion: string;
   /** Strings that must never reach a client or a log (the client's API key). */
   readonly secrets: readonly string[];
+  /** The guard's logger, at each line's level and in its format; `undefined`: no logger. */
+  readonly log: LogWriter | undefined;
 }
 
 /**
@@ -32,7 +35,7 @@ export interface RouteRuntime {
   readonly requestIdHeader: string;
   readonly nextRequestId: () => string;
   readonly secrets: readonly string[];
-  /** Where the route's request records end: its name, clock, logger and events. */
+  /** Where the route's request records end: its name, clock, log writer and events. */
   readonly records: RecordSink;
   /** The retry policy of calls made by handlers: failures in our own words, an upstream 4xx message only if the route opts in. */
   readonly retry: RetryPolicy;
@@ -49,7 +52,7 @@ export interface RouteRuntime {
  * ```
  */
 export function createRouteRuntime(guard: GuardRuntime, config: RouteConfig): RouteRuntime {
-  const { clock, client, logger, requestIdHeader } = guard.config;
+  const { clock, client, requestIdHeader } = guard.config;
   const breaker = config.breaker.enabled
     ? guard.breakers.get(config.breaker.key, config.route, config.breaker)
     : undefined;
@@ -81,7 +84,7 @@ export function createRouteRuntime(guard: GuardRuntime, config: RouteConfig): Ro
       route: config.route,
       sdkVersion: guard.sdkVersion,
       now: () => clock.now(),
-      logger,
+      log: guard.log,
       events: guard.events,
       secrets: guard.secrets,
     },

@@ -5,7 +5,7 @@ import { systemClock } from './clock.js';
 import { Deadline } from './deadline.js';
 import { GuardEvents, type GuardEvent } from './events.js';
 import type { ClaudeGuardError } from './guard-error.js';
-import type { RequestLogRecord } from './logger.js';
+import { LogWriter, type RequestLogRecord } from './logger.js';
 import { RequestRecord } from './request-record.js';
 import { RetryPolicy } from './retry-loop.js';
 import { startStream, type StreamAnswers, type StreamFormat } from './stream-engine.js';
@@ -149,7 +149,7 @@ function engine(
       route: 'chat',
       sdkVersion: 'test',
       now: () => Date.now(),
-      logger: { info: (line) => lines.push(line as RequestLogRecord) },
+      log: new LogWriter({ info: (line) => lines.push(line as RequestLogRecord) }, 'object'),
       events: hub,
       secrets: [],
     },
