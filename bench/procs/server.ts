@@ -68,10 +68,10 @@ app.post(
   '/guard/chat',
   express.json(),
   guardExpress.claudeGuard(guard, { route: 'express-chat' }),
-  async (req, res) => {
+  guardExpress.guarded(async (req, res) => {
     const message = await req.claude.messages.create(chatParams(String(req.body.message)));
     res.json({ text: textOf(message) });
-  },
+  }),
 );
 app.post('/v1/messages', guardExpress.claudeProxy(guard, { route: 'express-proxy' }));
 app.post('/naive/v1/messages', express.json({ limit: '1mb' }), async (req, res) => {

@@ -13,13 +13,18 @@ describe('express.json() in front of the passthrough', () => {
     for (const close of closers.splice(0)) await close();
   });
 
-  async function start() {
+  /**
+   * `route`: the parser on the passthrough's own route. `app`: mounted app-wide, it fails before Express
+   * has matched a route, so its errors are the guard's to answer only with `allRoutes`.
+   */
+  async function start(parser: 'route' | 'app' | 'app, allRoutes' = 'route') {
     const fake = await createFakeAnthropic();
     const guard = createClaudeGuard({ client: new Anthropic({ apiKey: 'k', baseURL: fake.url }) });
     const app = express();
-    app.use(express.json({ limit: '1kb' }));
-    app.post('/v1/messages', claudeProxy(guard, { route: 'proxy' }));
-    app.use(claudeGuardErrorHandler(guard));
+    const json = express.json({ limit: '1kb' });
+    if (parser === 'route') app.post('/v1/messages', json, claudeProxy(guard, { route: 'proxy' }));
+    else app.use(json).post('/v1/messages', claudeProxy(guard, { route: 'proxy' }));
+    app.use(claudeGuardErrorHandler(guard, { allRoutes: parser === 'app, allRoutes' }));
     const server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     closers.push(async () => {
@@ -61,8 +66,8 @@ describe('express.json() in front of the passthrough', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
-  it('still proxies a valid body that the parser already read', async () => {
-    const { fake, base } = await start();
+  it.each(['route', 'app'] as const)('still proxies a valid body that the parser (%s) already read', async (parser) => {
+    const { fake, base } = await start(parser);
     const response = await fetch(`${base}/v1/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -70,6 +75,19 @@ describe('express.json() in front of the passthrough', () => {
     });
     expect(response.status).toBe(200);
     expect(fake.requests).toHaveLength(1);
+  });
+
+  it("leaves an app-wide parser's error to Express (no route matched yet), and answers it with allRoutes", async () => {
+    const send = async (base: string) =>
+      fetch(`${base}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
+    const passedOn = await send((await start('app')).base);
+    expect(passedOn.status).toBe(400);
+    expect(passedOn.headers.get('content-type')).toMatch(/^text\/html/);
+    const answered = await send((await start('app, allRoutes')).base);
+    expect(answered.status).toBe(400);
+    expect(((await answered.json()) as { error: { message: string } }).error.message).toBe(
+      'The request body is not valid JSON',
+    );
   });
 });
 

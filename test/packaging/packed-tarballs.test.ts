@@ -51,18 +51,18 @@ const PARAMS = `model: 'claude-sonnet-5', max_tokens: 64`;
 const EXPRESS5_ESM_TS = `
 import Anthropic from '@anthropic-ai/sdk';
 import { createClaudeGuard } from '@claude-guard/core';
-import { claudeGuard, claudeGuardErrorHandler, claudeProxy } from '@claude-guard/express';
+import { claudeGuard, claudeGuardErrorHandler, claudeProxy, guarded } from '@claude-guard/express';
 import express from 'express';
 import type { AddressInfo } from 'node:net';
 
 const guard = createClaudeGuard({ client: new Anthropic({ apiKey: 'test-key', baseURL: process.env['FAKE_URL'] ?? null }) });
 const app = express();
 app.post('/v1/messages', claudeProxy(guard, { route: 'proxy' }));
-app.post('/chat', express.json(), claudeGuard(guard, { route: 'chat' }), async (req, res) => {
+app.post('/chat', express.json(), claudeGuard(guard, { route: 'chat' }), guarded(async (req, res) => {
   const { message } = req.body as { message: string };
   const reply = await req.claude.messages.create({ ${PARAMS}, messages: [{ role: 'user', content: message }] });
   res.json({ text: reply.content.map((block) => (block.type === 'text' ? block.text : '')).join('') });
-});
+}));
 app.use(claudeGuardErrorHandler(guard));
 const server = app.listen(0, '127.0.0.1', () => {
   console.log(JSON.stringify({ port: (server.address() as AddressInfo).port }));
@@ -72,19 +72,17 @@ const server = app.listen(0, '127.0.0.1', () => {
 const EXPRESS4_CJS = `
 const { Anthropic } = require('@anthropic-ai/sdk');
 const { createClaudeGuard } = require('@claude-guard/core');
-const { claudeGuard, claudeGuardErrorHandler, claudeProxy } = require('@claude-guard/express');
+const { claudeGuard, claudeGuardErrorHandler, claudeProxy, guarded } = require('@claude-guard/express');
 const express = require('express');
 
 const guard = createClaudeGuard({ client: new Anthropic({ apiKey: 'test-key', baseURL: process.env.FAKE_URL }) });
 const app = express();
 app.post('/v1/messages', claudeProxy(guard, { route: 'proxy' }));
-// Express 4 does not catch a rejected handler: pass its errors to next.
-app.post('/chat', express.json(), claudeGuard(guard, { route: 'chat' }), (req, res, next) => {
-  req.claude.messages
-    .create({ ${PARAMS}, messages: [{ role: 'user', content: req.body.message }] })
-    .then((reply) => res.json({ text: reply.content.map((block) => block.text).join('') }))
-    .catch(next);
-});
+// Express 4 does not catch a rejected handler: guarded() passes its errors to next.
+app.post('/chat', express.json(), claudeGuard(guard, { route: 'chat' }), guarded(async (req, res) => {
+  const reply = await req.claude.messages.create({ ${PARAMS}, messages: [{ role: 'user', content: req.body.message }] });
+  res.json({ text: reply.content.map((block) => block.text).join('') });
+}));
 app.use(claudeGuardErrorHandler(guard));
 const server = app.listen(0, '127.0.0.1', () => {
   console.log(JSON.stringify({ port: server.address().port, express: require('express/package.json').version }));

@@ -1,6 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { createClaudeGuard } from '@claude-guard/core';
-import { claudeGuard, claudeGuardErrorHandler, claudeProxy } from '@claude-guard/express';
+import { claudeGuard, claudeGuardErrorHandler, claudeProxy, guarded } from '@claude-guard/express';
 import { createFakeAnthropic, type FakeAnthropic } from '@claude-guard/fake-anthropic';
 import express from 'express';
 import type { AddressInfo } from 'node:net';
@@ -22,17 +22,21 @@ beforeEach(async () => {
   const app = express();
   app.use(express.json());
   app.post('/v1/messages', claudeProxy(guard, { route: 'proxy' }));
-  app.post('/chat', claudeGuard(guard, { route: 'chat' }), async (req, res) => {
-    const message = await req.claude.messages.create({
-      model: 'claude-sonnet-5',
-      max_tokens: 50,
-      messages: [{ role: 'user', content: String(req.body.message) }],
-    });
-    res.json({
-      text: textOf(message),
-      request_id: req.claude.requestId,
-    });
-  });
+  app.post(
+    '/chat',
+    claudeGuard(guard, { route: 'chat' }),
+    guarded(async (req, res) => {
+      const message = await req.claude.messages.create({
+        model: 'claude-sonnet-5',
+        max_tokens: 50,
+        messages: [{ role: 'user', content: String(req.body.message) }],
+      });
+      res.json({
+        text: textOf(message),
+        request_id: req.claude.requestId,
+      });
+    }),
+  );
   app.use(claudeGuardErrorHandler(guard));
   server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));

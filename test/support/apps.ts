@@ -103,7 +103,7 @@ async function listenExpress(options: AppOptions): Promise<Server> {
   if (options.compression === true) app.use(compression());
   if (!jsonOnRoutes) app.use(create.json());
   const json: RequestHandler[] = jsonOnRoutes ? [create.json()] : [];
-  // Express 4 does not forward rejected promises to error handlers; Express 5 does.
+  // Express 4 does not forward rejected promises to error handlers; Express 5 does. (Guarded routes: guarded().)
   const handle =
     (fn: (req: ExpressRequest, res: ExpressResponse) => Promise<void>): RequestHandler =>
     (req: ExpressRequest, res: ExpressResponse, next: NextFunction) => {
@@ -119,7 +119,7 @@ async function listenExpress(options: AppOptions): Promise<Server> {
           spec.path,
           ...json,
           guardExpress.claudeGuard(guard, spec.options),
-          handle(async (req, res) => {
+          guardExpress.guarded(async (req, res) => {
             const body = req.body as ChatBody;
             const params = chatParams(body);
             if (body.stream === true) {

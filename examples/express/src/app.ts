@@ -8,7 +8,7 @@ import {
   isDemoFault,
   type ExampleUpstream,
 } from '@claude-guard/example-shared';
-import { claudeGuard, claudeGuardErrorHandler, claudeProxy } from '@claude-guard/express';
+import { claudeGuard, claudeGuardErrorHandler, claudeProxy, guarded } from '@claude-guard/express';
 import express, { type Express } from 'express';
 
 /**
@@ -48,20 +48,26 @@ export function createExpressExample(options: {
   // checks; the deadline): no body parser before it.
   app.post('/v1/messages', claudeProxy(guard, { route: 'proxy' }));
 
-  app.post('/chat', express.json({ limit: '64kb' }), claudeGuard(guard, { route: 'chat' }), async (req, res) => {
-    const chat = chatParams(req.body, model);
-    if (!chat.ok) {
-      res.status(400).json(anthropicErrorBody('invalid_request_error', chat.error, req.claude.requestId));
-      return;
-    }
-    if (chat.stream) {
-      await req.claude.stream(res, chat.params, { format: 'text' });
-      return;
-    }
-    const message = await req.claude.messages.create(chat.params);
-    const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
-    res.json({ text, request_id: req.claude.requestId });
-  });
+  app.post(
+    '/chat',
+    express.json({ limit: '64kb' }),
+    claudeGuard(guard, { route: 'chat' }),
+    // guarded(): req.claude typed, and a rejection goes to the error handler on Express 4 too.
+    guarded(async (req, res) => {
+      const chat = chatParams(req.body, model);
+      if (!chat.ok) {
+        res.status(400).json(anthropicErrorBody('invalid_request_error', chat.error, req.claude.requestId));
+        return;
+      }
+      if (chat.stream) {
+        await req.claude.stream(res, chat.params, { format: 'text' });
+        return;
+      }
+      const message = await req.claude.messages.create(chat.params);
+      const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
+      res.json({ text, request_id: req.claude.requestId });
+    }),
+  );
 
   const fake = upstream.fake;
   if (fake) {

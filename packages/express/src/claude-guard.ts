@@ -1,0 +1,137 @@
+import type {
+  ClaudeGuard,
+  GuardedClaude,
+  MessageStreamParams,
+  RouteOptions,
+  StreamCallOptions,
+} from '@claude-guard/core';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { attachCall, callOf, markGuardHandler } from './guard-route.js';
+import { closeSignal, headerReader, writeWebResponse } from './node-bridge.js';
+
+/**
+ * `req.claude` in a guarded Express route: the guarded Claude facade, plus `stream(res, ...)`
+ * that writes the SSE answer to `res`.
+ *
+ * @example
+ * ```ts
+ * app.post('/chat', claudeGuard(guard, { route: 'chat' }), guarded((req, res) => req.claude.stream(res, params, { format: 'text' })));
+ * ```
+ */
+export interface ExpressGuardedClaude extends Omit<GuardedClaude, 'stream'> {
+  /** Streams a guarded message to `res` (`anthropic` events by default, or `{ format: 'text' }`). */
+  readonly stream: (res: Response, params: MessageStreamParams, options?: StreamCallOptions) => Promise<void>;
+}
+
+/**
+ * A request on a guarded route: Express's `Request` (or yours: `GuardedRequest<Request<{ id: string }>>`)
+ * with `claude`. Only handlers wrapped in {@link guarded} get it; `req.claude` is not on every request.
+ *
+ * @example
+ * ```ts
+ * const summarize = async (req: GuardedRequest, res: Response) => res.json(await req.claude.messages.create(params));
+ * ```
+ */
+export type GuardedRequest<Req extends Request = Request> = Req & {
+  /** Set by `claudeGuard()`. */
+  claude: ExpressGuardedClaude;
+};
+
+/**
+ * A handler of a guarded route: synchronous or async, it gets `req.claude`.
+ *
+ * @example
+ * ```ts
+ * const chat: GuardedHandler = async (req, res) => res.json(await req.claude.messages.create(params));
+ * ```
+ */
+export type GuardedHandler<Req extends Request = Request, Res extends Response = Response> = (
+  req: GuardedRequest<Req>,
+  res: Res,
+  next: NextFunction,
+) => unknown;
+
+/**
+ * Route middleware: gives the handlers after it `req.claude`, whose calls run under the request's
+ * deadline (from `x-request-timeout-ms` and friends), the route's retry policy and breaker. Wrap the
+ * handler in {@link guarded} (typed `req.claude`, errors to `next` on Express 4 and 5) and mount
+ * {@link claudeGuardErrorHandler} after your routes.
+ *
+ * @param guard - from `createClaudeGuard()`
+ * @param options - the route's name and overrides
+ * @returns an Express middleware
+ * @example
+ * ```ts
+ * app.post('/summarize', express.json(), claudeGuard(guard, { route: 'summarize' }), guarded(async (req, res) => {
+ *   res.json(await req.claude.messages.create({ model: 'claude-sonnet-5', max_tokens: 512, messages: req.body.messages }));
+ * }));
+ * app.use(claudeGuardErrorHandler(guard));
+ * ```
+ */
+export function claudeGuard(guard: ClaudeGuard, options: RouteOptions): RequestHandler {
+  const route = guard.route(options);
+  return markGuardHandler<RequestHandler>((req, res, next) => {
+    const begun = route.begin({ headers: headerReader(req), signal: closeSignal(res) });
+    if (!begun.ok) {
+      writeWebResponse(res, begun.response).catch(next);
+      return;
+    }
+    const call = begun.call;
+    attachCall(req, { call, route: route.name });
+    res.setHeader(call.requestIdHeader, call.requestId);
+    res.once('close', () => call.end(res.writableFinished ? res.statusCode : 499));
+    const claude: ExpressGuardedClaude = {
+      // Everything of the core's facade, with a stream that writes to `res`.
+      ...call.claude,
+      stream: async (target, params, streamOptions) =>
+        writeWebResponse(target, await call.claude.stream(params, streamOptions)),
+    };
+    (req as GuardedRequest).claude = claude;
+    next();
+  });
+}
+
+/**
+ * Wraps a guarded route's handler: it gets `req.claude`, typed, and whatever it throws or rejects with
+ * goes to `next(error)`, so {@link claudeGuardErrorHandler} answers it. Express 5 forwards a rejected
+ * promise by itself; Express 4 does not, and an async handler's rejection there is unhandled (Node ends
+ * the process). Mount it after `claudeGuard()` on the same route; without it, it passes an error on.
+ *
+ * @param handler - `(req, res, next)`, synchronous or async, with `req.claude`
+ * @returns an Express handler
+ * @example
+ * ```ts
+ * app.post('/chat/:id', express.json(), claudeGuard(guard, { route: 'chat' }), guarded(async (req, res) => {
+ *   res.json(await req.claude.messages.create(paramsFor(req.params.id, req.body)));
+ * }));
+ * ```
+ */
+export function guarded<Req extends Request = Request, Res extends Response = Response>(
+  handler: GuardedHandler<Req, Res>,
+): (req: Req, res: Res, next: NextFunction) => void {
+  return (req, res, next) => {
+    if (!callOf(req)) {
+      next(new TypeError('claude-guard: guarded(handler) runs only after claudeGuard() on the same route'));
+      return;
+    }
+    let result: unknown;
+    try {
+      result = handler(req as GuardedRequest<Req>, res, next);
+    } catch (error) {
+      next(error);
+      return;
+    }
+    if (isThenable(result)) {
+      // As Express 5 does: a rejection without a reason still fails the request.
+      result.then(undefined, (error: unknown) => next(error ?? new Error('Rejected promise')));
+    }
+  };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}

@@ -1,0 +1,103 @@
+import type {
+  ClaudeGuard,
+  GuardedClaude,
+  MessageStreamParams,
+  RouteOptions,
+  StreamCallOptions,
+} from '@claude-guard/core';
+import { isClaudeGuardError } from '@claude-guard/core';
+import type { Context, MiddlewareHandler } from 'hono';
+import { attachCall, markGuardHandler } from './guard-route.js';
+import { httpError } from './http-exception.js';
+
+/**
+ * `c.var.claude` in a guarded Hono route: the guarded Claude facade, plus `stream(c, ...)`
+ * that returns the SSE `Response` to return from the handler.
+ *
+ * @example
+ * ```ts
+ * app.post('/chat', claudeGuard(guard, { route: 'chat' }), (c) => c.var.claude.stream(c, params, { format: 'text' }));
+ * ```
+ */
+export interface HonoGuardedClaude extends Omit<GuardedClaude, 'stream'> {
+  /** Streams a guarded message (`anthropic` events by default, or `{ format: 'text' }`). */
+  readonly stream: (c: Context, params: MessageStreamParams, options?: StreamCallOptions) => Promise<Response>;
+}
+
+/**
+ * The `Variables` a guarded route adds.
+ *
+ * @example
+ * ```ts
+ * const app = new Hono<{ Variables: ClaudeGuardVariables }>();
+ * ```
+ */
+export interface ClaudeGuardVariables {
+  claude: HonoGuardedClaude;
+}
+
+/**
+ * Route middleware: sets `c.var.claude`, whose calls run under the request's deadline (from
+ * `x-request-timeout-ms` and friends), the route's retry policy and breaker. What the handlers after
+ * it throw is answered Anthropic-shaped, whatever `app.onError` answered: the guard's own errors and
+ * `HTTPException`s with their status and text, anything else (a bug) with the sanitized 500, its error
+ * logged once, at error level, with its stack, through the guard's logger.
+ *
+ * @param guard - from `createClaudeGuard()`
+ * @param options - the route's name and overrides
+ * @returns a Hono middleware typed with `Variables: { claude }`
+ * @example
+ * ```ts
+ * app.post('/summarize', claudeGuard(guard, { route: 'summarize' }), async (c) =>
+ *   c.json(await c.var.claude.messages.create({ model: 'claude-sonnet-5', max_tokens: 512, messages })));
+ * ```
+ */
+export function claudeGuard(
+  guard: ClaudeGuard,
+  options: RouteOptions,
+): MiddlewareHandler<{ Variables: ClaudeGuardVariables }> {
+  const route = guard.route(options);
+  return markGuardHandler<MiddlewareHandler<{ Variables: ClaudeGuardVariables }>>(async (c, next) => {
+    const begun = route.begin({ headers: c.req.raw.headers, signal: c.req.raw.signal });
+    if (!begun.ok) return begun.response;
+    const call = begun.call;
+    attachCall(c, { call, route: route.name });
+    c.set('claude', {
+      // Everything of the core's facade, with a stream that takes `c`.
+      ...call.claude,
+      stream: (_c, params, streamOptions) => call.claude.stream(params, streamOptions),
+    });
+    try {
+      await next();
+      const error: unknown = c.error;
+      if (error) {
+        const answered = isClaudeGuardError(error) ? error : ((await httpError(error)) ?? error);
+        guard.reportError(answered, { route: route.name, requestId: call.requestId });
+        replaceResponse(c, call.errorResponse(answered));
+        c.error = undefined;
+      }
+      c.res.headers.set(call.requestIdHeader, call.requestId);
+    } finally {
+      // While a stream is still being read, the call ends when the stream does.
+      call.end(c.res.status);
+    }
+    return undefined;
+  });
+}
+
+/**
+ * Puts `answer` in place of the handler's response. Hono's `c.res = answer` copies every header
+ * of the response it replaces onto `answer`, and that response is `app.onError`'s answer to the
+ * same error, rendered without this call's id: its correlation header would overwrite ours. So
+ * `answer`'s own headers win and only the others (set by other middleware) are carried over.
+ */
+function replaceResponse(c: Context, answer: Response): void {
+  const replaced = c.res;
+  c.res = undefined;
+  replaced.headers.forEach((value, name) => {
+    // The body is `answer`'s: its type and length are too.
+    if (name === 'content-type' || name === 'content-length' || answer.headers.has(name)) return;
+    answer.headers.append(name, value);
+  });
+  c.res = answer;
+}
