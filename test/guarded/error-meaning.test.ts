@@ -154,6 +154,11 @@ async function expressApp(adapter: AdapterName, guard: ClaudeGuard, allRoutes: b
       res.json(await req.claude.messages.create(params('hi')));
     }),
   );
+  // A mistake: guarded() without claudeGuard() in front of it.
+  app.post(
+    '/plain/unguarded',
+    guarded((req, res) => res.json({ id: req.claude.requestId })),
+  );
   app.get('/plain/http', (_req, _res, next) => next(fail.forbidden('Not yours')));
   app.get('/plain/bug', () => {
     throw new TypeError('plain bug');
@@ -339,6 +344,15 @@ describe.each(ALL_ADAPTERS)('errors keep their meaning (%s)', (adapter) => {
     });
 
     if (adapter !== 'hono') {
+      it('guarded() without claudeGuard() in front of it passes an error on, saying so', async () => {
+        const h = await start();
+        const result = await send(h, 'POST', '/plain/unguarded');
+        expect(result.status).toBe(500);
+        expect(result.text).toBe(
+          'next handler: claude-guard: guarded(handler) runs only after claudeGuard() on the same route',
+        );
+      });
+
       it('an error of app-wide middleware, before Express matched a route, is not known to be the guard’s', async () => {
         const h = await start();
         const result = await send(h, 'GET', '/early');

@@ -23,16 +23,29 @@ export interface ExpressGuardedClaude extends Omit<GuardedClaude, 'stream'> {
   readonly stream: (res: Response, params: MessageStreamParams, options?: StreamCallOptions) => Promise<void>;
 }
 
+// Express's own defaults (`any` bodies and locals), so a guarded handler reads `req.body` as any other does.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
+type AnyBody = any;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
+type AnyLocals = Record<string, any>;
+
 /**
- * A request on a guarded route: Express's `Request` (or yours: `GuardedRequest<Request<{ id: string }>>`)
- * with `claude`. Only handlers wrapped in {@link guarded} get it; `req.claude` is not on every request.
+ * A request on a guarded route: Express's `Request`, with its usual type parameters, and `claude`.
+ * Only handlers wrapped in {@link guarded} get it: `req.claude` is not typed on every request.
  *
  * @example
  * ```ts
- * const summarize = async (req: GuardedRequest, res: Response) => res.json(await req.claude.messages.create(params));
+ * const summarize = async (req: GuardedRequest<{ id: string }>, res: Response) =>
+ *   res.json(await req.claude.messages.create(paramsFor(req.params.id)));
  * ```
  */
-export type GuardedRequest<Req extends Request = Request> = Req & {
+export type GuardedRequest<
+  P = Request['params'],
+  ResBody = AnyBody,
+  ReqBody = AnyBody,
+  ReqQuery = Request['query'],
+  Locals extends AnyLocals = AnyLocals,
+> = Request<P, ResBody, ReqBody, ReqQuery, Locals> & {
   /** Set by `claudeGuard()`. */
   claude: ExpressGuardedClaude;
 };
@@ -45,9 +58,15 @@ export type GuardedRequest<Req extends Request = Request> = Req & {
  * const chat: GuardedHandler = async (req, res) => res.json(await req.claude.messages.create(params));
  * ```
  */
-export type GuardedHandler<Req extends Request = Request, Res extends Response = Response> = (
-  req: GuardedRequest<Req>,
-  res: Res,
+export type GuardedHandler<
+  P = Request['params'],
+  ResBody = AnyBody,
+  ReqBody = AnyBody,
+  ReqQuery = Request['query'],
+  Locals extends AnyLocals = AnyLocals,
+> = (
+  req: GuardedRequest<P, ResBody, ReqBody, ReqQuery, Locals>,
+  res: Response<ResBody, Locals>,
   next: NextFunction,
 ) => unknown;
 
@@ -96,19 +115,26 @@ export function claudeGuard(guard: ClaudeGuard, options: RouteOptions): RequestH
  * goes to `next(error)`, so {@link claudeGuardErrorHandler} answers it. Express 5 forwards a rejected
  * promise by itself; Express 4 does not, and an async handler's rejection there is unhandled (Node ends
  * the process). Mount it after `claudeGuard()` on the same route; without it, it passes an error on.
+ * Route parameters are typed as for any wrapped Express handler, by the first type parameter.
  *
  * @param handler - `(req, res, next)`, synchronous or async, with `req.claude`
  * @returns an Express handler
  * @example
  * ```ts
- * app.post('/chat/:id', express.json(), claudeGuard(guard, { route: 'chat' }), guarded(async (req, res) => {
+ * app.post('/chat/:id', express.json(), claudeGuard(guard, { route: 'chat' }), guarded<{ id: string }>(async (req, res) => {
  *   res.json(await req.claude.messages.create(paramsFor(req.params.id, req.body)));
  * }));
  * ```
  */
-export function guarded<Req extends Request = Request, Res extends Response = Response>(
-  handler: GuardedHandler<Req, Res>,
-): (req: Req, res: Res, next: NextFunction) => void {
+export function guarded<
+  P = Request['params'],
+  ResBody = AnyBody,
+  ReqBody = AnyBody,
+  ReqQuery = Request['query'],
+  Locals extends AnyLocals = AnyLocals,
+>(
+  handler: GuardedHandler<P, ResBody, ReqBody, ReqQuery, Locals>,
+): RequestHandler<P, ResBody, ReqBody, ReqQuery, Locals> {
   return (req, res, next) => {
     if (!callOf(req)) {
       next(new TypeError('claude-guard: guarded(handler) runs only after claudeGuard() on the same route'));
@@ -116,7 +142,7 @@ export function guarded<Req extends Request = Request, Res extends Response = Re
     }
     let result: unknown;
     try {
-      result = handler(req as GuardedRequest<Req>, res, next);
+      result = handler(req as GuardedRequest<P, ResBody, ReqBody, ReqQuery, Locals>, res, next);
     } catch (error) {
       next(error);
       return;

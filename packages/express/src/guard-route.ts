@@ -13,15 +13,15 @@ export interface RequestCall {
   readonly route: string;
 }
 
-type Marked = Request & { [CALL]?: RequestCall };
+type Marked = { [CALL]?: RequestCall };
 
 /** Records the call `claudeGuard()` began for `req`. */
-export function attachCall(req: Request, call: RequestCall): void {
+export function attachCall(req: object, call: RequestCall): void {
   (req as Marked)[CALL] = call;
 }
 
-/** The call `claudeGuard()` began for `req`, if it ran. */
-export function callOf(req: Request): RequestCall | undefined {
+/** The call `claudeGuard()` began for `req` (any `Request`, whatever its type parameters), if it ran. */
+export function callOf(req: object): RequestCall | undefined {
   return (req as Marked)[CALL];
 }
 
