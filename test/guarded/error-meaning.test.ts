@@ -182,6 +182,9 @@ async function honoApp(guard: ClaudeGuard, allRoutes: boolean): Promise<Server> 
   const app = new Hono();
   app.onError(claudeGuardErrorHandler(guard, allRoutes ? { allRoutes: true } : {}));
   app.post('/v1/messages', bearerAuth({ token: TOKEN }), claudeProxy(guard, { route: 'proxy' }));
+  // Middleware on a pattern: Hono matched the passthrough's route too, so the 401 is the guard's.
+  app.use('/pattern/*', bearerAuth({ token: TOKEN }));
+  app.post('/pattern/v1/messages', claudeProxy(guard, { route: 'pattern-proxy' }));
   app.post('/g/auth', bearerAuth({ token: TOKEN }), claudeGuard(guard, { route: 'auth' }), (c) => c.json({ ok: true }));
   app.post('/g/http', claudeGuard(guard, { route: 'http' }), () =>
     Promise.reject(fail.forbidden('You may not do that')),
@@ -286,6 +289,15 @@ describe.each(ALL_ADAPTERS)('errors keep their meaning (%s)', (adapter) => {
       const reply = await allowed.messages.create(params('hi'), { headers: { authorization: `Bearer ${TOKEN}` } });
       expect(reply.type).toBe('message');
     });
+
+    if (adapter === 'hono') {
+      it('a 401 from middleware on a pattern the passthrough’s route also matches', async () => {
+        const h = await start();
+        const result = await send(h, 'POST', '/pattern/v1/messages');
+        expectAnthropic(result, 401, 'authentication_error', 'Unauthorized');
+        expect(result.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      });
+    }
 
     it("the guard's own errors are unchanged, and never logged as unexpected", async () => {
       const h = await start();
