@@ -4,18 +4,30 @@ import { upstreamErrorCode, upstreamRequestId } from './upstream-headers.js';
 import { ClientAbortedError, DeadlineExceededError, type Deadline } from './deadline.js';
 import { AttemptTimeoutError, MalformedStreamError, StreamStallError, UpstreamStreamError } from './upstream-errors.js';
 
+/**
+ * What went wrong with an attempt: an HTTP error status, an in-band `event: error`, a lost
+ * connection, the route's attempt timeout, a stalled stream, a malformed answer, the deadline, the
+ * client leaving, or the caller's own code.
+ *
+ * @example
+ * ```ts
+ * if (final.type === 'error' && final.failure?.kind === 'stream-stalled') metrics.increment('stalls');
+ * ```
+ */
+export type FailureKind =
+  | 'http'
+  | 'in-band'
+  | 'connection'
+  | 'attempt-timeout'
+  | 'stream-stalled'
+  | 'malformed'
+  | 'deadline'
+  | 'client-abort'
+  | 'unknown';
+
 /** What one failed attempt means for retrying, for the breaker and for the client. */
 export interface AttemptFailure {
-  kind:
-    | 'http'
-    | 'in-band'
-    | 'connection'
-    | 'attempt-timeout'
-    | 'stream-stalled'
-    | 'malformed'
-    | 'deadline'
-    | 'client-abort'
-    | 'unknown';
+  kind: FailureKind;
   /** Upstream HTTP status, when there was one. */
   status: number | undefined;
   type: AnthropicErrorType;

@@ -18,7 +18,7 @@ import { errorResponse } from './response.js';
 import type { AttemptContext } from './retry-loop.js';
 import { createRetryBudget } from './retry-budget.js';
 import { createRouteRuntime, type GuardRuntime } from './route-runtime.js';
-import { findSecrets } from './secret-scan.js';
+import { describeError } from './describe-error.js';
 
 /**
  * Every breaker's state, counts, options and exact timing: for your own monitoring, behind your
@@ -254,26 +254,4 @@ function internalError(): ClaudeGuardError {
 function unexpectedBehind(error: unknown): { value: unknown } | undefined {
   if (!isClaudeGuardError(error)) return { value: error };
   return error.outcome === 'internal-error' && error.cause !== undefined ? { value: error.cause } : undefined;
-}
-
-// Stacks are scanned whole (up to this much) and logged up to half of it.
-const MAX_SCANNED_CHARS = 32_768;
-const MAX_LOGGED_CHARS = 16_384;
-
-/** An error's name, message and stack for a log line, secrets redacted; any thrown value. */
-function describeError(error: unknown, secrets: readonly string[]): { type: string; message: string; stack?: string } {
-  if (!(error instanceof Error)) return { type: typeof error, message: redactForLog(String(error), secrets) };
-  const described = { type: error.name, message: redactForLog(error.message, secrets) };
-  return typeof error.stack === 'string' ? { ...described, stack: redactForLog(error.stack, secrets) } : described;
-}
-
-function redactForLog(text: string, secrets: readonly string[]): string {
-  const scanned = text.slice(0, MAX_SCANNED_CHARS);
-  let redacted = '';
-  let at = 0;
-  for (const [start, end] of findSecrets(scanned, secrets)) {
-    redacted += `${scanned.slice(at, start)}[redacted]`;
-    at = end;
-  }
-  return (redacted + scanned.slice(at)).slice(0, MAX_LOGGED_CHARS);
 }

@@ -3,6 +3,7 @@ import type { Deadline } from './deadline.js';
 import type { ClaudeGuardError } from './guard-error.js';
 import type { AttemptContext } from './retry-loop.js';
 import type { StreamFormat } from './stream-engine.js';
+import type { StreamFinal } from './stream-final.js';
 
 /**
  * Anything with `get(name)`: a `Headers`, or an adapter's view of Node's header object.
@@ -52,6 +53,14 @@ export type BeginResult = { ok: true; call: GuardedCall } | { ok: false; respons
 export interface StreamCallOptions {
   /** `anthropic` re-emits Claude's events; `text` sends `event: text` deltas then `event: done`. Default `anthropic`. */
   format?: StreamFormat;
+  /**
+   * Called once when the stream is over: completed, aborted by the client, or failed (before or
+   * after its commit), with the Message assembled from the events (content blocks, stop reason,
+   * usage, including the output tokens of an aborted stream) or the failure; see
+   * {@link StreamFinal}. The stream never waits for it; what it throws or rejects with is logged at
+   * error level (`claude-guard onFinal failed`), never sent.
+   */
+  onFinal?: ((final: StreamFinal) => void | Promise<void>) | undefined;
 }
 
 /**

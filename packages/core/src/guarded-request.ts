@@ -152,6 +152,8 @@ export class GuardedRequest implements GuardedCall {
       policy: this.#policy,
       secrets: route.secrets,
       answers: this,
+      onFinal: options?.onFinal,
+      log: route.records.log,
     });
   }
 

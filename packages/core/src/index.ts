@@ -49,6 +49,9 @@ export type { BreakerSnapshot, BreakerState, PublicBreakerStatus } from './break
 export type { GuardEvent, GuardEventListener } from './events.js';
 export type { GuardLogger, LogFormat, LogLevel, RequestLogger, RequestLogRecord } from './logger.js';
 export type { StreamFormat } from './stream-engine.js';
+export type { StreamFinal } from './stream-final.js';
+export type { RecordedFailure } from './request-record.js';
+export type { FailureKind } from './classify.js';
 export type { FallbackContext, RouteFallback } from './fallback.js';
 export type { Clock, TimerHandle } from './clock.js';
 export { systemClock } from './clock.js';

@@ -36,6 +36,7 @@ const PUBLIC_EXPORTS = [
   'DeadlineHeaderResult',
   'DeadlineOptions',
   'DeadlineSource',
+  'FailureKind',
   'FailureOutcome',
   'FallbackContext',
   'GuardEvent',
@@ -53,6 +54,7 @@ const PUBLIC_EXPORTS = [
   'ProxyOptions',
   'PublicBreakerStatus',
   'PublicGuardStatus',
+  'RecordedFailure',
   'RequestLogRecord',
   'RequestLogger',
   'RetryBudget',
@@ -62,6 +64,7 @@ const PUBLIC_EXPORTS = [
   'RouteOptions',
   'RunOptions',
   'StreamCallOptions',
+  'StreamFinal',
   'StreamFormat',
   'StreamOptions',
   'TimerHandle',
@@ -114,6 +117,7 @@ const INTERNAL = [
   'BreakerOpenError',
   'MountedRoutes',
   'LogWriter',
+  'MessageAssembler',
 ];
 
 function declarations(file: string): string {

@@ -1,5 +1,5 @@
 import type { AnthropicErrorType } from './anthropic-error-types.js';
-import type { AttemptFailure } from './classify.js';
+import type { AttemptFailure, FailureKind } from './classify.js';
 import type { Deadline } from './deadline.js';
 import { redactSecrets } from './error-body.js';
 import type { GuardEvent } from './events.js';
@@ -46,7 +46,7 @@ export interface RequestTimings {
  * ```
  */
 export interface RecordedFailure {
-  kind: AttemptFailure['kind'];
+  kind: FailureKind;
   type: AnthropicErrorType;
   /** The upstream's HTTP status, when it answered with one. */
   status: number | undefined;

@@ -9,6 +9,7 @@ import { LogWriter, type RequestLogRecord } from './logger.js';
 import { RequestRecord } from './request-record.js';
 import { RetryPolicy } from './retry-loop.js';
 import { startStream, type StreamAnswers, type StreamFormat } from './stream-engine.js';
+import type { StreamFinal } from './stream-final.js';
 
 // The stream engine alone: a fake client whose `messages.create(...).asResponse()` answers a
 // `Response` with a body the test writes, a real retry policy and record on fake timers, and the
@@ -136,7 +137,14 @@ let lines: RequestLogRecord[];
 let deadlines: Deadline[];
 
 function engine(
-  options: { format?: StreamFormat; maxAttempts?: number; budgetMs?: number; limits?: Partial<typeof LIMITS> } = {},
+  options: {
+    format?: StreamFormat;
+    maxAttempts?: number;
+    budgetMs?: number;
+    limits?: Partial<typeof LIMITS>;
+    onFinal?: (final: StreamFinal) => unknown;
+    errors?: unknown[];
+  } = {},
 ) {
   const upstream = fakeUpstream();
   const hub = new GuardEvents();
@@ -180,6 +188,7 @@ function engine(
         { status: guardError.status },
       );
     },
+    toGuardError: (error) => error as ClaudeGuardError,
   };
   const response = startStream({
     client: upstream.client,
@@ -192,6 +201,8 @@ function engine(
     policy,
     secrets: [],
     answers,
+    onFinal: options.onFinal,
+    log: new LogWriter({ info: () => {}, error: (record) => options.errors?.push(record) }, 'object'),
   });
   return { ...upstream, response, record, answered, client, deadline };
 }
@@ -452,5 +463,131 @@ describe('stream engine', () => {
     expect(response.status).toBe(504);
     expect(await response.json()).toMatchObject({ error: { type: 'timeout_error' } });
     expect(s.exchanges[0]!.signal.aborted).toBe(true);
+  });
+
+  describe('onFinal', () => {
+    it('is told the assembled Message once the stream completed, after the last byte was read', async () => {
+      const finals: StreamFinal[] = [];
+      const s = engine({ onFinal: (final) => finals.push(final) });
+      await settle();
+      const exchange = s.exchanges[0]!;
+      exchange.push(START + BLOCK_START + delta('Hel') + delta('lo') + BLOCK_STOP + MESSAGE_DELTA);
+      await settle();
+      const response = await s.response;
+      s.record.end(response.status);
+      const reader = response.body!.getReader();
+      await readChunk(reader);
+      expect(finals).toEqual([]);
+      exchange.push(STOP);
+      exchange.end();
+      await readAll(reader);
+      expect(finals).toEqual([
+        {
+          type: 'message',
+          message: {
+            id: 'msg_1',
+            type: 'message',
+            role: 'assistant',
+            content: [{ type: 'text', text: 'Hello' }],
+            model: 'm',
+            stop_reason: 'end_turn',
+            usage: { input_tokens: 9, output_tokens: 3 },
+          },
+          requestId: 'cg_1',
+          upstreamRequestId: 'req_1',
+        },
+      ]);
+    });
+
+    it('is told of a client that left, with what had arrived and its output tokens so far', async () => {
+      const finals: StreamFinal[] = [];
+      const s = engine({ onFinal: (final) => finals.push(final) });
+      await settle();
+      const exchange = s.exchanges[0]!;
+      exchange.push(START + BLOCK_START + delta('Hel'));
+      await settle();
+      const response = await s.response;
+      s.record.end(response.status);
+      const reader = response.body!.getReader();
+      // What the client was sent: the events the engine has not forwarded yet are not in the message.
+      for (let i = 0; i < 3; i++) await readChunk(reader);
+      await reader.cancel();
+      await settle();
+      expect(finals).toHaveLength(1);
+      expect(finals[0]).toMatchObject({
+        type: 'aborted',
+        message: { content: [{ type: 'text', text: 'Hel' }], usage: { output_tokens: 1 } },
+      });
+    });
+
+    it('is told of a failure after the commit: what the client was told, the failure behind it, what arrived', async () => {
+      const finals: StreamFinal[] = [];
+      const s = engine({ onFinal: (final) => finals.push(final) });
+      await settle();
+      const exchange = s.exchanges[0]!;
+      exchange.push(START + BLOCK_START);
+      await settle();
+      const response = await s.response;
+      s.record.end(response.status);
+      exchange.push(delta('a') + overloaded);
+      await readAll(response.body!.getReader());
+      expect(finals).toHaveLength(1);
+      const final = finals[0]!;
+      expect(final.type).toBe('error');
+      if (final.type !== 'error') return;
+      expect(final.error).toMatchObject({
+        type: 'overloaded_error',
+        outcome: 'upstream-error',
+        message: 'The Claude API failed mid-stream with overloaded_error',
+      });
+      expect(final.failure).toMatchObject({ kind: 'in-band', type: 'overloaded_error', upstreamMessage: 'Overloaded' });
+      expect(final.message?.content).toEqual([{ type: 'text', text: 'a' }]);
+    });
+
+    it('is told of a failure before the commit, with no message', async () => {
+      const finals: StreamFinal[] = [];
+      const s = engine({ maxAttempts: 1, onFinal: (final) => finals.push(final) });
+      await settle();
+      s.exchanges[0]!.push(overloaded);
+      await settle();
+      expect((await s.response).status).toBe(529);
+      expect(finals).toEqual([
+        expect.objectContaining({
+          type: 'error',
+          error: expect.objectContaining({ status: 529, type: 'overloaded_error' }) as unknown,
+          failure: expect.objectContaining({ kind: 'in-band' }) as unknown,
+          message: undefined,
+        }),
+      ]);
+    });
+
+    it('never lets what onFinal throws or rejects with reach the stream: it is logged', async () => {
+      for (const onFinal of [
+        () => {
+          throw new Error('save failed');
+        },
+        () => Promise.reject(new Error('save failed')),
+      ]) {
+        const errors: unknown[] = [];
+        const s = engine({ onFinal, errors });
+        await settle();
+        const exchange = s.exchanges[0]!;
+        exchange.push(START + STOP);
+        exchange.end();
+        await settle();
+        const response = await s.response;
+        s.record.end(response.status);
+        expect(await readAll(response.body!.getReader())).toBe(START + STOP);
+        await settle();
+        expect(errors).toEqual([
+          {
+            route: 'chat',
+            requestId: 'cg_1',
+            err: expect.objectContaining({ type: 'Error', message: 'save failed' }) as unknown,
+          },
+        ]);
+        expect(lines.at(-1)).toMatchObject({ status: 200, outcome: 'ok' });
+      }
+    });
   });
 });

@@ -2,15 +2,18 @@ import type { ClaudeClient, MessageStreamParams } from './claude-client.js';
 import { classifyFailure } from './classify.js';
 import { raceWithTimeout, type Clock, type Timed } from './clock.js';
 import { ClientAbortedError, type Deadline } from './deadline.js';
+import { describeError } from './describe-error.js';
 import { anthropicErrorBody } from './error-body.js';
 import { wordFailure } from './failure-wording.js';
-import { isClaudeGuardError } from './guard-error.js';
+import { ClaudeGuardError, isClaudeGuardError } from './guard-error.js';
+import type { LogWriter } from './logger.js';
 import { isBodyDecodeFailure } from './message-body.js';
 import type { StreamOptions } from './options.js';
 import type { RequestRecord } from './request-record.js';
 import { forwardUpstreamHeaders } from './response.js';
 import { SDK_CALL, type AttemptContext, type RetryCall, type RetryPolicy, type StartedAttempt } from './retry-loop.js';
 import { encodeSseEvent, encodeSseJson, type SseEvent } from './sse.js';
+import { MessageAssembler, type StreamFinal } from './stream-final.js';
 import { upstreamRequestId } from './upstream-headers.js';
 import {
   malformedEventError,
@@ -39,6 +42,8 @@ export type StreamFormat = 'anthropic' | 'text';
 export interface StreamAnswers {
   responseHeaders(): Headers;
   errorResponse(error: unknown): Response;
+  /** The error as the client is told it (for `onFinal`). */
+  toGuardError(error: unknown): ClaudeGuardError;
 }
 
 /**
@@ -68,6 +73,10 @@ export interface StreamInput {
   /** Kept out of forwarded headers and upstream ids. */
   readonly secrets: readonly string[];
   readonly answers: StreamAnswers;
+  /** Told how the stream ended, once (see {@link StreamFinal}); the Message is assembled only for it. */
+  readonly onFinal?: ((final: StreamFinal) => unknown) | undefined;
+  /** Where an `onFinal` that throws or rejects is reported (error level); `undefined`: nowhere. */
+  readonly log?: LogWriter | undefined;
 }
 
 const PING = new TextEncoder().encode('event: ping\ndata: {"type": "ping"}\n\n');
@@ -149,9 +158,15 @@ class StreamSession implements RetryCall {
   #inputTokens: number | undefined;
   #outputTokens: number | undefined;
   #stopReason: string | null = null;
+  /** The Message so far: only for `onFinal`. */
+  readonly #assembler: MessageAssembler | undefined;
+  /** How the stream ended, for `onFinal`: the first of complete, failed, aborted wins. */
+  #endedAs: StreamFinal['type'] | undefined;
+  #error: ClaudeGuardError | undefined;
 
   constructor(input: StreamInput) {
     this.#input = input;
+    this.#assembler = input.onFinal ? new MessageAssembler() : undefined;
     this.deadline = input.deadline;
     this.record = input.record;
     this.#clock = input.clock;
@@ -170,8 +185,10 @@ class StreamSession implements RetryCall {
       first = await raceWithTimeout(this.#clock, this.#retrying, this.#heartbeatMs);
     } catch (error) {
       // Nothing was sent yet: the client gets a real HTTP status.
+      const response = this.#input.answers.errorResponse(error);
+      if (this.#input.onFinal) this.#ended('error', this.#input.answers.toGuardError(error));
       this.#finish();
-      return this.#input.answers.errorResponse(error);
+      return response;
     }
     const headers = this.#input.answers.responseHeaders();
     for (const [name, value] of Object.entries(SSE_HEADERS)) headers.set(name, value);
@@ -332,6 +349,7 @@ class StreamSession implements RetryCall {
   #transformParsed(name: string, event: SseEvent, handle: UpstreamHandle): Uint8Array | undefined {
     const data = parseObject(event.data);
     if (data === undefined) throw malformedEventError();
+    this.#assembler?.add(name, data);
     const format = this.#input.format;
     if (name === 'message_start') {
       const usage = (data['message'] as { usage?: { input_tokens?: number; output_tokens?: number } } | undefined)
@@ -348,6 +366,7 @@ class StreamSession implements RetryCall {
       this.#stopReason = delta?.stop_reason ?? this.#stopReason;
     } else if (name === 'message_stop') {
       this.#closing = true;
+      this.#ended('message');
       this.record.setOutcome('ok');
       handle.finished.resolve();
       this.#releaseUpstream(handle, true);
@@ -396,6 +415,7 @@ class StreamSession implements RetryCall {
       told = wordFailure(failure, { phase: 'after-commit' });
     }
     this.record.setOutcome(told.outcome);
+    this.#ended('error', told);
     return encodeSseJson('error', anthropicErrorBody(told.type, told.message, this.record.requestId));
   }
 
@@ -413,6 +433,7 @@ class StreamSession implements RetryCall {
     // Still retrying (heartbeat-committed): the deadline's signal stops the loop.
     this.deadline.abortForClient();
     this.record.clientAborted();
+    this.#ended('aborted');
     this.#finish();
   }
 
@@ -433,6 +454,50 @@ class StreamSession implements RetryCall {
     if (this.#done) return;
     this.#done = true;
     this.record.streamClosed();
+    if (this.#input.onFinal) this.#tellFinal(this.#input.onFinal);
+  }
+
+  /** How the stream ended, as far as `onFinal` is told: the first word wins. */
+  #ended(as: StreamFinal['type'], error?: ClaudeGuardError): void {
+    if (this.#endedAs !== undefined) return;
+    // A client gone before anything was answered is an abort, whatever error that made.
+    this.#endedAs = as === 'error' && this.deadline.clientAborted ? 'aborted' : as;
+    this.#error = error;
+  }
+
+  /** Calls `onFinal` once, never letting it reach the stream: what it throws or rejects with is logged. */
+  #tellFinal(onFinal: (final: StreamFinal) => unknown): void {
+    const record = this.record;
+    const ids = { requestId: record.requestId, upstreamRequestId: record.upstreamRequestId };
+    const message = this.#assembler?.result();
+    const estimatedOutputTokens = this.#assembler?.estimatedOutputTokens();
+    let final: StreamFinal;
+    if (this.#endedAs === 'message' && message) final = { type: 'message', message, ...ids };
+    else if (this.#endedAs === 'message' || (this.#endedAs === 'error' && this.#error)) {
+      const error =
+        this.#error ??
+        // message_stop without a message_start: nothing a client could rebuild a Message from.
+        new ClaudeGuardError({
+          status: 502,
+          type: 'api_error',
+          message: 'The Claude API sent a stream without message_start',
+          outcome: 'upstream-error',
+        });
+      final = { type: 'error', error, failure: record.failure, message, estimatedOutputTokens, ...ids };
+    } else final = { type: 'aborted', message, estimatedOutputTokens, ...ids };
+    const report = (error: unknown): void => {
+      this.#input.log?.write(
+        'error',
+        { route: record.route, requestId: record.requestId, err: describeError(error, this.#input.secrets) },
+        'claude-guard onFinal failed',
+      );
+    };
+    try {
+      const result = onFinal(final);
+      if (isThenable(result)) result.then(undefined, report);
+    } catch (error) {
+      report(error);
+    }
   }
 }
 
@@ -451,6 +516,10 @@ async function readToEnd(reader: ReadableStreamDefaultReader<Uint8Array>, chunks
     if ((await reader.read()).done) return true;
   }
   return false;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 
 function upstreamStreamError(data: string): UpstreamStreamError {
