@@ -21,14 +21,19 @@ const CLEANUP_MS = 120_000; // three node_modules, two TypeScripts among them
 
 const rootManifest = readJson(join(ROOT, 'package.json'));
 const testManifest = readJson(join(ROOT, 'test/package.json'));
+const telemetryManifest = readJson(join(ROOT, 'packages/telemetry/package.json'));
 /** The versions the workspace itself tests with, so the fresh projects install the same majors. */
 const range = (name: string): string => {
-  const spec = testManifest.dependencies?.[name] ?? rootManifest.devDependencies?.[name];
-  if (typeof spec !== 'string') throw new Error(`no version of ${name} in test/ or the root package.json`);
+  const spec =
+    testManifest.dependencies?.[name] ??
+    rootManifest.devDependencies?.[name] ??
+    // prom-client: the version the telemetry package is developed against.
+    telemetryManifest.devDependencies?.[name];
+  if (typeof spec !== 'string') throw new Error(`no version of ${name} in test/, the root or telemetry's package.json`);
   return spec.replace(/^npm:[^@]+@/, '');
 };
 
-const PACKAGES = ['core', 'express', 'hono', 'fake-anthropic'] as const;
+const PACKAGES = ['core', 'express', 'hono', 'fake-anthropic', 'telemetry'] as const;
 type PackageName = (typeof PACKAGES)[number];
 
 const TSCONFIG = JSON.stringify({
@@ -52,11 +57,13 @@ const EXPRESS5_ESM_TS = `
 import Anthropic from '@anthropic-ai/sdk';
 import { createClaudeGuard } from '@claude-guard/core';
 import { claudeGuard, claudeGuardErrorHandler, claudeProxy, guarded } from '@claude-guard/express';
+import { createPrometheusMetrics, expressMetricsHandler } from '@claude-guard/telemetry';
 import express from 'express';
 import type { AddressInfo } from 'node:net';
 
 const guard = createClaudeGuard({ client: new Anthropic({ apiKey: 'test-key', baseURL: process.env['FAKE_URL'] ?? null }) });
 const app = express();
+app.get('/metrics', expressMetricsHandler(createPrometheusMetrics({ guard })));
 app.post('/v1/messages', claudeProxy(guard, { route: 'proxy' }));
 app.post('/chat', express.json(), claudeGuard(guard, { route: 'chat' }), guarded(async (req, res) => {
   const { message } = req.body as { message: string };
@@ -125,8 +132,9 @@ interface Project {
 const PROJECTS: Project[] = [
   {
     name: 'esm-ts-express5',
-    packages: ['core', 'express'],
-    dependencies: ['@anthropic-ai/sdk', 'express'],
+    // With the telemetry package and prom-client, as its README installs them.
+    packages: ['core', 'express', 'telemetry'],
+    dependencies: ['@anthropic-ai/sdk', 'express', 'prom-client'],
     devDependencies: ['typescript', '@types/express', '@types/node'],
     type: 'module',
     file: 'app.ts',
@@ -211,6 +219,7 @@ describe('the packed packages', () => {
       // One core, the packed one: the adapters' ^0.1.0 did not pull another copy from the registry.
       expect(existsSync(join(work, project.name, 'node_modules/@claude-guard/express/node_modules'))).toBe(false);
       expect(existsSync(join(work, project.name, 'node_modules/@claude-guard/hono/node_modules'))).toBe(false);
+      expect(existsSync(join(work, project.name, 'node_modules/@claude-guard/telemetry/node_modules'))).toBe(false);
     }
   });
 
@@ -220,7 +229,16 @@ describe('the packed packages', () => {
       const dir = join(work, 'esm-ts-express5');
       await typechecks.get('esm-ts-express5'); // tsc with the packed types, strict; it also compiles app.ts
       const app = await start(dir, process.execPath, ['dist/app.js'], { FAKE_URL: fakeUrl });
-      await expectRequestsServed(JSON.parse(app.line).port);
+      const { port } = JSON.parse(app.line);
+      await expectRequestsServed(port);
+      // The telemetry package's Prometheus text, counting the guarded request once its response has closed.
+      const counted = /^claude_guard_requests_total\{[^}]*route="chat"[^}]*\} 1$/m;
+      let metrics = '';
+      for (let tries = 0; tries < 50 && !counted.test(metrics); tries++) {
+        if (tries > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      }
+      expect(metrics).toMatch(counted);
     },
     TYPECHECKED_STEP_MS,
   );
