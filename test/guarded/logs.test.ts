@@ -4,7 +4,7 @@ import * as guardExpress from '@claude-guard/express';
 import * as guardHono from '@claude-guard/hono';
 import { createFakeAnthropic, type FakeAnthropic } from '@claude-guard/fake-anthropic';
 import { serve } from '@hono/node-server';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express from 'express';
 import { Hono } from 'hono';
 import { Console } from 'node:console';
 import type { Server } from 'node:http';
@@ -102,6 +102,29 @@ describe.each(ADAPTERS)('log levels (%s)', (adapter) => {
   });
 });
 
+/** A pino-shaped logger: levels, and child() whose lines carry the bindings. */
+function pinoLike() {
+  const lines: { level: string; bindings: Record<string, unknown>; record: object; message: string | undefined }[] = [];
+  const children: Record<string, unknown>[] = [];
+  const make = (bindings: Record<string, unknown>): GuardLogger & { warn: GuardLogger['info'] } => {
+    const at =
+      (level: string) =>
+      (record: object, message?: string): void => {
+        lines.push({ level, bindings, record, message });
+      };
+    return {
+      info: at('info'),
+      warn: at('warn'),
+      error: at('error'),
+      child: (more) => {
+        children.push(more);
+        return make({ ...bindings, ...more });
+      },
+    };
+  };
+  return { logger: make({}), lines, children };
+}
+
 /** A `node:console` Console writing to memory: what a process's stdout and stderr would get. */
 function memoryConsole() {
   const stdout = new PassThrough();
@@ -154,17 +177,13 @@ async function startLogApp(adapter: AdapterName, logger: GuardLogger, logFormat?
       '/chat',
       express.json(),
       guardExpress.claudeGuard(guard, { route: 'chat' }),
-      (req: Request, res: Response, next: NextFunction) => {
-        req.claude.messages
-          .create(params)
-          .then((message) => {
-            if ((req.body as { log?: boolean }).log) {
-              req.claude.log.info({ outputTokens: message.usage.output_tokens }, 'reply saved');
-            }
-            res.json({ ok: true });
-          })
-          .catch(next);
-      },
+      guardExpress.guarded(async (req, res) => {
+        const message = await req.claude.messages.create(params);
+        if ((req.body as { log?: boolean }).log) {
+          req.claude.log.info({ outputTokens: message.usage.output_tokens }, 'reply saved');
+        }
+        res.json({ ok: true });
+      }),
     );
     app.use(guardExpress.claudeGuardErrorHandler(guard));
     server = app.listen(0, '127.0.0.1');
@@ -233,13 +252,62 @@ describe.each(ADAPTERS)('console and child loggers (%s)', (adapter) => {
     }
   });
 
+  it("gives the handler the logger's child for its request, built only when the handler asks", async () => {
+    const pino = pinoLike();
+    const app = await startLogApp(adapter, pino.logger);
+    await chat(app, 'quiet');
+    await chat(app, 'talks', { log: true });
+    await vi.waitFor(() => expect(pino.lines.filter((l) => l.message === 'claude-guard request')).toHaveLength(2), {
+      timeout: 5_000,
+      interval: 2,
+    });
+    // One child, for the request whose handler logged; none for the other.
+    expect(pino.children).toEqual([{ route: 'chat', requestId: 'talks' }]);
+    const own = pino.lines.filter((l) => l.message === 'reply saved');
+    expect(own).toEqual([
+      {
+        level: 'info',
+        bindings: { route: 'chat', requestId: 'talks' },
+        record: { outputTokens: expect.any(Number) as number },
+        message: 'reply saved',
+      },
+    ]);
+    // The guard's own line goes through the logger itself: its fields are not bound twice.
+    expect(pino.lines.find((l) => l.message === 'claude-guard request')?.bindings).toEqual({});
+  });
+
+  it('adds route and requestId to the lines of a logger without child(), one JSON line with a console', async () => {
+    const plain: { record: object; message: string | undefined }[] = [];
+    const app = await startLogApp(adapter, { info: (record, message) => plain.push({ record, message }) });
+    await chat(app, 'plain', { log: true });
+    await vi.waitFor(() => expect(plain).toHaveLength(2), { timeout: 5_000, interval: 2 });
+    expect(plain.find((l) => l.message === 'reply saved')?.record).toEqual({
+      route: 'chat',
+      requestId: 'plain',
+      outputTokens: expect.any(Number) as number,
+    });
+
+    const memory = memoryConsole();
+    const json = await startLogApp(adapter, memory.console);
+    await chat(json, 'console-own', { log: true });
+    await vi.waitFor(() => expect(memory.stdoutLines()).toHaveLength(2), { timeout: 5_000, interval: 2 });
+    const own = memory.stdoutLines().map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(own).toContainEqual({
+      level: 'info',
+      msg: 'reply saved',
+      route: 'chat',
+      requestId: 'console-own',
+      outputTokens: expect.any(Number) as number,
+    });
+  });
+
   it('never lets a logger that throws reach the request', async () => {
     const app = await startLogApp(adapter, {
       info: () => {
         throw new Error('log sink down');
       },
     });
-    const result = await chat(app, 'broken-logger');
+    const result = await chat(app, 'broken-logger', { log: true });
     expect(result.status).toBe(200);
     expect(result.body).toEqual({ ok: true });
   });

@@ -1,5 +1,6 @@
 import type { ClaudeMessage, ClaudeRequestOptions, MessageCreateParams, MessageStreamParams } from './claude-client.js';
 import type { Deadline } from './deadline.js';
+import type { RequestLogger } from './logger.js';
 import type { ClaudeGuardError } from './guard-error.js';
 import type { AttemptContext } from './retry-loop.js';
 import type { StreamFormat } from './stream-engine.js';
@@ -85,6 +86,13 @@ export interface GuardedClaude {
   readonly deadline: Deadline;
   /** The correlation id, echoed under `requestIdHeader` (default `x-request-id`). */
   readonly requestId: string;
+  /**
+   * This request's logger: every line carries `route` and `requestId`. It is `logger.child({ route,
+   * requestId })` when the guard's logger has `child()` (pino), else the guard's logger with both
+   * fields added (one JSON line each with `console`), else a logger that writes nothing. Built the
+   * first time it is read (a getter: copying the facade with `{ ...claude }` leaves it out).
+   */
+  readonly log: RequestLogger;
 }
 
 /**

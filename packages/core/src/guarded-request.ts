@@ -6,6 +6,7 @@ import { internalError } from './failure-wording.js';
 import { runFallback } from './fallback.js';
 import type { BeginInput, GuardedCall, GuardedClaude, StreamCallOptions } from './guarded-call.js';
 import { isClaudeGuardError, tagRequest, type ClaudeGuardError } from './guard-error.js';
+import { NO_REQUEST_LOG, type RequestLogger } from './logger.js';
 import { RequestRecord } from './request-record.js';
 import { resolveRequestId } from './request-id.js';
 import { errorResponse } from './response.js';
@@ -69,19 +70,20 @@ export class GuardedRequest implements GuardedCall {
   readonly claude: GuardedClaude;
   readonly #route: RouteRuntime;
   readonly #policy: RetryPolicy;
+  #log: RequestLogger | undefined;
 
   constructor(route: RouteRuntime, record: RequestRecord, deadline: Deadline, policy: RetryPolicy) {
     this.#route = route;
     this.record = record;
     this.deadline = deadline;
     this.#policy = policy;
-    this.claude = {
-      messages: { create: (params, options) => this.createMessage(params, options) },
-      stream: (params, options) => this.stream(params, options),
-      run: (fn) => this.run(fn),
-      deadline,
-      requestId: record.requestId,
-    };
+    this.claude = new ClaudeFacade(this);
+  }
+
+  /** The request's logger, built the first time a handler asks for it: nothing is spent on it otherwise. */
+  get log(): RequestLogger {
+    return (this.#log ??=
+      this.#route.records.log?.forRequest(this.#route.config.route, this.requestId) ?? NO_REQUEST_LOG);
   }
 
   get requestId(): string {
@@ -206,5 +208,32 @@ export class GuardedRequest implements GuardedCall {
 
   end(status: number): void {
     this.record.end(status);
+  }
+}
+
+/**
+ * The {@link GuardedClaude} a handler gets. Its calls are own fields, so an adapter that copies the
+ * facade (`{ ...call.claude, stream }`) copies them; `log` is a getter on the prototype, so copying
+ * the facade does not build the request's logger: only reading `log` does.
+ */
+class ClaudeFacade implements GuardedClaude {
+  readonly messages: GuardedClaude['messages'];
+  readonly stream: GuardedClaude['stream'];
+  readonly run: GuardedClaude['run'];
+  readonly deadline: Deadline;
+  readonly requestId: string;
+  readonly #request: GuardedRequest;
+
+  constructor(request: GuardedRequest) {
+    this.#request = request;
+    this.messages = { create: (params, options) => request.createMessage(params, options) };
+    this.stream = (params, options) => request.stream(params, options);
+    this.run = (fn) => request.run(fn);
+    this.deadline = request.deadline;
+    this.requestId = request.record.requestId;
+  }
+
+  get log(): RequestLogger {
+    return this.#request.log;
   }
 }

@@ -104,6 +104,10 @@ export function claudeGuard(guard: ClaudeGuard, options: RouteOptions): RequestH
       ...call.claude,
       stream: async (target, params, streamOptions) =>
         writeWebResponse(target, await call.claude.stream(params, streamOptions)),
+      // A getter, as the core's: the request's logger is built only if the handler reads it.
+      get log() {
+        return call.claude.log;
+      },
     };
     (req as GuardedRequest).claude = claude;
     next();

@@ -66,6 +66,10 @@ export function claudeGuard(
       // Everything of the core's facade, with a stream that takes `c`.
       ...call.claude,
       stream: (_c, params, streamOptions) => call.claude.stream(params, streamOptions),
+      // A getter, as the core's: the request's logger is built only if the handler reads it.
+      get log() {
+        return call.claude.log;
+      },
     });
     try {
       await next();
