@@ -17,7 +17,7 @@ import { createRequestIdGenerator, resolveRequestId } from './request-id.js';
 import { errorResponse } from './response.js';
 import type { AttemptContext } from './retry-loop.js';
 import { createRetryBudget } from './retry-budget.js';
-import { createRouteRuntime, type GuardRuntime } from './route-runtime.js';
+import { createRouteRuntime, type GuardRuntime, type RouteRuntime } from './route-runtime.js';
 import { describeError } from './describe-error.js';
 
 /**
@@ -75,6 +75,13 @@ export interface RunOptions {
   headers?: HeaderReader;
   /** Aborts when the caller goes away. */
   signal?: AbortSignal;
+  /**
+   * This call's own budget, in place of the route's `deadline.defaultMs`: a background job's
+   * deadline without a route of its own. At most the route's `deadline.maxMs`; less
+   * `deadline.reserveMs`, as every budget; a caller's deadline header in `headers` still wins, as
+   * it does over `defaultMs`.
+   */
+  deadlineMs?: number;
 }
 
 /**
@@ -171,6 +178,8 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
   };
   const byName = new Map<string, GuardedRoute>();
   const mounted = new MountedRoutes();
+  // Each route this guard made, to its runtime: guard.run gives a call its own deadline through it.
+  const runtimes = new WeakMap<GuardedRoute, RouteRuntime>();
 
   // `byRun`: created by `guard.run(name)` for a name nobody mounted; never refused as a conflict.
   const route = (routeOptions: RouteOptions, byRun = false): GuardedRoute => {
@@ -183,6 +192,7 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
       proxy: (request) => handleProxy(routeRuntime, request),
     };
     if (!byName.has(guarded.name)) byName.set(guarded.name, guarded);
+    runtimes.set(guarded, routeRuntime);
     return guarded;
   };
 
@@ -206,7 +216,21 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
     route: (routeOptions) => route(routeOptions),
     async run(target, fn, runOptions) {
       const guarded = typeof target === 'string' ? (byName.get(target) ?? route({ route: target }, true)) : target;
-      const begun = guarded.begin({ headers: runOptions?.headers ?? NO_HEADERS, signal: runOptions?.signal });
+      const input = { headers: runOptions?.headers ?? NO_HEADERS, signal: runOptions?.signal };
+      const deadlineMs = runOptions?.deadlineMs;
+      let begun: BeginResult;
+      if (deadlineMs === undefined) {
+        begun = guarded.begin(input);
+      } else {
+        const routeRuntime = runtimes.get(guarded);
+        if (!routeRuntime) {
+          throw new TypeError(
+            `claude-guard: guard.run('${guarded.name}', fn, { deadlineMs }) needs a route of this guard`,
+          );
+        }
+        checkRunDeadline(deadlineMs, routeRuntime.config.route, routeRuntime.config.deadline.maxMs);
+        begun = beginRequest(routeRuntime, input, false, deadlineMs);
+      }
       // Only a malformed or spent deadline header gets here.
       if (!begun.ok) throw begun.error;
       // Every route's begin() is beginRequest's: its call is a GuardedRequest.
@@ -235,6 +259,16 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
     publicStatus: () => ({ breakers: runtime.breakers.publicSnapshot() }),
     close: () => runtime.breakers.close(),
   };
+}
+
+/** `guard.run`'s `deadlineMs`: a positive finite number of milliseconds, within the route's maximum. */
+function checkRunDeadline(deadlineMs: unknown, route: string, maxMs: number): void {
+  if (typeof deadlineMs !== 'number' || !Number.isFinite(deadlineMs) || deadlineMs <= 0 || deadlineMs > maxMs) {
+    throw new TypeError(
+      `claude-guard: option \`deadlineMs\` of guard.run('${route}') must be a positive number of milliseconds, at most ` +
+        `the route's deadline.maxMs (${maxMs}), got ${JSON.stringify(deadlineMs) ?? String(deadlineMs)}`,
+    );
+  }
 }
 
 // A foreign error's own text may hold anything (a stack, a key, a SQL fragment): none of it is sent.

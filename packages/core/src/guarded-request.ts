@@ -26,6 +26,8 @@ export type Begun = { ok: true; call: GuardedRequest } | { ok: false; response: 
  * @param route - The route's runtime.
  * @param input - The incoming headers and the client's signal.
  * @param passthrough - The passthrough (`route.proxy`) may forward the upstream's 4xx messages.
+ * @param ownDeadlineMs - This request's budget in place of the route's `deadline.defaultMs`
+ *   (`guard.run`'s `deadlineMs`), already validated; a caller's deadline header still wins.
  * @returns The request, or its answer.
  *
  * @example
@@ -33,14 +35,20 @@ export type Begun = { ok: true; call: GuardedRequest } | { ok: false; response: 
  * const begun = beginRequest(runtime, { headers: request.headers, signal: request.signal }, false);
  * ```
  */
-export function beginRequest(route: RouteRuntime, input: BeginInput, passthrough: boolean): Begun {
+export function beginRequest(
+  route: RouteRuntime,
+  input: BeginInput,
+  passthrough: boolean,
+  ownDeadlineMs?: number,
+): Begun {
   const requestIdHeader = route.requestIdHeader;
   const requestId = resolveRequestId(input.headers.get(requestIdHeader), route.nextRequestId);
   const resolved = resolveDeadline({
     headers: input.headers,
     signal: input.signal,
     clock: route.clock,
-    policy: route.config.deadline,
+    policy:
+      ownDeadlineMs === undefined ? route.config.deadline : { ...route.config.deadline, defaultMs: ownDeadlineMs },
   });
   if (resolved instanceof Deadline) {
     const record = new RequestRecord(route.records, requestId, resolved);
