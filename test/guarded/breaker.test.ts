@@ -1,6 +1,17 @@
 import type { BreakerSnapshot, RouteOptions } from '@claude-guard/core';
 import { describe, expect, it, vi } from 'vitest';
-import { ADAPTERS, NO_RESERVE, expectAnthropicError, useStack, type Stack } from '../support/index.js';
+import {
+  ADAPTERS,
+  LATE_HEADERS,
+  MANUAL_DEADLINE_MS,
+  NO_RESERVE,
+  expectAnthropicError,
+  heldTimers,
+  manualClock,
+  runOutAtUpstream,
+  useStack,
+  type Stack,
+} from '../support/index.js';
 
 type RouteKind = 'chat' | 'proxy';
 const ROUTES: RouteKind[] = ['chat', 'proxy'];
@@ -8,6 +19,16 @@ const ROUTES: RouteKind[] = ['chat', 'proxy'];
 const BREAKER = { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeout: 200 };
 // One attempt per request, so every request is one breaker call.
 const ROUTE: Omit<RouteOptions, 'route'> = { retry: { maxAttempts: 1 }, breaker: BREAKER };
+/**
+ * opossum's reset timer (open to half-open) runs on real time, not on the guard's clock. A test that
+ * needs the breaker to stay open gives it a minute, so that a loaded machine's slow round trips cannot
+ * let a trial through before the next call; only the tests that wait for half-open keep 200 ms.
+ */
+const HELD_OPEN_MS = 60_000;
+const HELD: Omit<RouteOptions, 'route'> = { ...ROUTE, breaker: { ...BREAKER, resetTimeout: HELD_OPEN_MS } };
+// Deadlines that run out on a manual clock once the upstream has the request (runOutAtUpstream): on real
+// time a short one could run out before the attempt reached the fake.
+const DEADLINE_MS = MANUAL_DEADLINE_MS;
 
 function call(h: Stack, route: RouteKind, headers: Record<string, string> = {}) {
   return route === 'chat' ? h.chat(headers) : h.proxy(headers);
@@ -17,6 +38,13 @@ function breaker(h: Stack, key: string): BreakerSnapshot {
   const found = h.guard.status().breakers.find((b) => b.key === key);
   if (!found) throw new Error(`no breaker ${key}`);
   return found;
+}
+
+/** The breaker transitions so far, in order. */
+function transitions(h: Stack): string[] {
+  return h.events
+    .map((event) => event.type)
+    .filter((type) => ['breaker-open', 'breaker-half-open', 'breaker-close'].includes(type));
 }
 
 async function waitForState(h: Stack, key: string, state: BreakerSnapshot['state']): Promise<void> {
@@ -41,7 +69,9 @@ describe.each(ADAPTERS)('circuit breaker (%s)', (adapter) => {
 
   describe.each(ROUTES)('route %s', (route) => {
     it('opens after failures and then answers 503 without calling Claude', async () => {
-      const h = await start(adapter, { chat: ROUTE, proxy: ROUTE });
+      // On a manual clock, the wait the refusal announces is exact: the whole reset timeout.
+      const clock = manualClock();
+      const h = await start(adapter, { guard: { clock }, chat: HELD, proxy: HELD });
       h.fake.setDefault({ faultRate: 1, fault: 529 });
       expect((await call(h, route)).status).toBe(529);
       expect(breaker(h, route).state).toBe('closed');
@@ -54,13 +84,12 @@ describe.each(ADAPTERS)('circuit breaker (%s)', (adapter) => {
       expect(error.type).toBe('overloaded_error');
       expect(error.message).toContain(`route '${route}'`);
       expect(error.message).toContain('circuit breaker is open');
-      expect(rejected.headers.get('retry-after')).toBe('1');
+      expect(rejected.headers.get('retry-after')).toBe(String(HELD_OPEN_MS / 1000));
       expect(h.fake.requests).toHaveLength(2);
 
       const snapshot = breaker(h, route);
       expect(snapshot).toMatchObject({ key: route, routes: [route], state: 'open' });
-      expect(snapshot.retryAfterMs).toBeGreaterThan(0);
-      expect(snapshot.retryAfterMs).toBeLessThanOrEqual(200);
+      expect(snapshot.retryAfterMs).toBe(HELD_OPEN_MS);
       expect(snapshot.counts).toMatchObject({ successes: 0, failures: 2, rejects: 1, neutral: 0 });
       expect(h.events.filter((e) => e.type === 'breaker-open')).toEqual([{ type: 'breaker-open', key: route }]);
       expect(h.events.filter((e) => e.type === 'breaker-rejected')).toHaveLength(1);
@@ -73,7 +102,9 @@ describe.each(ADAPTERS)('circuit breaker (%s)', (adapter) => {
       h.fake.enqueue(529, 529);
       await call(h, route);
       await call(h, route);
-      expect(breaker(h, route).state).toBe('open');
+      // Opened. (Read from the transitions, not the state: 200 ms on a loaded machine may already have
+      // brought the half-open by the time this line runs.)
+      expect(transitions(h)[0]).toBe('breaker-open');
       await waitForState(h, route, 'half-open');
       const trial = await call(h, route);
       expect(trial.status).toBe(200);
@@ -93,9 +124,16 @@ describe.each(ADAPTERS)('circuit breaker (%s)', (adapter) => {
       await call(h, route);
       await call(h, route);
       await waitForState(h, route, 'half-open');
-      expect((await call(h, route)).status).toBe(529);
-      expect(breaker(h, route).state).toBe('open');
-      expect((await call(h, route)).status).toBe(503);
+      // From the trial on, timers wait for the test: the reset timer the failed trial arms cannot bring
+      // the next half-open before the next call, however slow the round trip.
+      const timers = heldTimers();
+      try {
+        expect((await call(h, route)).status).toBe(529);
+        expect(breaker(h, route).state).toBe('open');
+        expect((await call(h, route)).status).toBe(503);
+      } finally {
+        timers.release();
+      }
       expect(h.fake.requests).toHaveLength(3);
     });
 
@@ -105,10 +143,25 @@ describe.each(ADAPTERS)('circuit breaker (%s)', (adapter) => {
       await call(h, route);
       await call(h, route);
       await waitForState(h, route, 'half-open');
-      const results = await Promise.all([call(h, route), call(h, route), call(h, route)]);
-      expect(results.map((r) => r.status).sort()).toEqual([200, 503, 503]);
-      expect(h.fake.requests).toHaveLength(3);
-      expect(breaker(h, route).state).toBe('closed');
+      // The trial's headers come on a held timer: it is surely in flight while the other two arrive.
+      const timers = heldTimers();
+      try {
+        const refused: number[] = [];
+        const all = [call(h, route), call(h, route), call(h, route)].map((answer) =>
+          answer.then((result) => {
+            if (result.status === 503) refused.push(result.status);
+            return result;
+          }),
+        );
+        await timers.until(() => refused.length === 2 && h.fake.requests.length === 3, 'two calls were not refused');
+        timers.advance(100);
+        const results = await Promise.all(all);
+        expect(results.map((r) => r.status).sort()).toEqual([200, 503, 503]);
+        expect(h.fake.requests).toHaveLength(3);
+        expect(breaker(h, route).state).toBe('closed');
+      } finally {
+        timers.release();
+      }
     });
 
     it('4xx answers do not open it', async () => {
@@ -123,9 +176,13 @@ describe.each(ADAPTERS)('circuit breaker (%s)', (adapter) => {
     });
 
     it("the caller's own short deadline does not open it", async () => {
-      const h = await start(adapter, { chat: ROUTE, proxy: ROUTE });
-      h.fake.setDefault({ faultRate: 1, fault: { kind: 'delay-headers', ms: 2000 } });
-      for (let i = 0; i < 3; i++) expect((await call(h, route, { 'x-request-timeout-ms': '50' })).status).toBe(504);
+      const clock = manualClock();
+      const h = await start(adapter, { guard: { clock }, chat: ROUTE, proxy: ROUTE });
+      h.fake.setDefault({ faultRate: 1, fault: LATE_HEADERS });
+      const header = { 'x-request-timeout-ms': String(DEADLINE_MS) };
+      for (let i = 0; i < 3; i++) {
+        expect((await runOutAtUpstream(h.fake, clock, () => call(h, route, header))).status).toBe(504);
+      }
       await h.fake.settled();
       const snapshot = breaker(h, route);
       expect(snapshot.state).toBe('closed');
@@ -134,11 +191,17 @@ describe.each(ADAPTERS)('circuit breaker (%s)', (adapter) => {
     });
 
     it("the route's own deadline running out does count", async () => {
-      const limited = { ...ROUTE, deadline: { defaultMs: 50 } };
-      const h = await start(adapter, { chat: limited, proxy: limited });
-      h.fake.setDefault({ faultRate: 1, fault: { kind: 'delay-headers', ms: 2000 } });
-      expect((await call(h, route)).status).toBe(504);
-      expect((await call(h, route)).status).toBe(504);
+      const clock = manualClock();
+      // The rolling window follows the manual clock: it spans both deadlines, as the 10 s one spanned 2 x 50 ms.
+      const limited = {
+        ...HELD,
+        breaker: { ...HELD.breaker, rollingCountTimeout: 10 * DEADLINE_MS },
+        deadline: { defaultMs: DEADLINE_MS },
+      };
+      const h = await start(adapter, { guard: { clock }, chat: limited, proxy: limited });
+      h.fake.setDefault({ faultRate: 1, fault: LATE_HEADERS });
+      expect((await runOutAtUpstream(h.fake, clock, () => call(h, route))).status).toBe(504);
+      expect((await runOutAtUpstream(h.fake, clock, () => call(h, route))).status).toBe(504);
       expect(breaker(h, route).state).toBe('open');
       expect((await call(h, route)).status).toBe(503);
       await h.fake.settled();
@@ -170,7 +233,10 @@ describe.each(ADAPTERS)('circuit breaker (%s)', (adapter) => {
   });
 
   it('routes naming the same breaker.key share one breaker', async () => {
-    const shared = { retry: { maxAttempts: 1 }, breaker: { ...BREAKER, key: 'claude-main' } };
+    const shared = {
+      retry: { maxAttempts: 1 },
+      breaker: { ...BREAKER, resetTimeout: HELD_OPEN_MS, key: 'claude-main' },
+    };
     const h = await start(adapter, {
       routes: [
         { kind: 'chat', path: '/a', options: { route: 'chat-a', ...shared } },

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { ALL_ADAPTERS, NO_RESERVE, expectAnthropicError, useStack, type Stack } from '../support/index.js';
+import {
+  ALL_ADAPTERS,
+  LATE_HEADERS,
+  MANUAL_DEADLINE_MS,
+  NO_RESERVE,
+  expectAnthropicError,
+  manualClock,
+  runOutAtUpstream,
+  useStack,
+  type Stack,
+} from '../support/index.js';
 
 type RouteKind = 'chat' | 'proxy' | 'run';
 
@@ -11,22 +21,28 @@ function call(h: Stack, route: RouteKind, headers: Record<string, string>) {
 
 const ROUTES: RouteKind[] = ['chat', 'proxy', 'run'];
 
+// The deadlines that run out here run on a manual clock, and run out once the upstream has the request
+// (runOutAtUpstream): on real time, a loaded machine could spend a short deadline before the attempt
+// reached the fake, leaving no upstream request to abort.
+const DEADLINE_MS = MANUAL_DEADLINE_MS;
+
 describe.each(ALL_ADAPTERS)('deadlines (%s)', (adapter) => {
   const start = useStack(NO_RESERVE);
 
   describe.each(ROUTES)('route %s', (route) => {
     it.each([
-      ['x-request-timeout-ms', '150'],
-      ['x-envoy-expected-rq-timeout-ms', '150'],
-      ['grpc-timeout', '150m'],
+      ['x-request-timeout-ms', String(DEADLINE_MS)],
+      ['x-envoy-expected-rq-timeout-ms', String(DEADLINE_MS)],
+      ['grpc-timeout', `${DEADLINE_MS}m`],
     ])('honours %s and aborts the upstream request when the deadline runs out', async (header, value) => {
-      const h = await start(adapter);
-      h.fake.enqueue({ kind: 'delay-headers', ms: 2000 });
-      const result = await call(h, route, { [header]: value });
+      const clock = manualClock();
+      const h = await start(adapter, { guard: { clock } });
+      h.fake.enqueue(LATE_HEADERS);
+      const result = await runOutAtUpstream(h.fake, clock, () => call(h, route, { [header]: value }));
       expect(result.status).toBe(504);
       const error = expectAnthropicError(result);
       expect(error.type).toBe('timeout_error');
-      expect(error.message).toContain("caller's deadline (from the request header) of 150 ms ran out");
+      expect(error.message).toContain(`caller's deadline (from the request header) of ${DEADLINE_MS} ms ran out`);
       await h.fake.settled();
       expect(h.fake.requests).toHaveLength(1);
       expect(h.fake.requests[0]!.outcome).toBe('client-aborted');
@@ -34,31 +50,38 @@ describe.each(ALL_ADAPTERS)('deadlines (%s)', (adapter) => {
     });
 
     it('takes the smallest of several deadline headers', async () => {
-      const h = await start(adapter);
-      h.fake.enqueue({ kind: 'delay-headers', ms: 2000 });
-      const result = await call(h, route, {
-        'x-request-timeout-ms': '60000',
-        'x-envoy-expected-rq-timeout-ms': '5000',
-        'grpc-timeout': '200m',
-      });
+      const clock = manualClock();
+      const h = await start(adapter, { guard: { clock } });
+      h.fake.enqueue(LATE_HEADERS);
+      const result = await runOutAtUpstream(h.fake, clock, () =>
+        call(h, route, {
+          'x-request-timeout-ms': '90000',
+          'x-envoy-expected-rq-timeout-ms': '60000',
+          'grpc-timeout': `${DEADLINE_MS}m`,
+        }),
+      );
       expect(result.status).toBe(504);
-      expect(expectAnthropicError(result).message).toContain("caller's deadline (from the request header) of 200 ms");
+      expect(expectAnthropicError(result).message).toContain(
+        `caller's deadline (from the request header) of ${DEADLINE_MS} ms`,
+      );
       await h.fake.settled();
       expect(h.fake.requests.map((r) => r.outcome)).toEqual(['client-aborted']);
     });
 
     it("caps the caller's header at the route maximum", async () => {
+      const clock = manualClock();
       const h = await start(adapter, {
-        chat: { deadline: { maxMs: 250 } },
-        proxy: { deadline: { maxMs: 250 } },
-        run: { deadline: { maxMs: 250 } },
+        guard: { clock },
+        chat: { deadline: { maxMs: DEADLINE_MS } },
+        proxy: { deadline: { maxMs: DEADLINE_MS } },
+        run: { deadline: { maxMs: DEADLINE_MS } },
       });
-      h.fake.enqueue({ kind: 'delay-headers', ms: 2000 });
-      const result = await call(h, route, { 'x-request-timeout-ms': '60000' });
+      h.fake.enqueue(LATE_HEADERS);
+      const result = await runOutAtUpstream(h.fake, clock, () => call(h, route, { 'x-request-timeout-ms': '90000' }));
       expect(result.status).toBe(504);
       const error = expectAnthropicError(result);
       expect(error.type).toBe('timeout_error');
-      expect(error.message).toContain("route's maximum deadline of 250 ms");
+      expect(error.message).toContain(`route's maximum deadline of ${DEADLINE_MS} ms`);
       await h.fake.settled();
       expect(h.fake.requests.map((r) => r.outcome)).toEqual(['client-aborted']);
     });
@@ -116,9 +139,10 @@ describe.each(ALL_ADAPTERS)('deadlines (%s)', (adapter) => {
   });
 
   it('does not retry once the deadline has run out, even for a transient failure', async () => {
-    const h = await start(adapter);
-    h.fake.enqueue({ kind: 'delay-headers', ms: 2000 }, 'ok');
-    const result = await h.chat({ 'x-request-timeout-ms': '150' });
+    const clock = manualClock();
+    const h = await start(adapter, { guard: { clock } });
+    h.fake.enqueue(LATE_HEADERS, 'ok');
+    const result = await runOutAtUpstream(h.fake, clock, () => h.chat({ 'x-request-timeout-ms': String(DEADLINE_MS) }));
     expect(result.status).toBe(504);
     await h.fake.settled();
     expect(h.fake.requests).toHaveLength(1);
@@ -129,7 +153,7 @@ describe.each(ALL_ADAPTERS)('deadlines (%s)', (adapter) => {
         route: 'chat',
         requestId: result.headers.get('x-request-id'),
         source: 'caller-header',
-        budgetMs: 150,
+        budgetMs: DEADLINE_MS,
       },
     ]);
   });

@@ -3,9 +3,13 @@ import { describe, expect, it } from 'vitest';
 import {
   ADAPTERS,
   FALLBACK_MODEL,
+  LATE_HEADERS,
+  MANUAL_DEADLINE_MS,
   MODEL,
   NO_RESERVE,
   expectAnthropicError,
+  manualClock,
+  runOutAtUpstream,
   useStack,
   type Stack,
 } from '../support/index.js';
@@ -71,9 +75,13 @@ describe.each(ADAPTERS)('fallback (%s)', (adapter) => {
     });
 
     it("is not used when the caller's deadline ran out", async () => {
-      const h = await start(adapter, { chat: WITH_FALLBACK, proxy: WITH_FALLBACK });
-      h.fake.enqueue({ kind: 'delay-headers', ms: 2000 }, 'ok');
-      const result = await call(h, route, { 'x-request-timeout-ms': '100' });
+      // The deadline runs out on a manual clock once the upstream has the request (on real time, a loaded
+      // machine could spend a short one before the attempt reached the fake).
+      const clock = manualClock();
+      const h = await start(adapter, { guard: { clock }, chat: WITH_FALLBACK, proxy: WITH_FALLBACK });
+      h.fake.enqueue(LATE_HEADERS, 'ok');
+      const deadline = { 'x-request-timeout-ms': String(MANUAL_DEADLINE_MS) };
+      const result = await runOutAtUpstream(h.fake, clock, () => call(h, route, deadline));
       expect(result.status).toBe(504);
       await h.fake.settled();
       expect(models(h)).toEqual([MODEL]);

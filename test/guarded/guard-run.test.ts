@@ -1,7 +1,19 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { ClaudeGuardError, type AttemptContext } from '@claude-guard/core';
 import { describe, expect, it } from 'vitest';
-import { ADAPTERS, MODEL, NO_RESERVE, PROMPT, expectAnthropicError, retryCounts, useStack } from '../support/index.js';
+import {
+  ADAPTERS,
+  LATE_HEADERS,
+  MANUAL_DEADLINE_MS,
+  MODEL,
+  NO_RESERVE,
+  PROMPT,
+  expectAnthropicError,
+  manualClock,
+  retryCounts,
+  runOutAtUpstream,
+  useStack,
+} from '../support/index.js';
 
 const params = { model: MODEL, max_tokens: 50, messages: [{ role: 'user' as const, content: PROMPT }] };
 
@@ -31,15 +43,17 @@ describe.each(ADAPTERS)('guard.run and claude.run in an app (%s)', (adapter) => 
   });
 
   it("guard.run honours the caller's deadline header and aborts the upstream request", async () => {
-    const h = await start(adapter);
-    h.fake.enqueue({ kind: 'delay-headers', ms: 2000 });
-    const result = await h.send(
-      '/run',
-      { message: 'hi' },
-      { headers: { 'x-request-timeout-ms': '120', 'x-request-id': 'run-1' } },
-    );
+    // The deadline runs out on a manual clock once the upstream has the request (on real time, a loaded
+    // machine could spend a short one before the attempt reached the fake: no upstream request to abort).
+    const clock = manualClock();
+    const h = await start(adapter, { guard: { clock } });
+    h.fake.enqueue(LATE_HEADERS);
+    const headers = { 'x-request-timeout-ms': String(MANUAL_DEADLINE_MS), 'x-request-id': 'run-1' };
+    const result = await runOutAtUpstream(h.fake, clock, () => h.send('/run', { message: 'hi' }, { headers }));
     expect(result.status).toBe(504);
-    expect(expectAnthropicError(result).message).toContain("caller's deadline (from the request header) of 120 ms");
+    expect(expectAnthropicError(result).message).toContain(
+      `caller's deadline (from the request header) of ${MANUAL_DEADLINE_MS} ms`,
+    );
     expect(result.body.request_id).toBe('run-1');
     await h.fake.settled();
     expect(h.fake.requests.map((r) => r.outcome)).toEqual(['client-aborted']);

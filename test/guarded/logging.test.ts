@@ -1,6 +1,18 @@
 import { VERSION as SDK_VERSION } from '@anthropic-ai/sdk/version';
 import { describe, expect, it, vi } from 'vitest';
-import { ADAPTERS, API_KEY, NO_RESERVE, PROMPT, useStack, type LogCall, type Stack } from '../support/index.js';
+import {
+  ADAPTERS,
+  API_KEY,
+  LATE_HEADERS,
+  MANUAL_DEADLINE_MS,
+  NO_RESERVE,
+  PROMPT,
+  manualClock,
+  runOutAtUpstream,
+  useStack,
+  type LogCall,
+  type Stack,
+} from '../support/index.js';
 
 const FIELDS = [
   'attempts',
@@ -91,21 +103,26 @@ describe.each(ADAPTERS)('request log (%s)', (adapter) => {
     [
       'a deadline',
       'chat',
-      [{ kind: 'delay-headers' as const, ms: 2000 }],
-      { 'x-request-timeout-ms': '100' },
+      [LATE_HEADERS],
+      { 'x-request-timeout-ms': String(MANUAL_DEADLINE_MS) },
       { status: 504, outcome: 'deadline-exceeded', attempts: 1 },
     ],
     [
       'a deadline',
       'proxy',
-      [{ kind: 'delay-headers' as const, ms: 2000 }],
-      { 'x-request-timeout-ms': '100' },
+      [LATE_HEADERS],
+      { 'x-request-timeout-ms': String(MANUAL_DEADLINE_MS) },
       { status: 504, outcome: 'deadline-exceeded', attempts: 1 },
     ],
   ])('writes one line for %s on %s', async (_what, route, faults, headers, expected) => {
-    const h = await start(adapter);
+    // A deadline runs out on a manual clock once the upstream has the request (on real time, a loaded
+    // machine could spend a short one before the attempt reached the fake: no attempt in the line).
+    const clock = manualClock();
+    const runsOut = expected.status === 504;
+    const h = await start(adapter, runsOut ? { guard: { clock } } : {});
     h.fake.enqueue(...faults);
-    const result = route === 'chat' ? await h.chat(headers) : await h.proxy(headers);
+    const send = () => (route === 'chat' ? h.chat(headers) : h.proxy(headers));
+    const result = runsOut ? await runOutAtUpstream(h.fake, clock, send) : await send();
     expect(result.status).toBe(expected.status);
     const line = await lineFor(h, result.headers.get('x-request-id'));
     expect(line.record).toMatchObject({ route, model: 'claude-sonnet-5', ...expected });

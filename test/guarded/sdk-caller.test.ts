@@ -1,6 +1,17 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
-import { ALL_ADAPTERS, NO_RESERVE, PROMPT, retryCounts, useStack, type Stack } from '../support/index.js';
+import {
+  ALL_ADAPTERS,
+  LATE_HEADERS,
+  MANUAL_DEADLINE_MS,
+  NO_RESERVE,
+  PROMPT,
+  manualClock,
+  retryCounts,
+  runOutAtUpstream,
+  useStack,
+  type Stack,
+} from '../support/index.js';
 
 /** The end user's SDK, pointed at our passthrough, with the SDK's default retries (2). */
 function caller(h: Stack): Anthropic {
@@ -47,11 +58,16 @@ describe.each(ALL_ADAPTERS)('the real SDK calling the passthrough (%s)', (adapte
       1,
       { 'x-request-timeout-ms': '2000' },
     ],
-    ['GatewayTimeoutError', 504, [{ kind: 'delay-headers' as const, ms: 2000 }], 1, { 'x-request-timeout-ms': '100' }],
+    ['GatewayTimeoutError', 504, [LATE_HEADERS], 1, { 'x-request-timeout-ms': String(MANUAL_DEADLINE_MS) }],
   ])('gets %s (%d) and does not retry on top of our attempts', async (name, status, faults, attempts, headers) => {
-    const h = await start(adapter);
+    // A deadline runs out on a manual clock once the upstream has the request (on real time, a loaded
+    // machine could spend a short one before the attempt reached the fake).
+    const clock = manualClock();
+    const runsOut = status === 504;
+    const h = await start(adapter, runsOut ? { guard: { clock } } : {});
     h.fake.enqueue(...faults);
-    const error = await failure(caller(h).messages.create(params, { headers }));
+    const send = () => caller(h).messages.create(params, { headers });
+    const error = await failure(runsOut ? runOutAtUpstream(h.fake, clock, send) : send());
     expect(error.constructor.name).toBe(name);
     expect(error.status).toBe(status);
     expect(error.headers?.get('x-should-retry')).toBe('false');

@@ -22,7 +22,20 @@ export {
   type PooledClient,
   type PostInit,
 } from './clients.js';
-export { manualClock, trackingClock, type ManualClock, type TrackedTimer, type TrackingClock } from './clocks.js';
+export {
+  LATE_HEADERS,
+  MANUAL_DEADLINE_MS,
+  heldTimers,
+  manualClock,
+  runOutAtUpstream,
+  stillClock,
+  trackingClock,
+  type HeldTimers,
+  type ManualClock,
+  type StillClock,
+  type TrackedTimer,
+  type TrackingClock,
+} from './clocks.js';
 export {
   API_KEY,
   FAST_RETRY,
