@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADAPTERS, startStack, type Stack } from '../support/index.js';
 import {
+  DEFAULT_DEADLINE_MS,
   PROMPT_MARKER,
   UPSTREAM_MARKER,
   VARIANTS,
@@ -11,6 +12,7 @@ import {
   expectNothingInternal,
   scenarios,
   type Exchange,
+  type Scenario,
 } from './sweep.js';
 
 /** Recognizable as an Anthropic key (the shape-based redaction catches it)... */
@@ -23,14 +25,29 @@ const KEYS = [
   { name: 'a key of another shape', key: PLAIN_KEY, core: 'Hj5Ww2Ee8Rr1Tt4Yy7', all: false },
 ];
 
-/** The guard's settings for the sweep: short timeouts so stalls end fast, and one retry. */
-function sweepStack(adapter: (typeof ADAPTERS)[number], key: string): Promise<Stack> {
+/**
+ * A heartbeat no request lives to see: every scenario's deadline is shorter, so its timer (on the same
+ * clock) ends the request first. A stream that is not `inBand` commits on a first event or not at all,
+ * never on a heartbeat, however slowly a loaded machine runs its attempts.
+ */
+const NO_HEARTBEAT_MS = 60_000;
+
+/**
+ * The guard's settings for a scenario: short timeouts so stalls end fast, and one retry. Only the
+ * `inBand` scenarios get the short heartbeat that commits their streams before the failure; the
+ * others must answer with an HTTP status, which a heartbeat commit would turn into an in-band error.
+ */
+function sweepStack(adapter: (typeof ADAPTERS)[number], key: string, scenario: Scenario): Promise<Stack> {
   return startStack({
     adapter,
     apiKey: key,
     guard: {
       retry: { maxAttempts: 2 },
-      stream: { firstEventTimeoutMs: 500, idleTimeoutMs: 250, heartbeatMs: 100 },
+      stream: {
+        firstEventTimeoutMs: 500,
+        idleTimeoutMs: 250,
+        heartbeatMs: scenario.inBand ? 100 : NO_HEARTBEAT_MS,
+      },
     },
   });
 }
@@ -61,10 +78,12 @@ describe.each(ADAPTERS)('the API key and internals never leak (%s)', (adapter) =
       '%s: no key, address, stack or raw upstream text in any response, log line or event',
       async (_name, scenario) => {
         const consoleLines = captureConsole();
-        stack = await sweepStack(adapter, key);
+        stack = await sweepStack(adapter, key, scenario);
         const s = stack;
         s.fake.setDefault({ faultRate: 1, fault: scenario.fault, tokenDelayMs: 10, ...scenario.timing });
-        const exchanges = await Promise.all(VARIANTS.map((variant) => call(s, variant, scenario.deadlineMs ?? 2_000)));
+        const exchanges = await Promise.all(
+          VARIANTS.map((variant) => call(s, variant, scenario.deadlineMs ?? DEFAULT_DEADLINE_MS)),
+        );
         await s.fake.settled();
 
         for (const exchange of exchanges) expectNothingInternal(exchange, key, core, s.fake.port);
@@ -104,7 +123,7 @@ describe.each(ADAPTERS)('the API key and internals never leak (%s)', (adapter) =
     const s = stack;
     s.fake.setDefault({ faultRate: 1, fault: { kind: 'status', status: 529, echoApiKey: true } });
     const exchanges: Exchange[] = [];
-    for (const variant of [...VARIANTS, ...VARIANTS]) exchanges.push(await call(s, variant, 2_000));
+    for (const variant of [...VARIANTS, ...VARIANTS]) exchanges.push(await call(s, variant, DEFAULT_DEADLINE_MS));
     // Both breakers opened, and the later calls were refused with 503.
     expect(s.events.filter((event) => event.type === 'breaker-open')).toHaveLength(2);
     expect(exchanges.filter((exchange) => exchange.status === 503).length).toBeGreaterThan(0);

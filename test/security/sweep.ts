@@ -42,11 +42,18 @@ export const VARIANTS: readonly Variant[] = [
   },
 ];
 
+/**
+ * The caller's deadline where a scenario sets none: the scenarios that do not end on a deadline end on
+ * their own (an answer, a status, a reset, an in-band error) within milliseconds, and a loaded machine
+ * must not turn their answer into a 504.
+ */
+export const DEFAULT_DEADLINE_MS = 10_000;
+
 /** A failure (or success) the fake produces on every attempt while a scenario runs. */
 export interface Scenario {
   name: string;
   fault: FaultInput;
-  /** The caller's deadline for this scenario. Default 2 000 ms. */
+  /** The caller's deadline, for the scenarios that end on it (stalls, late headers). Default {@link DEFAULT_DEADLINE_MS}. */
   deadlineMs?: number;
   /** The fake's timing for this scenario. Default: 10 ms between deltas, so mid-stream faults come after the commit. */
   timing?: { firstEventDelayMs?: number; tokenDelayMs?: number };
