@@ -85,6 +85,7 @@ export function createExpressExample(options: {
     });
   }
 
-  app.use(claudeGuardErrorHandler(guard));
+  // allRoutes: the demo's own routes (/demo/fault's body limit) answer Anthropic-shaped too, as in the Hono example.
+  app.use(claudeGuardErrorHandler(guard, { allRoutes: true }));
   return app;
 }
