@@ -3,15 +3,18 @@ import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ADAPTERS,
+  MANUAL_DEADLINE_MS,
   MODEL,
   SseReader,
   healthyMessage,
+  manualClock,
   messageStart,
   sse,
   startHostileUpstream,
   startStack,
   type HostileRequest,
   type HostileUpstream,
+  type ManualClock,
   type Stack,
 } from '../support/index.js';
 
@@ -22,7 +25,21 @@ import {
  * A stream attempt's verdict is given at its commit now: a valid first data event is proof of health.
  */
 
-const BREAKER = { volumeThreshold: 1, errorThresholdPercentage: 50, resetTimeout: 200 };
+// The guard runs on a manual clock: the deadline runs out on `advance()` only, once the trial has committed
+// and its client stopped reading (on real time a loaded machine could spend a short one before the commit).
+// The breaker's rolling window follows that clock: it spans the advance, so the counts are the whole test's.
+// The stream's own limits are longer than the deadline: none of them fires here.
+const BREAKER = {
+  volumeThreshold: 1,
+  errorThresholdPercentage: 50,
+  resetTimeout: 200,
+  rollingCountTimeout: 10 * MANUAL_DEADLINE_MS,
+};
+const STREAM = {
+  heartbeatMs: 4 * MANUAL_DEADLINE_MS,
+  firstEventTimeoutMs: 2 * MANUAL_DEADLINE_MS,
+  idleTimeoutMs: 2 * MANUAL_DEADLINE_MS,
+};
 const WAIT = { timeout: 5_000, interval: 5 };
 
 let h: Stack | undefined;
@@ -90,20 +107,25 @@ describe.each(ADAPTERS)('a streaming half-open trial is decided at its commit (%
     const streaming = route === 'passthrough' ? { ...PROXY_BODY, stream: true } : { message: 'hi', stream: true };
     const firstData = route === 'passthrough' ? 'content_block_delta' : 'text';
 
+    let clock: ManualClock;
+
     async function openThenHalfOpen(deadlineMs?: number): Promise<Stack> {
+      clock = manualClock();
       upstream = await startHostileUpstream(handler);
       h = await startStack({
         adapter,
         upstreamUrl: upstream.url,
         guard: {
+          clock,
           retry: { maxAttempts: 1 },
           breaker: BREAKER,
-          stream: { heartbeatMs: 10_000, firstEventTimeoutMs: 5_000, idleTimeoutMs: 5_000 },
+          stream: STREAM,
           ...(deadlineMs === undefined ? {} : { deadline: { defaultMs: deadlineMs } }),
         },
       });
       expect((await h.post(path, plain)).status).toBe(500);
-      expect(breaker(h, key).state).toBe('open');
+      // Opened. (Its state may already be half-open on a loaded machine: the 200 ms reset timer is real time.)
+      expect(h.events.filter((event) => event.type === 'breaker-open')).toHaveLength(1);
       const harness = h;
       await vi.waitFor(() => expect(breaker(harness, key).state).toBe('half-open'), WAIT);
       return harness;
@@ -134,10 +156,11 @@ describe.each(ADAPTERS)('a streaming half-open trial is decided at its commit (%
     });
 
     it('past the deadline, with nobody reading, the upstream is aborted and the breaker is not held', async () => {
-      const s = await openThenHalfOpen(600);
+      const s = await openThenHalfOpen(MANUAL_DEADLINE_MS);
       await trialThatStopsReading(s);
 
       // The deadline aborts the trial's upstream although its client reads nothing more.
+      clock.advance(MANUAL_DEADLINE_MS);
       await vi.waitFor(() => expect(upstream!.closedEarly()).toBe(1), WAIT);
       expect(breaker(s, key).state).toBe('closed');
       const response = await s.post(path, plain);
