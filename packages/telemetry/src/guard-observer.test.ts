@@ -67,6 +67,8 @@ const failed = (requestId: string, kind: string, status?: number, n = 0): GuardE
   kind,
   status,
   transient: true,
+  upstreamMessage: undefined,
+  errorCode: undefined,
 });
 
 describe('GuardEventInterpreter', () => {
