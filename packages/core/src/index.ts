@@ -9,6 +9,7 @@ export type {
   StreamCallOptions,
 } from './guarded-call.js';
 export type { AttemptContext } from './retry-loop.js';
+export { sdkOptions } from './sdk-options.js';
 export { DEFAULTS } from './options.js';
 export type {
   BreakerOptions,

@@ -81,6 +81,7 @@ const PUBLIC_EXPORTS = [
   'isValidRequestId',
   'parseDeadlineHeaders',
   'redactSecrets',
+  'sdkOptions',
   'statusForErrorType',
   'systemClock',
   'toAnthropicErrorType',
