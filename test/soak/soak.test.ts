@@ -1,4 +1,4 @@
-import type { FakeAnthropic, FaultInput, RequestRecord } from '@claude-guard/fake-anthropic';
+import type { FaultInput } from '@claude-guard/fake-anthropic';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ADAPTERS,
@@ -12,30 +12,18 @@ import {
   resourcesAbove,
   runPool,
   startStack,
-  stillClock,
   useProcessWatch,
   type ClientResult,
   type Stack,
-  type StillClock,
 } from '../support/index.js';
 
 const TOTAL = 10_000;
 // Warm-up requests, faults included, so every code path is compiled before the heap is measured.
 const WARM_UP = 500;
 const CONCURRENCY = 100;
-// The guard runs on a clock that stands still (see stillClock): its retry budget and breaker windows span
-// the whole soak and its deadlines never run out, so what the counts below say does not depend on how fast a
-// loaded machine runs 10 000 requests. (On real time, a 5 s deadline, 1.5 s attempt timeouts and 10 s windows
-// made a busy machine cut healthy attempts, whose retries then spent the retry budget: 7 343 answers of 10 000.)
-// A stalled attempt is cut by its attempt timeout, fired the moment the fake holds it stalled; no other
-// attempt is ever cut. Both limits are long because the SDK's own timeout (the attempt's, on real time) is
-// still armed: a minute never fires for a healthy attempt.
-const DEADLINE_MS = 120_000;
-const ATTEMPT_TIMEOUT_MS = 60_000;
-// Timers shorter than this (the retry backoff) run on real time.
-const REAL_BELOW_MS = 1_000;
-// A client gives up (and counts a hang) after this long: no answer here needs more than queueing.
-const HANG_AFTER_MS = 30_000;
+const DEADLINE_MS = 5_000;
+// A client gives up (and counts a hang) this long after the deadline it asked for.
+const HANG_AFTER_MS = DEADLINE_MS + 3_000;
 const REPLY_WORDS = 6;
 // Picked uniformly: a stall (cut by the attempt timeout, then retried) is one fault in eight.
 const FAULTS: FaultInput[] = [
@@ -92,46 +80,9 @@ function check(result: ClientResult, prompt: string, tally: Tally): void {
   }
 }
 
-/** The request id the soak gave the upstream request `record` (its prompt says which request it is). */
-function requestIdOf(record: RequestRecord): string | undefined {
-  const content = (record.body as { messages?: { content?: unknown }[] } | undefined)?.messages?.[0]?.content;
-  const index = typeof content === 'string' ? /^soak (\d+) /.exec(content)?.[1] : undefined;
-  return index === undefined ? undefined : `soak-${index}`;
-}
-
-/**
- * Polls the fake and fires the attempt timeout of every attempt it holds stalled (the test's own real
- * timer: however late a poll comes, the stall waits for it). Returns a stop function.
- */
-function cutStalls(fake: FakeAnthropic, still: StillClock): () => void {
-  let log = fake.requests;
-  let seen = 0;
-  const open = new Set<RequestRecord>();
-  const timer = setInterval(() => {
-    if (fake.requests !== log) {
-      // reset(): a new log.
-      log = fake.requests;
-      seen = 0;
-      open.clear();
-    }
-    for (; seen < log.length; seen++) open.add(log[seen]!);
-    for (const record of open) {
-      if (record.outcome !== 'pending') open.delete(record);
-      else if (record.fault?.kind === 'stall') {
-        const requestId = requestIdOf(record);
-        if (requestId !== undefined && still.expire(requestId)) open.delete(record);
-      }
-    }
-  }, 5);
-  return () => clearInterval(timer);
-}
-
 describe('soak: non-streaming passthrough under random faults', () => {
   let stack: Stack | undefined;
-  let stopCutting: (() => void) | undefined;
   afterEach(async () => {
-    stopCutting?.();
-    stopCutting = undefined;
     await stack?.close();
     stack = undefined;
   });
@@ -143,18 +94,17 @@ describe('soak: non-streaming passthrough under random faults', () => {
     async (adapter) => {
       const gc = findGc();
       const handlesBefore = activeResources();
-      const still = stillClock({ attemptTimeoutMs: ATTEMPT_TIMEOUT_MS, realBelowMs: REAL_BELOW_MS });
       stack = await startStack({
         adapter,
         keep: false,
-        guard: { clock: still.clock },
         fake: { replyWords: REPLY_WORDS },
-        // A stalled attempt is cut by its attempt timeout and retried inside the caller's deadline.
-        proxy: { retry: { maxAttempts: 3, attemptTimeoutMs: ATTEMPT_TIMEOUT_MS } },
+        // A stalled attempt is cut after 1.5 s and retried inside the caller's 5 s. (Shorter limits make
+        // this one-process load generator thrash on a busy machine: a cut attempt costs a new upstream
+        // connection, Node accepts connections slowly while its event loop is busy, so healthy attempts
+        // start timing out too.)
+        proxy: { retry: { maxAttempts: 3, attemptTimeoutMs: 1_500 } },
       });
-      stack.guard.on(still.onEvent);
       const { fake } = stack;
-      stopCutting = cutStalls(fake, still);
       const client = pooledClient(stack.port, CONCURRENCY);
       const tally: Tally = { hangs: 0, connectionErrors: [], statuses: new Map(), broken: [] };
       const send = async (index: number) => {
@@ -199,9 +149,6 @@ describe('soak: non-streaming passthrough under random faults', () => {
       expect(settled).toBe(true);
       expect(fake.requests.filter((record) => record.outcome === 'pending')).toEqual([]);
       expect(fake.requests.some((record) => record.outcome === 'client-aborted')).toBe(true);
-      // Its interval is no handle of the app's.
-      stopCutting();
-      stopCutting = undefined;
 
       fake.reset();
       const heapAfter = await heapAfterGc(gc);
