@@ -100,17 +100,17 @@ class GuardCircuitBreaker extends CircuitBreaker<[() => Promise<unknown>], unkno
   refusing = false;
 
   override emit(event: string | symbol, ...args: unknown[]): boolean {
+    // opossum counts a call's fire when it starts and its verdict when it ends; a call longer than
+    // the window (a stall held to a 60 s deadline, with a 10 s window) would have its fire rotated
+    // away before its failure, and a burst of such failures could never reach volumeThreshold.
+    // So a fire is counted when the call is judged: at its verdict, or at once when refused.
+    if (event === 'fire' && this.enabled) return true;
     // Every count opossum keeps (fire, reject, success, failure) is written, and read to decide
     // whether to open, inside one of its own events: catching up on the window first makes every
     // such write and read see the window the injected clock says it is.
     this.rotation?.catchUp();
-    if (this.enabled) {
-      // opossum counts a call's fire when it starts and its verdict when it ends; a call longer than
-      // the window (a stall held to a 60 s deadline, with a 10 s window) would have its fire rotated
-      // away before its failure, and a burst of such failures could never reach volumeThreshold.
-      // So a fire is counted when the call is judged: at its verdict, or at once when refused.
-      if (event === 'fire') return true;
-      if (event === 'success' || event === 'failure' || (event === 'reject' && !this.refusing)) super.emit('fire');
+    if (this.enabled && (event === 'success' || event === 'failure' || (event === 'reject' && !this.refusing))) {
+      super.emit('fire');
     }
     if (event === 'success' && isNeutral(args[0])) {
       // Proves nothing either way: no close, no open. The trial's slot is released by its caller.
@@ -298,6 +298,16 @@ export class RouteBreaker {
    */
   async execute<T>(work: () => Promise<T>, options: { budgetMs?: number } = {}): Promise<T> {
     const breaker = this.#breaker;
+    // Closed or open: no trial to hand out. Nothing between here and opossum calling `work` can make
+    // it half-open (that takes its reset timer), so the half-open bookkeeping below is skipped.
+    if (!breaker.halfOpen) {
+      try {
+        return (await breaker.fire(work)) as T;
+      } catch (error) {
+        if (CircuitBreaker.isOurError(error as Error)) throw new BreakerOpenError(this.key, this.retryAfterMs());
+        throw error;
+      }
+    }
     if (breaker.pendingClose && (options.budgetMs ?? Infinity) < this.options.minTrialBudgetMs) {
       const refused = new BreakerOpenError(this.key, this.retryAfterMs());
       breaker.refuse(refused); // counted with opossum's own rejects

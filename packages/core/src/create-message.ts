@@ -2,6 +2,7 @@ import type { ClaudeClient, ClaudeMessage, ClaudeRequestOptions, MessageCreatePa
 import { isBodyDecodeFailure, isMessage, MalformedMessageError } from './message-body.js';
 import type { RequestRecord } from './request-record.js';
 import type { AttemptContext } from './retry-loop.js';
+import { keepSignal } from './signal-pool.js';
 import { upstreamRequestId } from './upstream-headers.js';
 
 /**
@@ -11,8 +12,8 @@ import { upstreamRequestId } from './upstream-headers.js';
 export interface MessageAnswer {
   data: ClaudeMessage;
   response: Response;
-  /** The upstream's `request-id` header, as the SDK read it (not validated). */
-  request_id: string | null | undefined;
+  /** The upstream's `request-id` header, validated (`upstreamRequestId`): `undefined` when absent or unfit. */
+  upstreamRequestId: string | undefined;
 }
 
 /**
@@ -46,19 +47,26 @@ export async function sendMessage(
 ): Promise<MessageAnswer> {
   const pending = client.messages.create(params, mergeOptions(options, context));
   // The upstream answered once its headers are in, even if its body then fails (cut off, not JSON).
-  const status = pending.asResponse().then((response) => {
-    record.upstreamAnswered(upstreamRequestId(response.headers.get('request-id'), secrets));
-    return response.status;
+  // The response and its id are taken here once (`withResponse()` would read them again).
+  let response: Response | undefined;
+  let upstreamId: string | undefined;
+  const status = pending.asResponse().then((answered) => {
+    response = answered;
+    upstreamId = upstreamRequestId(answered.headers.get('request-id'), secrets);
+    record.upstreamAnswered(upstreamId);
+    return answered.status;
   }, noUpstreamStatus);
-  let answer: MessageAnswer;
+  let data: unknown;
   try {
-    answer = await pending.withResponse();
+    data = await pending;
   } catch (error) {
     throw await asBodyFault(error, status);
   }
+  // The body is read after the headers: the tap above has run by now, unless a wrapper's promise did not wait.
+  if (response === undefined) await status;
   // The SDK hands back any 2xx body: a page as a string, `[]`, `null`. Only a Message is an answer.
-  if (!isMessage(answer.data)) throw new MalformedMessageError('not-a-message', answer.response.status);
-  return answer;
+  if (!isMessage(data)) throw new MalformedMessageError('not-a-message', response?.status);
+  return { data, response: response!, upstreamRequestId: upstreamId };
 }
 
 const noUpstreamStatus = (): undefined => undefined;
@@ -78,6 +86,9 @@ function mergeOptions(options: ClaudeRequestOptions | undefined, context: Attemp
   const { signal, timeout } = context;
   // The guard owns retries and time: the SDK must not retry underneath it.
   const merged: ClaudeRequestOptions = { ...options, signal, timeout, maxRetries: 0 };
-  if (options?.signal) merged.signal = AbortSignal.any([signal, options.signal]);
+  if (options?.signal) {
+    keepSignal(signal); // the composite links to it: its controller is not reused
+    merged.signal = AbortSignal.any([signal, options.signal]);
+  }
   return merged;
 }

@@ -3,7 +3,10 @@ import { systemClock, type Clock } from './clock.js';
 import {
   ClientAbortedError,
   Deadline,
+  deadlineAbortReason,
   DeadlineExceededError,
+  offDeadlineAbort,
+  onDeadlineAbort,
   resolveDeadline,
   type DeadlinePolicy,
 } from './deadline.js';
@@ -23,6 +26,9 @@ describe('Deadline', () => {
     expect(deadline.remaining()).toBe(100);
     expect(deadline.budgetMs).toBe(100);
     expect(deadline.at).toBe(Date.now() + 100);
+    // Nothing waits for it yet: no timer. Reading its signal arms one.
+    expect(vi.getTimerCount()).toBe(0);
+    expect(deadline.signal.aborted).toBe(false);
     expect(vi.getTimerCount()).toBe(1);
 
     vi.advanceTimersByTime(40);
@@ -54,6 +60,7 @@ describe('Deadline', () => {
   it('aborts with ClientAbortedError when the parent signal aborts, and clears its timer', () => {
     const parent = new AbortController();
     const deadline = new Deadline(systemClock, 1_000, 'route-default', parent.signal);
+    expect(deadline.signal.aborted).toBe(false);
     expect(vi.getTimerCount()).toBe(1);
     parent.abort();
     expect(deadline.signal.aborted).toBe(true);
@@ -78,6 +85,7 @@ describe('Deadline', () => {
   it('dispose() clears the timer and detaches from the parent; it is idempotent', () => {
     const parent = new AbortController();
     const deadline = new Deadline(systemClock, 100, 'caller-header', parent.signal);
+    expect(deadline.signal.aborted).toBe(false);
     expect(vi.getTimerCount()).toBe(1);
     deadline.dispose();
     expect(vi.getTimerCount()).toBe(0);
@@ -121,6 +129,7 @@ describe('Deadline', () => {
     };
     const deadline = new Deadline(clock, 200, 'route-default');
     expect(deadline.at).toBe(1_200);
+    expect(deadline.signal.aborted).toBe(false); // arms the timer
     now = 1_150;
     expect(deadline.remaining()).toBe(50);
     expect(deadline.expired).toBe(false);
@@ -128,6 +137,48 @@ describe('Deadline', () => {
     expect(deadline.expired).toBe(true);
     expect(deadline.signal.aborted).toBe(false);
     pending[0]!();
+    expect(deadline.signal.reason).toBeInstanceOf(DeadlineExceededError);
+  });
+
+  it('is lazy: no timer and no signal until something waits; the clock still says when it ran out', () => {
+    const deadline = new Deadline(systemClock, 100, 'route-default');
+    vi.advanceTimersByTime(150);
+    expect(vi.getTimerCount()).toBe(0);
+    expect(deadline.expired).toBe(true);
+    expect(deadline.clientAborted).toBe(false);
+    // Read after the budget ran out, the signal is born aborted, and no timer is armed for it.
+    expect(deadline.signal.reason).toBeInstanceOf(DeadlineExceededError);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('arms its timer for the time left, not the whole budget, when first waited for', () => {
+    const deadline = new Deadline(systemClock, 100, 'route-default');
+    vi.advanceTimersByTime(70);
+    expect(deadline.signal.aborted).toBe(false);
+    vi.advanceTimersByTime(29);
+    expect(deadline.signal.aborted).toBe(false);
+    vi.advanceTimersByTime(1);
+    expect(deadline.signal.reason).toBeInstanceOf(DeadlineExceededError);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('arms nothing once disposed: a signal read after the request ended never aborts', () => {
+    const deadline = new Deadline(systemClock, 100, 'route-default');
+    deadline.dispose();
+    expect(deadline.signal.aborted).toBe(false);
+    expect(vi.getTimerCount()).toBe(0);
+    const listener = vi.fn();
+    expect(onDeadlineAbort(deadline, listener)).toBeUndefined();
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(200);
+    expect(listener).not.toHaveBeenCalled();
+    expect(deadline.signal.aborted).toBe(false);
+  });
+
+  it('keeps the reason it had when disposed after its budget ran out, timer or not', () => {
+    const deadline = new Deadline(systemClock, 100, 'route-default');
+    vi.advanceTimersByTime(100);
+    deadline.dispose();
     expect(deadline.signal.reason).toBeInstanceOf(DeadlineExceededError);
   });
 
@@ -160,6 +211,7 @@ describe('Deadline listeners', () => {
     const remove = vi.spyOn(parent.signal, 'removeEventListener');
     const deadline = new Deadline(systemClock, 10, 'route-default', parent.signal);
     expect(add).toHaveBeenCalledTimes(1);
+    expect(deadline.signal.aborted).toBe(false); // arms the timer
     vi.advanceTimersByTime(10);
     expect(remove).toHaveBeenCalledTimes(1);
     expect(remove.mock.calls[0]![1]).toBe(add.mock.calls[0]![1]);
@@ -168,6 +220,52 @@ describe('Deadline listeners', () => {
     expect(remove).toHaveBeenCalledTimes(1);
     parent.abort();
     expect(deadline.signal.reason).toBeInstanceOf(DeadlineExceededError);
+  });
+});
+
+describe('onDeadlineAbort', () => {
+  it('tells a listener the reason once, without making the signal, and arms the timer', () => {
+    const deadline = new Deadline(systemClock, 100, 'route-default');
+    const listener = vi.fn();
+    expect(onDeadlineAbort(deadline, listener)).toBeUndefined();
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(100);
+    expect(listener).toHaveBeenCalledTimes(1);
+    expect(listener.mock.calls[0]![0]).toBeInstanceOf(DeadlineExceededError);
+    expect(deadlineAbortReason(deadline)).toBe(listener.mock.calls[0]![0]);
+    expect(deadline.signal.reason).toBe(listener.mock.calls[0]![0]);
+  });
+
+  it('hears a client that goes away, and a listener removed with offDeadlineAbort hears nothing', () => {
+    const parent = new AbortController();
+    const deadline = new Deadline(systemClock, 1_000, 'route-default', parent.signal);
+    const kept = vi.fn();
+    const removed = vi.fn();
+    onDeadlineAbort(deadline, kept);
+    onDeadlineAbort(deadline, removed);
+    offDeadlineAbort(deadline, removed);
+    parent.abort();
+    expect(kept).toHaveBeenCalledWith(expect.any(ClientAbortedError));
+    expect(removed).not.toHaveBeenCalled();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('returns the reason at once, registering nothing, when the deadline has already aborted', () => {
+    const deadline = new Deadline(systemClock, 100, 'route-default');
+    vi.advanceTimersByTime(100);
+    const listener = vi.fn();
+    expect(onDeadlineAbort(deadline, listener)).toBeInstanceOf(DeadlineExceededError);
+    expect(vi.getTimerCount()).toBe(0);
+    expect(listener).not.toHaveBeenCalled();
+  });
+
+  it('deadlineAbortReason() reads the clock: undefined while live, the reason once spent', () => {
+    const deadline = new Deadline(systemClock, 100, 'route-default');
+    expect(deadlineAbortReason(deadline)).toBeUndefined();
+    vi.advanceTimersByTime(100);
+    expect(deadlineAbortReason(deadline)).toBeInstanceOf(DeadlineExceededError);
+    deadline.abortForClient();
+    expect(deadlineAbortReason(deadline)).toBeInstanceOf(DeadlineExceededError);
   });
 });
 
@@ -181,6 +279,7 @@ describe('resolveDeadline', () => {
   };
 
   // A clock that records the timers asked of it and never fires them: every budget is read, not waited for.
+  // A deadline arms its timer once something waits for it: `resolve` reads each deadline's signal.
   function recordingClock(): { clock: Clock; armed: number[] } {
     const armed: number[] = [];
     const clock: Clock = {
@@ -205,6 +304,7 @@ describe('resolveDeadline', () => {
       clock,
       policy: { ...policy, ...options.policy },
     });
+    if (result instanceof Deadline && !result.signal.aborted) expect(armed).toHaveLength(1);
     return { result, armed };
   }
 

@@ -59,10 +59,24 @@ function describeSource(source: DeadlineSource): string {
 // One options object for every parent listener instead of one per request.
 const ONCE: AddEventListenerOptions = Object.freeze({ once: true });
 
+/** Told the reason once, when a deadline aborts (see {@link onDeadlineAbort}). */
+export type DeadlineListener = (reason: Error) => void;
+
+// The module's own access to a deadline's listeners: internal, so not methods on the public class.
+let subscribe: (deadline: Deadline, listener: DeadlineListener) => Error | undefined;
+let unsubscribe: (deadline: Deadline, listener: DeadlineListener) => void;
+let reasonOf: (deadline: Deadline) => Error | undefined;
+
 /**
  * The whole request's time budget. Its `signal` aborts when the budget runs out or when the
  * client disconnects, and every Claude attempt made under it derives its own signal from it.
  * Built on `setTimeout` + `AbortController` (not `AbortSignal.timeout`) so fake timers drive it.
+ *
+ * Lazy: the `AbortController` (an `AbortSignal` costs about 3 us of CPU on Node 20) is made the
+ * first time `signal` is read, and the timer is armed only once something waits for the deadline
+ * (the signal, or an attempt through {@link onDeadlineAbort}). A request that reads neither holds
+ * no timer at all; its expiry is read from the clock, as `expired` always did. A client that goes
+ * away is heard at once (the parent's listener is not lazy), so the first reason is always kept.
  *
  * @example
  * ```ts
@@ -75,13 +89,24 @@ const ONCE: AddEventListenerOptions = Object.freeze({ once: true });
 export class Deadline {
   /** Epoch ms at which the budget is spent (already less the reserve for writing the response). */
   readonly at: number;
-  readonly signal: AbortSignal;
-  readonly #controller = new AbortController();
   readonly #clock: Clock;
+  /** Why it aborted, once it has: the first reason wins. */
+  #reason: Error | undefined;
+  #controller: AbortController | undefined;
+  /** Who waits for the abort besides the signal: an attempt in flight, usually none or one. */
+  #listeners: DeadlineListener[] | undefined;
   // Set only while we listen on a live parent: an absent or already-aborted parent costs no closure.
   #parent: AbortSignal | undefined;
   #onParentAbort: (() => void) | undefined;
   #timer: TimerHandle | undefined;
+  /** Released (its request ended): no timer is armed and no listener kept any more. */
+  #disposed = false;
+
+  static {
+    subscribe = (deadline, listener) => deadline.#subscribe(listener);
+    unsubscribe = (deadline, listener) => deadline.#unsubscribe(listener);
+    reasonOf = (deadline) => deadline.#currentReason();
+  }
 
   constructor(
     clock: Clock,
@@ -91,10 +116,9 @@ export class Deadline {
   ) {
     this.#clock = clock;
     this.at = clock.now() + budgetMs;
-    this.signal = this.#controller.signal;
     if (parent?.aborted) {
       // Nobody is waiting for an answer: no timer, no listener.
-      this.#controller.abort(new ClientAbortedError());
+      this.#reason = new ClientAbortedError();
       return;
     }
     if (parent) {
@@ -102,7 +126,17 @@ export class Deadline {
       this.#onParentAbort = () => this.abortForClient();
       parent.addEventListener('abort', this.#onParentAbort, ONCE);
     }
-    this.#timer = clock.setTimeout(() => this.#expire(), Math.max(0, budgetMs));
+  }
+
+  /** Aborts when the budget runs out or the client goes away; made (and the timer armed) on first read. */
+  get signal(): AbortSignal {
+    let controller = this.#controller;
+    if (controller === undefined) {
+      controller = this.#controller = new AbortController();
+      if (this.#reason === undefined) this.#arm();
+      if (this.#reason !== undefined) controller.abort(this.#reason);
+    }
+    return controller.signal;
   }
 
   /** Milliseconds left, never negative. */
@@ -112,12 +146,12 @@ export class Deadline {
 
   /** True once the budget has run out (whether or not the timer has fired yet). */
   get expired(): boolean {
-    return this.signal.reason instanceof DeadlineExceededError || this.#clock.now() >= this.at;
+    return this.#reason instanceof DeadlineExceededError || this.#clock.now() >= this.at;
   }
 
   /** True when the end user went away. */
   get clientAborted(): boolean {
-    return this.signal.reason instanceof ClientAbortedError;
+    return this.#reason instanceof ClientAbortedError;
   }
 
   /** Headers carrying the remaining budget to your own downstream calls. */
@@ -127,12 +161,18 @@ export class Deadline {
 
   /** Marks the client as gone; aborts everything derived from this deadline. */
   abortForClient(): void {
-    if (!this.signal.aborted) this.#controller.abort(new ClientAbortedError());
+    // A budget already spent by the clock is the first reason, whether or not a timer said so.
+    if (this.#currentReason() === undefined) this.#abort(new ClientAbortedError());
     this.dispose();
   }
 
   /** Stops the timer and detaches from the parent signal. Idempotent. */
   dispose(): void {
+    if (this.#disposed) return;
+    // What a timer armed from the start would have done by now (an armed one says it itself).
+    if (this.#reason === undefined && this.#timer === undefined && this.#clock.now() >= this.at) this.#expire();
+    this.#disposed = true;
+    this.#listeners = undefined;
     if (this.#timer !== undefined) {
       this.#clock.clearTimeout(this.#timer);
       this.#timer = undefined;
@@ -140,10 +180,55 @@ export class Deadline {
     this.#detach();
   }
 
-  #expire(): void {
+  /** The abort reason, also when the budget ran out by the clock before any timer said so; `undefined` while live. */
+  #currentReason(): Error | undefined {
+    if (this.#reason === undefined && !this.#disposed && this.#clock.now() >= this.at) this.#expire();
+    return this.#reason;
+  }
+
+  #subscribe(listener: DeadlineListener): Error | undefined {
+    if (this.#reason === undefined) this.#arm();
+    if (this.#reason !== undefined || this.#disposed) return this.#reason;
+    (this.#listeners ??= []).push(listener);
+    return undefined;
+  }
+
+  #unsubscribe(listener: DeadlineListener): void {
+    const listeners = this.#listeners;
+    if (listeners === undefined) return;
+    const index = listeners.indexOf(listener);
+    if (index !== -1) listeners.splice(index, 1);
+  }
+
+  /**
+   * Arms the expiry timer once, while live (nothing is armed after {@link Deadline.dispose}); a
+   * budget already spent by the clock expires at once instead.
+   */
+  #arm(): void {
+    if (this.#timer !== undefined || this.#disposed) return;
+    const left = this.at - this.#clock.now();
+    if (left <= 0) this.#expire();
+    else this.#timer = this.#clock.setTimeout(() => this.#onTimer(), left);
+  }
+
+  #onTimer(): void {
     this.#timer = undefined;
+    this.#expire();
+  }
+
+  #expire(): void {
     this.#detach();
-    if (!this.signal.aborted) this.#controller.abort(new DeadlineExceededError(this.source, this.budgetMs));
+    if (this.#reason === undefined) this.#abort(new DeadlineExceededError(this.source, this.budgetMs));
+  }
+
+  #abort(reason: Error): void {
+    this.#reason = reason;
+    const controller = this.#controller;
+    if (controller !== undefined && !controller.signal.aborted) controller.abort(reason);
+    const listeners = this.#listeners;
+    if (listeners === undefined) return;
+    this.#listeners = undefined;
+    for (const listener of listeners) listener(reason);
   }
 
   #detach(): void {
@@ -155,6 +240,50 @@ export class Deadline {
     this.#parent = undefined;
     this.#onParentAbort = undefined;
   }
+}
+
+/**
+ * Calls `listener` once with the reason when `deadline` aborts (it runs out, or the client goes
+ * away), without making the deadline's `AbortSignal`: how attempts wait for it. Arms the deadline's
+ * timer if nothing had yet. Remove the listener with {@link offDeadlineAbort} when the wait is over.
+ *
+ * @returns The reason, without registering anything, when the deadline has already aborted.
+ *
+ * @example
+ * ```ts
+ * const reason = onDeadlineAbort(deadline, listener);
+ * if (reason) throw reason;
+ * try { await work; } finally { offDeadlineAbort(deadline, listener); }
+ * ```
+ */
+export function onDeadlineAbort(deadline: Deadline, listener: DeadlineListener): Error | undefined {
+  return subscribe(deadline, listener);
+}
+
+/**
+ * Removes a listener added with {@link onDeadlineAbort}; one that already ran is gone already.
+ *
+ * @example
+ * ```ts
+ * offDeadlineAbort(deadline, listener);
+ * ```
+ */
+export function offDeadlineAbort(deadline: Deadline, listener: DeadlineListener): void {
+  unsubscribe(deadline, listener);
+}
+
+/**
+ * Why `deadline` has aborted (the client left, or its budget ran out, by its timer or by the
+ * clock), or `undefined` while it is live; reads no signal, so makes none.
+ *
+ * @example
+ * ```ts
+ * const reason = deadlineAbortReason(deadline);
+ * if (reason) throw reason;
+ * ```
+ */
+export function deadlineAbortReason(deadline: Deadline): Error | undefined {
+  return reasonOf(deadline);
 }
 
 /**

@@ -13,7 +13,6 @@ import { errorResponse } from './response.js';
 import { CALLER_CODE, SDK_CALL, type AttemptContext, type AttemptTraits, type RetryPolicy } from './retry-loop.js';
 import type { RouteRuntime } from './route-runtime.js';
 import { startStream } from './stream-engine.js';
-import { upstreamRequestId } from './upstream-headers.js';
 
 /** {@link beginRequest}'s answer: the request, or its immediate answer (a bad or spent deadline header). */
 export type Begun = { ok: true; call: GuardedRequest } | { ok: false; response: Response; error: ClaudeGuardError };
@@ -125,14 +124,17 @@ export class GuardedRequest implements GuardedCall {
     record.called(params.model, false);
     const { client, secrets } = route;
     try {
-      const answer = await this.#execute(
+      // The policy directly, not #execute: one async frame less on the hot path, same tagging below.
+      const answer = await this.#policy.execute(
         (context) => sendMessage(client, params, options, record, secrets, context),
+        this,
         SDK_CALL,
       );
-      record.answeredWith(upstreamRequestId(answer.request_id, secrets));
+      record.answeredWith(answer.upstreamRequestId);
       record.recordUsage(answer.data.usage);
       return { data: answer.data, response: answer.response };
     } catch (error) {
+      if (isClaudeGuardError(error)) tagRequest(error, this.requestId, this.requestIdHeader);
       const data = await runFallback(error, {
         route: route.config.route,
         fallback: route.config.fallback,

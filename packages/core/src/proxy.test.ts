@@ -46,16 +46,12 @@ function fakeClient(...answers: Answer[]) {
               ? new Response(STREAM, { headers: { ...headers, 'content-type': 'text/event-stream' } })
               : Response.json(MESSAGE, { headers }),
           );
+    const data = async (): Promise<unknown> => (await response()).json();
+    // The APIPromise surface the guard uses: the response (headers), and the parsed body by awaiting it.
     return {
       asResponse: response,
-      withResponse: async () => {
-        const raw = await response();
-        return {
-          data: (await raw.clone().json()) as unknown,
-          response: raw,
-          request_id: raw.headers.get('request-id'),
-        };
-      },
+      then: (onValue: (value: unknown) => unknown, onError: (error: unknown) => unknown) =>
+        data().then(onValue, onError),
     };
   };
   return { client: { apiKey: KEY, messages: { create } } as unknown as ClaudeClient, calls };

@@ -265,6 +265,7 @@ describe('RequestRecord', () => {
     const client = new AbortController();
     const deadline = new Deadline(timers.clock, 1_000, 'route-default', client.signal);
     const { record, lines } = recordAt(time, { deadline });
+    expect(deadline.signal.aborted).toBe(false); // something waits for it: its timer is armed
     expect(timers.pending()).toBe(1);
     record.streamOpened();
     record.end(200);

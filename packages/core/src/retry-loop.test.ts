@@ -205,12 +205,41 @@ describe('RetryPolicy', () => {
     expect(attempt.attempts.every((a) => a.deadline === attempt.attempts[0]!.deadline)).toBe(true);
   });
 
-  it('hands an SDK call (which stops at its signal) the deadline signal itself: no controller of its own', async () => {
+  it('hands an SDK call (which stops at its signal) a borrowed signal: reused once clean, no controller per call', async () => {
     const retry = policy();
-    const request = call();
-    const attempt = scripted('ok');
-    expect(await retry.execute(attempt.fn, request, SDK_CALL)).toBe('ok');
-    expect(attempt.attempts[0]!.signal).toBe(request.deadline.signal);
+    const first = scripted('ok');
+    expect(await retry.execute(first.fn, call(), SDK_CALL)).toBe('ok');
+    const second = scripted('ok');
+    expect(await retry.execute(second.fn, call(), SDK_CALL)).toBe('ok');
+    expect(second.attempts[0]!.signal).toBe(first.attempts[0]!.signal);
+    expect(second.attempts[0]!.signal.aborted).toBe(false);
+  });
+
+  it("aborts an SDK call's borrowed signal with the deadline, and never lends it again", async () => {
+    const retry = policy();
+    const request = call({ budgetMs: 100 });
+    const attempt = hanging();
+    const result = track(retry.execute(attempt.fn, request, SDK_CALL));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(result.error).toMatchObject({ status: 504, outcome: 'deadline-exceeded' });
+    const signal = attempt.attempts[0]!.signal;
+    expect(signal.aborted).toBe(true);
+    expect(signal.reason).toBe(request.deadline.signal.reason);
+    const next = scripted('ok');
+    expect(await retry.execute(next.fn, call(), SDK_CALL)).toBe('ok');
+    expect(next.attempts[0]!.signal).not.toBe(signal);
+  });
+
+  it("gives a caller's fn a signal of its own per attempt, made when read: read after its attempt failed, it is born aborted", async () => {
+    const retry = policy({ backoff: exponentialBackoff({ baseMs: 1, capMs: 1, random: () => 0 }) });
+    const attempt = scripted(httpError(529), 'ok');
+    const result = track(retry.execute(attempt.fn, call()));
+    await vi.advanceTimersByTimeAsync(5);
+    expect(result.value).toBe('ok');
+    const [failed, answered] = attempt.attempts.map((a) => a.signal);
+    expect(failed!.aborted).toBe(true);
+    expect(answered!.aborted).toBe(false);
+    expect(failed).not.toBe(answered);
   });
 
   it('never sleeps past the deadline: gives up at once with the upstream error when the next wait does not fit', async () => {

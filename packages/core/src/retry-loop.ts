@@ -1,14 +1,21 @@
 import type { Backoff } from './backoff.js';
 import { AttemptFailedError, BreakerOpenError, type BreakerState } from './breaker-registry.js';
 import { classifyFailure, type AttemptFailure, type ClassifyContext } from './classify.js';
-import { abortAsPromise, sleep, withTimeout, type Clock } from './clock.js';
-import type { Deadline } from './deadline.js';
+import { sleep, withTimeout, type Clock } from './clock.js';
+import {
+  deadlineAbortReason,
+  offDeadlineAbort,
+  onDeadlineAbort,
+  type Deadline,
+  type DeadlineListener,
+} from './deadline.js';
 import { redactSecrets } from './error-body.js';
 import type { GuardEvent } from './events.js';
 import { breakerOpenError, wordFailure } from './failure-wording.js';
 import type { ClaudeGuardError, FailureOutcome } from './guard-error.js';
 import type { RequestRecord } from './request-record.js';
 import type { RetryBudget } from './retry-budget.js';
+import { borrowController, releaseController } from './signal-pool.js';
 import { AttemptTimeoutError } from './upstream-errors.js';
 
 /**
@@ -152,7 +159,8 @@ export class RetryPolicy {
     // Upstream attempts this execution made: named in the answer ("3 attempts") and its events.
     let attempts = 0;
     for (let attempt = 0; ; attempt++) {
-      if (deadline.signal.aborted) throw this.#final(call, attempts, this.#classify(deadline.signal.reason, deadline));
+      const aborted = deadlineAbortReason(deadline);
+      if (aborted) throw this.#final(call, attempts, this.#classify(aborted, deadline));
       attempts = attempt + 1;
       let failure: AttemptFailure;
       try {
@@ -245,71 +253,131 @@ export class RetryPolicy {
     return wordFailure(failure, { phase: 'before-commit', route, attempts, forwardClientErrors, secrets, outcome });
   }
 
-  async #runOne<T>(call: RetryCall, attempt: number, start: AttemptStarter<T>, traits: AttemptTraits): Promise<T> {
-    const { clock, attemptTimeoutMs, breaker, events, route } = this.#options;
+  #runOne<T>(call: RetryCall, attempt: number, start: AttemptStarter<T>, traits: AttemptTraits): Promise<T> {
+    const { attemptTimeoutMs, breaker, events, route } = this.#options;
     const { deadline, record } = call;
     const remaining = deadline.remaining();
     // The route's own limit only when it is shorter than what is left; otherwise the deadline rules.
     const ownTimeout = attemptTimeoutMs !== undefined && attemptTimeoutMs < remaining ? attemptTimeoutMs : undefined;
     const timeout = Math.max(1, Math.ceil(ownTimeout ?? remaining));
-
-    // An attempt needs its own signal only to be cut short before the deadline (its own timeout)
-    // or stopped when it ignores the signal; otherwise the deadline's signal serves as it is.
-    const controller = ownTimeout !== undefined || !traits.honoursSignal ? new AbortController() : undefined;
-    const onDeadline = controller && (() => controller.abort(deadline.signal.reason));
-    if (onDeadline) deadline.signal.addEventListener('abort', onDeadline, { once: true });
-    const context: AttemptContext = { signal: controller?.signal ?? deadline.signal, timeout, attempt, deadline };
     if (events.active) {
       events.emit({ type: 'attempt', route, requestId: record.requestId, attempt, timeoutMs: timeout });
     }
-
-    const work = async (): Promise<T> => {
-      record.attemptStarted();
-      let started: Promise<T> | StartedAttempt<T>;
-      try {
-        started = start(context);
-      } catch (error) {
-        if (onDeadline) deadline.signal.removeEventListener('abort', onDeadline);
-        throw new AttemptFailedError(this.#classify(error, deadline));
-      }
-      // A plain promise answers when it is over; a started attempt may answer (commit) first.
-      const plain = !('ready' in started);
-      const ready: Promise<T> = 'ready' in started ? started.ready : started;
-      if (!plain) ready.catch(noop); // its failure is reported through `done`, classified
-      let done: Promise<unknown> = 'ready' in started ? started.done : started;
-      if (ownTimeout !== undefined) done = withTimeout(clock, done, ownTimeout, attemptTimedOut);
-      // A caller's fn that ignores the signal still ends at the deadline or disconnect.
-      if (!traits.honoursSignal && controller) done = Promise.race([done, abortAsPromise(controller.signal)]);
-      const settled = (async () => {
-        try {
-          await done;
-        } catch (error) {
-          if (controller && !controller.signal.aborted) controller.abort(error);
-          throw new AttemptFailedError(this.#classify(error, deadline));
-        } finally {
-          if (onDeadline) deadline.signal.removeEventListener('abort', onDeadline);
-        }
-      })();
-      // A plain call answers when it is over: its verdict is its outcome.
-      if (plain) {
-        await settled;
-        return ready;
-      }
-      // A stream answers (`ready`, its commit) before it is over (`done`). A valid first event is proof
-      // of health: the verdict is given at the commit, so a half-open breaker is released there, never
-      // held for as long as the stream lasts or its client takes to read it.
-      let committed = false;
-      ready.then(() => {
-        committed = true;
-      }, noop);
-      settled.catch((error: unknown) => {
-        if (committed && error instanceof AttemptFailedError) this.#recordAfterCommit(error.failure);
-      });
-      return Promise.race([onlyResolution(ready), settled.then(() => ready)]);
-    };
-
+    // An attempt needs its own signal only to be cut short before the deadline (its own timeout)
+    // or stopped when it ignores the signal; otherwise a borrowed one that aborts with the deadline.
+    const work =
+      ownTimeout === undefined && traits.honoursSignal
+        ? () => this.#onDeadlineSignal(call, attempt, timeout, start)
+        : () => this.#onOwnSignal(call, attempt, timeout, ownTimeout, start, traits);
     // The time left decides whether this attempt may be a half-open breaker's trial.
     return breaker ? breaker.execute(work, { budgetMs: remaining }) : work();
+  }
+
+  /**
+   * The hot path: an SDK call of ours, which stops at its signal and keeps it no longer than the
+   * call. Its signal is a borrowed one (see signal-pool.ts) that aborts with the deadline.
+   */
+  async #onDeadlineSignal<T>(call: RetryCall, attempt: number, timeout: number, start: AttemptStarter<T>): Promise<T> {
+    const { deadline, record } = call;
+    record.attemptStarted();
+    const borrowed = new BorrowedSignal(deadline);
+    let stream: StartedAttempt<T> | undefined;
+    try {
+      const started = start({ signal: borrowed.signal, timeout, attempt, deadline });
+      // A plain promise answers when it is over: its verdict is its outcome.
+      if (!('ready' in started)) return await started;
+      stream = started;
+    } catch (error) {
+      throw new AttemptFailedError(this.#classify(error, deadline));
+    } finally {
+      // A stream keeps it until it is over (`done`).
+      if (stream === undefined) borrowed.release();
+    }
+    return this.#committing(stream, stream.done, deadline, borrowed);
+  }
+
+  /**
+   * An attempt with a signal of its own (made only if the attempt reads it), stopped at the
+   * deadline, at the route's attempt timeout, or when the attempt fails; a caller's fn that ignores
+   * its signal still ends at the deadline or disconnect.
+   */
+  async #onOwnSignal<T>(
+    call: RetryCall,
+    attempt: number,
+    timeout: number,
+    ownTimeout: number | undefined,
+    start: AttemptStarter<T>,
+    traits: AttemptTraits,
+  ): Promise<T> {
+    const { deadline, record } = call;
+    const { clock } = this.#options;
+    record.attemptStarted();
+    const own = new AttemptAbort(deadline);
+    const context: AttemptContext = {
+      get signal() {
+        return own.signal;
+      },
+      timeout,
+      attempt,
+      deadline,
+    };
+    let started: Promise<T> | StartedAttempt<T>;
+    let stream: StartedAttempt<T> | undefined;
+    try {
+      started = start(context);
+      // A plain promise answers when it is over; a started attempt may answer (commit) first.
+      if ('ready' in started) stream = started;
+    } catch (error) {
+      own.release();
+      throw new AttemptFailedError(this.#classify(error, deadline));
+    }
+    let done: Promise<unknown> = stream ? stream.done : (started as Promise<T>);
+    if (ownTimeout !== undefined) done = withTimeout(clock, done, ownTimeout, attemptTimedOut);
+    // A caller's fn that ignores the signal still ends at the deadline or disconnect.
+    if (!traits.honoursSignal) done = Promise.race([done, own.stopped()]);
+    if (stream) return this.#committing(stream, done, deadline, own);
+    try {
+      // `done` settles as the attempt did (or with the timeout's or the deadline's reason).
+      return (await done) as T;
+    } catch (error) {
+      own.stop(error);
+      throw new AttemptFailedError(this.#classify(error, deadline));
+    } finally {
+      own.release();
+    }
+  }
+
+  /**
+   * A stream answers (`ready`, its commit) before it is over (`done`). A valid first event is proof
+   * of health: the verdict is given at the commit, so a half-open breaker is released there, never
+   * held for as long as the stream lasts or its client takes to read it.
+   */
+  #committing<T>(
+    started: StartedAttempt<T>,
+    done: Promise<unknown>,
+    deadline: Deadline,
+    own: AttemptSignal,
+  ): Promise<T> {
+    const ready = started.ready;
+    ready.catch(noop); // its failure is reported through `done`, classified
+    const settled = (async () => {
+      try {
+        await done;
+      } catch (error) {
+        own.stop(error);
+        throw new AttemptFailedError(this.#classify(error, deadline));
+      } finally {
+        own.release();
+      }
+    })();
+    let committed = false;
+    ready.then(() => {
+      committed = true;
+    }, noop);
+    settled.catch((error: unknown) => {
+      if (committed && error instanceof AttemptFailedError) this.#recordAfterCommit(error.failure);
+    });
+    return Promise.race([onlyResolution(ready), settled.then(() => ready)]);
   }
 
   /**
@@ -324,6 +392,94 @@ export class RetryPolicy {
     if (!breaker || breaker.state !== 'closed' || failure.breaker !== 'failure') return;
     if (failure.kind === 'deadline' || failure.kind === 'attempt-timeout') return;
     breaker.execute(() => Promise.reject(new AttemptFailedError(failure)), {}).catch(noop);
+  }
+}
+
+/** An attempt's signal as the policy handles it: stopped when the attempt fails, released when it is over. */
+interface AttemptSignal {
+  stop(reason: unknown): void;
+  release(): void;
+}
+
+/**
+ * The signal of an SDK call of ours: a borrowed controller (no `AbortSignal` built per call once the
+ * pool is warm), aborted by the deadline through a listener on it, given back when the call is over.
+ */
+class BorrowedSignal implements AttemptSignal {
+  readonly #controller = borrowController();
+  readonly #deadline: Deadline;
+  readonly #listener: DeadlineListener = (reason) => this.#controller.abort(reason);
+  #released = false;
+
+  constructor(deadline: Deadline) {
+    this.#deadline = deadline;
+    const reason = onDeadlineAbort(deadline, this.#listener);
+    if (reason) this.#controller.abort(reason);
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** A failed SDK call has stopped by itself: nothing to abort. */
+  stop(): void {}
+
+  /** Once: a controller given back twice could be lent to two calls at a time. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    offDeadlineAbort(this.#deadline, this.#listener);
+    releaseController(this.#controller);
+  }
+}
+
+/**
+ * An attempt's own abort: its `AbortController` is made only if the attempt reads its signal, and is
+ * aborted (or born aborted) once the attempt is stopped: by the deadline (heard through a listener
+ * on it, not through its signal), at the route's attempt timeout, or by the attempt's own failure.
+ */
+class AttemptAbort implements AttemptSignal {
+  readonly #deadline: Deadline;
+  readonly #listener: DeadlineListener = (reason) => this.stop(reason);
+  #controller: AbortController | undefined;
+  #stopped = false;
+  #reason: unknown;
+  #reject: ((reason: unknown) => void) | undefined;
+
+  constructor(deadline: Deadline) {
+    this.#deadline = deadline;
+    const reason = onDeadlineAbort(deadline, this.#listener);
+    if (reason) this.stop(reason);
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#stopped) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** Rejects with the reason once the attempt is stopped (at once if it already is). */
+  stopped(): Promise<never> {
+    if (this.#stopped) return Promise.reject(this.#reason);
+    // A fresh pending promise per attempt, settled or dropped with it.
+    return new Promise<never>((_, reject) => {
+      this.#reject = reject;
+    });
+  }
+
+  stop(reason: unknown): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+    this.#reject?.(reason);
+  }
+
+  /** The attempt is over: the deadline no longer holds it. */
+  release(): void {
+    offDeadlineAbort(this.#deadline, this.#listener);
   }
 }
 
