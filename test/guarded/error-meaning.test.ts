@@ -84,6 +84,12 @@ function chatHandlerBug(): never {
   throw new Error('unreachable');
 }
 
+/** A bug inside `claude.run(fn)`: the guard sees it first (it is the attempt's own error), not the framework. */
+async function runCallbackBug(): Promise<never> {
+  await Promise.resolve();
+  chatHandlerBug();
+}
+
 async function startMeaningApp(adapter: AdapterName, allRoutes: boolean): Promise<MeaningApp> {
   const fake = await createFakeAnthropic();
   const logs: LogLine[] = [];
@@ -147,6 +153,13 @@ async function expressApp(adapter: AdapterName, guard: ClaudeGuard, allRoutes: b
   );
   app.post('/g/bug', claudeGuard(guard, { route: 'bug' }), guarded(chatHandlerBug));
   app.post(
+    '/g/run-bug',
+    claudeGuard(guard, { route: 'run-bug' }),
+    guarded(async (req, res) => {
+      res.json(await req.claude.run(runCallbackBug));
+    }),
+  );
+  app.post(
     '/g/upstream',
     claudeGuard(guard, { route: 'upstream' }),
     // Express 4 does not catch this handler's rejection: guarded() must.
@@ -196,6 +209,9 @@ async function honoApp(guard: ClaudeGuard, allRoutes: boolean): Promise<Server> 
     Promise.reject(fail.unavailable('Down for maintenance')),
   );
   app.post('/g/bug', claudeGuard(guard, { route: 'bug' }), chatHandlerBug);
+  app.post('/g/run-bug', claudeGuard(guard, { route: 'run-bug' }), async (c) =>
+    c.json(await c.var.claude.run(runCallbackBug)),
+  );
   app.post('/g/upstream', claudeGuard(guard, { route: 'upstream' }), async (c) =>
     c.json(await c.var.claude.messages.create(params('hi'))),
   );
@@ -327,6 +343,21 @@ describe.each(ALL_ADAPTERS)('errors keep their meaning (%s)', (adapter) => {
       expect(err.message).toMatch(/Cannot read properties of null/);
       expect(err.stack).toMatch(/^TypeError: .*\n\s+at chatHandlerBug /);
       expect(requestLine(h, 'bug')).toMatchObject({ requestId: 'bug-1', status: 500, outcome: 'internal-error' });
+    });
+
+    it('inside claude.run(fn) too: the sanitized 500, the bug logged once at error level with its stack', async () => {
+      const h = await start();
+      const result = await send(h, 'POST', '/g/run-bug', { 'x-request-id': 'bug-2' });
+      expectAnthropic(result, 500, 'api_error', "Internal error in route 'run-bug'");
+      expect(result.text).not.toMatch(/TypeError|chatHandlerBug|Cannot read/);
+      const lines = unexpectedLines(h);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]?.level).toBe('error');
+      expect(lines[0]?.record).toMatchObject({ route: 'run-bug', requestId: 'bug-2', err: { type: 'TypeError' } });
+      const err = lines[0]?.record['err'] as { stack: string };
+      expect(err.stack).toMatch(/^TypeError: .*\n\s+at chatHandlerBug /);
+      expect(JSON.stringify(h.logs)).not.toContain(API_KEY);
+      expect(h.fake.requests).toHaveLength(0);
     });
   });
 

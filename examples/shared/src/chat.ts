@@ -26,7 +26,12 @@ export function chatParams(
   };
 }
 
-/** One JSON line per record on stdout: what a log shipper wants. */
-export const jsonLogger: GuardLogger = {
-  info: (record, message) => console.log(JSON.stringify({ msg: message, ...record })),
-};
+/** One JSON line on stdout, with its level first, as the guard's own `logFormat: 'json'` writes it. */
+const jsonLine = (level: 'info' | 'warn' | 'error') => (record: object, message?: string) =>
+  console.log(JSON.stringify({ level, msg: message, ...record }));
+
+/**
+ * One JSON line per record on stdout, each with its `level` (`info` for successes, `warn` for upstream
+ * failures, breaker refusals and deadlines, `error` for bugs with their stack): what a log shipper wants.
+ */
+export const jsonLogger: GuardLogger = { info: jsonLine('info'), warn: jsonLine('warn'), error: jsonLine('error') };

@@ -51,6 +51,7 @@ describe('Deadline', () => {
   it.each([
     ['route-default', "The route's default deadline of 50 ms ran out"],
     ['route-maximum', "The route's maximum deadline of 50 ms ran out"],
+    ['call-option', "The call's own deadline (deadlineMs) of 50 ms ran out"],
   ] as const)('names the %s source in its reason', (source, message) => {
     const deadline = new Deadline(systemClock, 50, source);
     vi.advanceTimersByTime(50);

@@ -10,7 +10,7 @@ import { ClaudeGuardError } from './guard-error.js';
  * if (deadline.source === 'caller-header') console.log('the caller chose this budget');
  * ```
  */
-export type DeadlineSource = 'route-default' | 'caller-header' | 'route-maximum';
+export type DeadlineSource = 'route-default' | 'call-option' | 'caller-header' | 'route-maximum';
 
 /**
  * Abort reason when the request's time budget runs out.
@@ -53,6 +53,8 @@ function describeSource(source: DeadlineSource): string {
       return "route's maximum deadline";
     case 'route-default':
       return "route's default deadline";
+    case 'call-option':
+      return "call's own deadline (deadlineMs)";
   }
 }
 
@@ -297,6 +299,11 @@ export function deadlineAbortReason(deadline: Deadline): Error | undefined {
 export interface DeadlinePolicy {
   /** Budget when the caller sends no deadline header. */
   readonly defaultMs: number;
+  /**
+   * Whose budget `defaultMs` is: the route's (default), or one call's own (`guard.run`'s `deadlineMs`),
+   * so a 504 names the budget that really ran out.
+   */
+  readonly defaultSource?: 'route-default' | 'call-option';
   /** Upper bound whatever the caller asks for. */
   readonly maxMs: number;
   /** Kept back from the budget to write the response (the deadline keeps at least 1 ms). */
@@ -356,7 +363,7 @@ export function resolveDeadline(input: DeadlineInput): Deadline | ClaudeGuardErr
     });
   }
   let budget = policy.defaultMs;
-  let source: DeadlineSource = 'route-default';
+  let source: DeadlineSource = policy.defaultSource ?? 'route-default';
   if (parsed.kind === 'ok') {
     if (parsed.ms <= 0) {
       return new ClaudeGuardError({

@@ -254,6 +254,8 @@ function beforeCommit(
         message: `Internal error in route '${route}'`,
         outcome: 'internal-error',
         attempts,
+        // Kept (never sent) so the guard can log the bug with its stack, once.
+        cause: failure.error,
       });
   }
 }

@@ -62,6 +62,9 @@ describe('guard.run with deadlineMs', () => {
     expect(run.state).toBeInstanceOf(ClaudeGuardError);
     expect(run.state).toMatchObject({ status: 504, outcome: 'deadline-exceeded' });
     expect((run.state as ClaudeGuardError).message).toContain('2000 ms');
+    // Names the budget that ran out: the call's own, not the route's default.
+    expect((run.state as ClaudeGuardError).message).toContain("call's own deadline (deadlineMs)");
+    expect((run.state as ClaudeGuardError).message).not.toContain('default');
     expect(timeouts).toEqual([2_000]);
   });
 

@@ -47,7 +47,9 @@ export function beginRequest(
     signal: input.signal,
     clock: route.clock,
     policy:
-      ownDeadlineMs === undefined ? route.config.deadline : { ...route.config.deadline, defaultMs: ownDeadlineMs },
+      ownDeadlineMs === undefined
+        ? route.config.deadline
+        : { ...route.config.deadline, defaultMs: ownDeadlineMs, defaultSource: 'call-option' },
   });
   if (resolved instanceof Deadline) {
     const record = new RequestRecord(route.records, requestId, resolved);

@@ -174,7 +174,7 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
   });
   const deadlines = new Counter({
     name: 'claude_guard_deadline_exceeded_total',
-    help: 'Requests whose deadline ran out, by whose budget it was (route-default, caller-header, route-maximum)',
+    help: 'Requests whose deadline ran out, by whose budget it was (route-default, call-option, caller-header, route-maximum)',
     labelNames: ['route', 'source'] as const,
     registers,
   });
