@@ -1,7 +1,19 @@
 import { APIError } from '@anthropic-ai/sdk';
 import { systemClock, type Clock } from '@claude-guard/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ADAPTERS, deltaText, json, names, params, readSse, startStack, type Stack } from '../support/index.js';
+import {
+  ADAPTERS,
+  MANUAL_DEADLINE_MS,
+  SseReader,
+  deltaText,
+  json,
+  manualClock,
+  names,
+  params,
+  readSse,
+  startStack,
+  type Stack,
+} from '../support/index.js';
 
 let h: Stack | undefined;
 
@@ -13,12 +25,22 @@ afterEach(async () => {
 // The fake's stream: message_start, content_block_start, ping, then one content_block_delta per word.
 const FIRST_FOUR = ['message_start', 'content_block_start', 'ping', 'content_block_delta'];
 
-/** Iterates `create({ stream: true })` like an end user; returns the event types seen and the error thrown. */
-async function iterateWithSdk(h: Stack, headers?: Record<string, string>): Promise<{ seen: string[]; error: unknown }> {
+/**
+ * Iterates `create({ stream: true })` like an end user, calling `onEvent` after each event; returns the event
+ * types seen and the error thrown.
+ */
+async function iterateWithSdk(
+  h: Stack,
+  headers?: Record<string, string>,
+  onEvent?: (type: string) => void,
+): Promise<{ seen: string[]; error: unknown }> {
   const seen: string[] = [];
   try {
     const stream = await h.client.messages.create({ ...params(), stream: true }, headers ? { headers } : {});
-    for await (const event of stream) seen.push(event.type);
+    for await (const event of stream) {
+      seen.push(event.type);
+      onEvent?.(event.type);
+    }
   } catch (error) {
     return { seen, error };
   }
@@ -101,14 +123,20 @@ describe.each(ADAPTERS)('streaming via %s: failures after the commit', (adapter)
   });
 
   it("the caller's deadline running out mid-stream ends it with an in-band timeout_error and aborts Claude", async () => {
-    h = await startStack({ adapter, fake: { tokenDelayMs: 50, replyWords: 200 } });
+    // The deadline runs out on a manual clock once the first delta has reached the client (on real time, a
+    // loaded machine could spend 300 ms before the first events, or before the commit).
+    const clock = manualClock();
+    h = await startStack({ adapter, guard: { clock }, fake: { tokenDelayMs: 50, replyWords: 200 } });
 
     const response = await h.post(
       '/v1/messages',
       { ...params(), stream: true },
-      { headers: { 'x-request-timeout-ms': '300' } },
+      { headers: { 'x-request-timeout-ms': String(MANUAL_DEADLINE_MS) } },
     );
-    const events = await readSse(response);
+    const reader = new SseReader(response.body);
+    const first = await reader.until((message) => message.event === 'content_block_delta');
+    clock.advance(MANUAL_DEADLINE_MS);
+    const events = [...first, ...(await reader.rest())];
 
     expect(response.status).toBe(200);
     const list = names(events);
@@ -127,9 +155,16 @@ describe.each(ADAPTERS)('streaming via %s: failures after the commit', (adapter)
   });
 
   it('the SDK sees the deadline as an APIError of type timeout_error after some content', async () => {
-    h = await startStack({ adapter, fake: { tokenDelayMs: 50, replyWords: 200 } });
+    // The deadline runs out on a manual clock once the SDK has read the first delta.
+    const clock = manualClock();
+    h = await startStack({ adapter, guard: { clock }, fake: { tokenDelayMs: 50, replyWords: 200 } });
 
-    const { seen, error } = await iterateWithSdk(h, { 'x-request-timeout-ms': '300' });
+    let ranOut = false;
+    const { seen, error } = await iterateWithSdk(h, { 'x-request-timeout-ms': String(MANUAL_DEADLINE_MS) }, (type) => {
+      if (type !== 'content_block_delta' || ranOut) return;
+      ranOut = true;
+      clock.advance(MANUAL_DEADLINE_MS);
+    });
 
     expect(seen.slice(0, 3)).toEqual(['message_start', 'content_block_start', 'content_block_delta']);
     expect(seen).not.toContain('message_stop');

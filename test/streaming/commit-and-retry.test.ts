@@ -2,15 +2,21 @@ import { APIError } from '@anthropic-ai/sdk';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ADAPTERS,
+  MANUAL_DEADLINE_MS,
   deltaText,
   isCompleteAnthropicStream,
   json,
+  manualClock,
   names,
   params,
   readSse,
+  runOutAtUpstream,
   startStack,
   type Stack,
 } from '../support/index.js';
+
+/** A first event that comes long after any deadline of these tests (the headers come at once). */
+const LATE_FIRST_EVENT = { kind: 'slow', firstEventDelayMs: 120_000 } as const;
 
 let h: Stack | undefined;
 
@@ -101,11 +107,15 @@ describe.each(ADAPTERS)('streaming via %s: commit late, retry early', (adapter) 
   });
 
   it('retries a stall before the first event (first-event timeout) and then succeeds', async () => {
-    h = await startStack({ adapter, guard: { stream: { firstEventTimeoutMs: 100, heartbeatMs: 10_000 } } });
-    const expected = await h.directText();
-    h.fake.enqueue({ kind: 'stall', afterEvents: 0 }, 'ok');
+    // The first-event timeout runs on a manual clock: it fires for the stalled attempt, on advance(), and never
+    // for the healthy one, however long a loaded machine takes to bring its first event. The backoff is real time.
+    const clock = manualClock(undefined, { realBelowMs: 50 });
+    h = await startStack({ adapter, guard: { clock, stream: { firstEventTimeoutMs: 100, heartbeatMs: 10_000 } } });
+    const s = h;
+    const expected = await s.directText();
+    s.fake.enqueue({ kind: 'stall', afterEvents: 0 }, 'ok');
 
-    const text = await h.client.messages.stream(params()).finalText();
+    const text = await runOutAtUpstream(s.fake, clock, () => s.client.messages.stream(params()).finalText(), 100);
 
     expect(text).toBe(expected);
     await h.fake.settled();
@@ -187,13 +197,16 @@ describe.each(ADAPTERS)('streaming via %s: commit late, retry early', (adapter) 
   });
 
   it("the caller's deadline running out before the first event is a real 504 when nothing was sent yet", async () => {
-    h = await startStack({ adapter, guard: { stream: { heartbeatMs: 10_000 } } });
-    h.fake.enqueue({ kind: 'slow', firstEventDelayMs: 5_000 });
+    // On a manual clock the deadline runs out once the upstream has the request, and no heartbeat comes first
+    // (on real time a loaded machine could spend a 200 ms deadline before the attempt reached the fake).
+    const clock = manualClock();
+    h = await startStack({ adapter, guard: { clock, stream: { heartbeatMs: 2 * MANUAL_DEADLINE_MS } } });
+    const s = h;
+    s.fake.enqueue(LATE_FIRST_EVENT);
 
-    const response = await h.post(
-      '/v1/messages',
-      { ...params(), stream: true },
-      { headers: { 'x-request-timeout-ms': '200' } },
+    const headers = { 'x-request-timeout-ms': String(MANUAL_DEADLINE_MS) };
+    const response = await runOutAtUpstream(s.fake, clock, () =>
+      s.post('/v1/messages', { ...params(), stream: true }, { headers }),
     );
 
     expect(response.status).toBe(504);
@@ -204,14 +217,21 @@ describe.each(ADAPTERS)('streaming via %s: commit late, retry early', (adapter) 
   });
 
   it("the caller's deadline running out before the first event, after a heartbeat, is an in-band timeout_error", async () => {
-    h = await startStack({ adapter, guard: { stream: { heartbeatMs: 20 } } });
-    h.fake.enqueue({ kind: 'slow', firstEventDelayMs: 5_000 });
+    // On a manual clock: once the upstream has the request a heartbeat commits the response (20 ms), then the
+    // deadline runs out (on real time a loaded machine could spend 200 ms before the heartbeat, or the attempt).
+    const clock = manualClock();
+    h = await startStack({ adapter, guard: { clock, stream: { heartbeatMs: 20 } } });
+    const s = h;
+    s.fake.enqueue(LATE_FIRST_EVENT);
 
-    const response = await h.post(
-      '/v1/messages',
-      { ...params(), stream: true },
-      { headers: { 'x-request-timeout-ms': '200' } },
+    const headers = { 'x-request-timeout-ms': String(MANUAL_DEADLINE_MS) };
+    const response = await runOutAtUpstream(
+      s.fake,
+      clock,
+      () => s.post('/v1/messages', { ...params(), stream: true }, { headers }),
+      20,
     );
+    clock.advance(MANUAL_DEADLINE_MS);
     const events = await readSse(response);
 
     expect(response.status).toBe(200);

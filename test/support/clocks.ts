@@ -13,7 +13,8 @@ export interface ManualClock extends Clock {
 }
 
 /**
- * A {@link ManualClock} starting at `start` ms.
+ * A {@link ManualClock} starting at `start` ms. Timers shorter than `realBelowMs` (default 0: none) run on
+ * real time instead, e.g. the retry backoff, so a retry needs no `advance()` while the timeouts still do.
  *
  * @example
  * ```ts
@@ -22,19 +23,23 @@ export interface ManualClock extends Clock {
  * clock.advance(10_000); // every deadline due by then fires
  * ```
  */
-export function manualClock(start = 1_000_000): ManualClock {
+export function manualClock(start = 1_000_000, options: { realBelowMs?: number } = {}): ManualClock {
+  const realBelowMs = options.realBelowMs ?? 0;
   let now = start;
   let nextId = 1;
   const timers = new Map<number, { at: number; callback: () => void }>();
   return {
     now: () => now,
     setTimeout(callback, ms) {
+      if (ms < realBelowMs) return { real: setTimeout(callback, ms) };
       const id = nextId++;
       timers.set(id, { at: now + Math.max(0, ms), callback });
       return { id } satisfies TimerHandle;
     },
     clearTimeout(handle) {
-      timers.delete((handle as { id: number }).id);
+      const { id, real } = handle as { id?: number; real?: ReturnType<typeof setTimeout> };
+      if (real !== undefined) clearTimeout(real);
+      if (id !== undefined) timers.delete(id);
     },
     advance(ms) {
       now += ms;
