@@ -75,6 +75,8 @@ export interface StreamInput {
   readonly answers: StreamAnswers;
   /** Told how the stream ended, once (see {@link StreamFinal}); the Message is assembled only for it. */
   readonly onFinal?: ((final: StreamFinal) => unknown) | undefined;
+  /** Called once when the stream is over, however it ended (the admission slot's release). */
+  readonly onClosed?: (() => void) | undefined;
   /** Where an `onFinal` that throws or rejects is reported (error level); `undefined`: nowhere. */
   readonly log?: LogWriter | undefined;
 }
@@ -453,6 +455,7 @@ class StreamSession implements RetryCall {
   #finish(): void {
     if (this.#done) return;
     this.#done = true;
+    this.#input.onClosed?.();
     this.record.streamClosed();
     if (this.#input.onFinal) this.#tellFinal(this.#input.onFinal);
   }
