@@ -108,6 +108,21 @@ describe('createRateLimitTracker', () => {
     expect(tracker.check('c', { estimatedInputTokens: 1 }).ok).toBe(true);
   });
 
+  it('after a reset, counts what it sends from the whole limit until an answer: held requests do not all go at once', () => {
+    const { tracker, advance, now } = setup();
+    tracker.observe('client_a', { status: 200, headers: headers({ requests: [3, 0, 1_000] }) });
+    advance(1_000);
+    for (let i = 0; i < 3; i++) {
+      expect(tracker.check('client_a', { estimatedInputTokens: 1 }).ok).toBe(true);
+      tracker.estimate('client_a', 1);
+    }
+    const verdict = tracker.check('client_a', { estimatedInputTokens: 1 });
+    expect(verdict).toMatchObject({ ok: false, reason: 'rate-limit', limit: 'requests', until: now() + 250 });
+    // The next answer is the truth again.
+    tracker.observe('client_a', { status: 200, headers: headers({ requests: [3, 1, 3_000] }) });
+    expect(tracker.check('client_a', { estimatedInputTokens: 1 }).ok).toBe(true);
+  });
+
   it('ignores malformed or partial rate-limit headers', () => {
     const { tracker } = setup();
     const bad = new Headers({
