@@ -158,8 +158,7 @@ export class AdmissionRegistry {
   }
 
   /**
-   * `client` with every `messages.create` watched: each attempt is debited from the client's rate-limit
-   * view when sent (1 request, its estimated input tokens), every answer's `anthropic-ratelimit-*` headers
+   * `client` with every `messages.create` watched: every answer's `anthropic-ratelimit-*` headers
    * and every 429 (its `retry-after`, a spend limit's redacted message) are read, and a non-streaming
    * answer's `usage` reconciles the estimate. The caller's own promise is handed back untouched.
    */
@@ -173,7 +172,8 @@ export class AdmissionRegistry {
       if (hold && this.#events.active) this.#events.emit({ type: 'client-held', clientId, ...hold });
     };
     const create = (params: { stream?: boolean | null }, options?: unknown): unknown => {
-      const ticket = tracker.estimate(clientId, estimateInputTokens(params));
+      // Debited when admitted (see RouteAdmission.admit): here only the ticket that `usage` reconciles.
+      const ticket = tracker.estimate(clientId, estimateInputTokens(params), { debit: false });
       const pending = (messages.create as (p: unknown, o: unknown) => SdkPromise)(params, options);
       // Both branches handled: this tap never leaves a rejection unhandled, and the caller awaits `pending` itself.
       pending.asResponse().then(
@@ -304,8 +304,13 @@ export class RouteAdmission {
     for (;;) {
       if (tracker) await this.#waitForLimits(request, estimatedInputTokens, since);
       const release = await this.#acquire(request, since);
-      // The limits may have changed while it queued: take the slot only if they still allow the call.
-      if (!tracker || tracker.check(clientId, { estimatedInputTokens }).ok) return release;
+      if (!tracker) return release;
+      // The limits may have changed while it queued: take the slot only if they still allow the call. The
+      // debit follows the check at once: requests woken together at a reset each see the others' share.
+      if (tracker.check(clientId, { estimatedInputTokens }).ok) {
+        tracker.estimate(clientId, estimatedInputTokens);
+        return release;
+      }
       release();
     }
   }

@@ -212,9 +212,10 @@ export interface RateLimitTracker {
   check(clientId: string, request: { readonly estimatedInputTokens: number; readonly now?: number }): RateLimitVerdict;
   /**
    * Records a request being sent: takes 1 request and its (calibrated) estimate of input tokens from the
-   * views, so requests sent before the next answer see a shrinking budget.
+   * views, so requests sent before the next answer see a shrinking budget. `{ debit: false }`: only the
+   * ticket, for a request already debited (admitted right after its `check`).
    */
-  estimate(clientId: string, estimatedInputTokens: number): RateLimitTicket;
+  estimate(clientId: string, estimatedInputTokens: number, options?: { readonly debit?: boolean }): RateLimitTicket;
   /**
    * Corrects with the `usage` that came back: the calibration ratio learns from it, and when no newer
    * headers have replaced the views since the ticket, the views trade the estimate for the real input and
@@ -372,6 +373,16 @@ export function createRateLimitTracker(options: RateLimitTrackerOptions): RateLi
         for (const name of RATE_LIMIT_NAMES) {
           const view = readView(headers, name);
           if (view === undefined) continue;
+          const current = state.views[name];
+          if (name === 'requests' && current !== undefined) {
+            // Requests are counted exactly, so within one window (the same reset) the lower of the two counts
+            // is the truth: an answer does not count the requests still on their way to the API, and taking
+            // its count alone would let that many too many through. Tokens are estimates: the answer wins.
+            if (current.blind ? view.resetAt <= now : view.resetAt < current.resetAt) continue; // a late answer of an earlier window
+            if (current.blind || view.resetAt === current.resetAt) {
+              view.remaining = Math.min(view.remaining, current.remaining);
+            }
+          }
           state.views[name] = view;
           seen = true;
         }
@@ -437,11 +448,12 @@ export function createRateLimitTracker(options: RateLimitTrackerOptions): RateLi
       };
     },
 
-    estimate(clientId, estimatedInputTokens) {
+    estimate(clientId, estimatedInputTokens, options) {
       const state = clients.get(clientId);
       const estimated = Math.max(0, estimatedInputTokens);
       const debited = calibrated(state, estimated);
       if (state === undefined) return { clientId, estimated, debited, generation: -1 };
+      if (options?.debit === false) return { clientId, estimated, debited, generation: state.generation };
       const now = clock.now();
       debit(state, 'requests', 1, now);
       debit(state, 'input-tokens', debited, now);
