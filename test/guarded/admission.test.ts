@@ -201,6 +201,22 @@ describe.each(ADAPTERS)('admission control (%s)', (adapter) => {
     },
   );
 
+  it("retries re-enter through the request's slot: a waiter is not let in while the first request retries", async () => {
+    const h = await start(adapter, { proxy: { concurrency: { maxConcurrency: 1, maxQueue: 1 } }, gateClosed: true });
+    h.fake.enqueue(529, 'ok', 'ok');
+    const first = settle(h.user.messages.create(params('alpha')));
+    expect(await eventually(() => h.gate.waiting, 1)).toBe(1);
+    const second = settle(h.user.messages.create(params('beta')));
+    expect(await eventually(() => queueOf(h), { active: 1, queued: 1 })).toEqual({ active: 1, queued: 1 });
+    h.gate.open();
+    expect(await first).not.toBeInstanceOf(APIError);
+    expect(await second).not.toBeInstanceOf(APIError);
+    const prompts = h.fake.requests.map((r) => (JSON.stringify(r.body).includes('alpha') ? 'alpha' : 'beta'));
+    expect(prompts).toEqual(['alpha', 'alpha', 'beta']);
+    expect(h.fake.requests.map((r) => r.status)).toEqual([529, 200, 200]);
+    expect(h.fake.maxInFlight()).toBe(1);
+  });
+
   it('a deadline that runs out in the queue: 504 naming the queue, on time, and the upstream is never called', async () => {
     const clock = manualClock();
     const h = await start(adapter, {

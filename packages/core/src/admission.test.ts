@@ -108,6 +108,32 @@ describe('RouteAdmission: concurrency', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it("queues a call in its own lane, else the route's; interactive goes first", async () => {
+    const { registry } = setup({ ...LIMITED, maxConcurrency: 1, maxQueue: 3, lane: 'batch' });
+    const admission = registry.forRoute(
+      'chat',
+      'chat',
+      { ...LIMITED, maxConcurrency: 1, maxQueue: 3, lane: 'batch' },
+      false,
+    )!;
+    const first = admit(admission);
+    const routeLane = admit(admission);
+    const deadline = new Deadline(systemClock, 10_000, 'route-default');
+    let interactiveGranted: Release | undefined;
+    void admission.admit({ deadline, requestId: 'req-i', lane: 'interactive' }).then((release) => {
+      interactiveGranted = release;
+    });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(registry.status().queues[0]!.queued).toEqual({ interactive: 1, batch: 1 });
+    first.settled.release!();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(interactiveGranted).toBeDefined();
+    expect(routeLane.settled.release).toBeUndefined();
+    interactiveGranted!();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(routeLane.settled.release).toBeDefined();
+  });
+
   it('refuses two routes sharing a key with different limits, naming both', () => {
     const { registry } = setup();
     expect(() => registry.forRoute('other', 'chat', { ...LIMITED, maxConcurrency: 3 }, false)).toThrow(
