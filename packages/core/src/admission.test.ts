@@ -196,6 +196,27 @@ describe('RouteAdmission: rate limits', () => {
   });
 });
 
+describe('AdmissionRegistry.observe', () => {
+  it("hands back a stand-in client's plain promise untouched", async () => {
+    const { registry } = setup();
+    const message = { type: 'message' };
+    const observed = registry.observe({ messages: { create: () => Promise.resolve(message) } } as never);
+    await expect(observed.messages.create({ model: 'm', max_tokens: 1, messages: [] })).resolves.toBe(message);
+  });
+
+  it('reads the rate-limit headers of an answer', async () => {
+    const { registry } = setup();
+    const response = new Response('{}', { headers: rateHeaders(7, 30_000) });
+    const answer = Object.assign(Promise.resolve({ usage: { input_tokens: 3 } }), {
+      asResponse: () => Promise.resolve(response),
+    });
+    const observed = registry.observe({ messages: { create: () => answer } } as never);
+    await observed.messages.create({ model: 'm', max_tokens: 1, messages: [] });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(registry.status().clients[0]!.limits.requests).toMatchObject({ limit: 10, remaining: 7 });
+  });
+});
+
 describe('classifyFailure: spend limits', () => {
   const deadline = new Deadline(systemClock, 10_000, 'route-default');
   const context = { deadline, countRateLimits: true, now: () => Date.now() };

@@ -174,7 +174,9 @@ export class AdmissionRegistry {
     const create = (params: { stream?: boolean | null }, options?: unknown): unknown => {
       // Debited when admitted (see RouteAdmission.admit): here only the ticket that `usage` reconciles.
       const ticket = tracker.estimate(clientId, estimateInputTokens(params), { debit: false });
-      const pending = (messages.create as (p: unknown, o: unknown) => SdkPromise)(params, options);
+      const pending = (messages.create as (p: unknown, o: unknown) => Partial<SdkPromise> | undefined)(params, options);
+      // Only the SDK's APIPromise can be read without consuming it; anything else (a stand-in) goes unread.
+      if (typeof pending?.asResponse !== 'function' || typeof pending.then !== 'function') return pending;
       // Both branches handled: this tap never leaves a rejection unhandled, and the caller awaits `pending` itself.
       pending.asResponse().then(
         (response) => watch({ status: response.status, headers: response.headers }),
