@@ -32,7 +32,9 @@ let ids = 0;
 function admit(admission: RouteAdmission, budgetMs = 10_000, parent?: AbortSignal) {
   const deadline = new Deadline(systemClock, budgetMs, 'route-default', parent);
   const settled: { release?: Release; error?: unknown } = {};
-  const promise = admission.admit({ deadline, requestId: `req-${ids++}`, body: { messages: [] } }).then(
+  const promise = Promise.resolve(
+    admission.admit({ deadline, requestId: `req-${ids++}`, body: { messages: [] } }),
+  ).then(
     (release) => {
       settled.release = release;
     },
@@ -120,7 +122,7 @@ describe('RouteAdmission: concurrency', () => {
     const routeLane = admit(admission);
     const deadline = new Deadline(systemClock, 10_000, 'route-default');
     let interactiveGranted: Release | undefined;
-    void admission.admit({ deadline, requestId: 'req-i', lane: 'interactive' }).then((release) => {
+    void Promise.resolve(admission.admit({ deadline, requestId: 'req-i', lane: 'interactive' })).then((release) => {
       interactiveGranted = release;
     });
     await vi.advanceTimersByTimeAsync(0);

@@ -298,11 +298,23 @@ export class RouteAdmission {
    * error that answers it otherwise. A deadline already spent (or a client already gone) is let through
    * at once with a no-op release: the retry loop answers it as it always does, without calling Claude.
    */
-  async admit(request: AdmissionRequest): Promise<Release> {
-    const { tracker, clientId, clock } = this.#options;
+  admit(request: AdmissionRequest): Release | Promise<Release> {
+    // The common case, decided synchronously (no promise, no await on the hot path): the client's limits
+    // allow the call and a slot is free with nobody waiting.
+    const { tracker, clientId, limiter } = this.#options;
     if (deadlineAbortReason(request.deadline)) return NOOP_RELEASE;
-    const since = clock.now();
     const estimatedInputTokens = tracker && request.body !== undefined ? estimateInputTokens(request.body) : 0;
+    if (tracker && !tracker.check(clientId, { estimatedInputTokens }).ok)
+      return this.#admitLater(request, estimatedInputTokens);
+    const release = limiter.tryAcquire();
+    if (release === undefined) return this.#admitLater(request, estimatedInputTokens);
+    tracker?.estimate(clientId, estimatedInputTokens);
+    return release;
+  }
+
+  async #admitLater(request: AdmissionRequest, estimatedInputTokens: number): Promise<Release> {
+    const { tracker, clientId, clock } = this.#options;
+    const since = clock.now();
     for (;;) {
       if (tracker) await this.#waitForLimits(request, estimatedInputTokens, since);
       const release = await this.#acquire(request, since);
@@ -342,11 +354,12 @@ export class RouteAdmission {
   async #acquire(request: AdmissionRequest, since: number): Promise<Release> {
     const { limiter, clock, events, route } = this.#options;
     if (!limiter.limited) return NOOP_RELEASE;
+    // A free slot and nobody waiting: granted at once, without reading (and so making) the deadline's signal.
+    const now = limiter.tryAcquire();
+    if (now !== undefined) return now;
     const lane = request.lane ?? this.#options.lane;
     const stats = limiter.stats();
     const queued = stats.queued.interactive + stats.queued.batch;
-    // A free slot and nobody waiting: granted at once, without reading (and so making) the deadline's signal.
-    if (stats.active < stats.maxConcurrency! && queued === 0) return limiter.acquire({ lane });
     const { deadline, requestId } = request;
     if (events.active && queued < stats.maxQueue) {
       events.emit({ type: 'admission-queued', route, queue: limiter.name, requestId, lane, queued: queued + 1 });

@@ -95,7 +95,7 @@ export class GuardedRequest implements GuardedCall {
    * Admission control (before the retry policy): the slot this call's attempts share, or the error that
    * answers it without calling Claude. Resolves with a no-op when the route admits everything.
    */
-  #admit(body: unknown): Promise<Release> | undefined {
+  #admit(body: unknown): Release | Promise<Release> | undefined {
     const admission = this.#route.admission;
     if (admission === undefined) return undefined;
     return admission.admit({ deadline: this.deadline, requestId: this.requestId, lane: this.#lane, body });
@@ -123,7 +123,7 @@ export class GuardedRequest implements GuardedCall {
     let release: Release | undefined;
     try {
       const admitting = this.#admit(undefined);
-      if (admitting) release = await admitting;
+      if (admitting) release = typeof admitting === 'function' ? admitting : await admitting;
       return await this.#policy.execute(start, this, traits);
     } catch (error) {
       if (isClaudeGuardError(error)) tagRequest(error, this.requestId, this.requestIdHeader);
@@ -144,8 +144,9 @@ export class GuardedRequest implements GuardedCall {
     const { client, secrets } = route;
     let release: Release | undefined;
     try {
+      // Admitted at once in the common case: no await, no frame.
       const admitting = this.#admit(params);
-      if (admitting) release = await admitting;
+      if (admitting) release = typeof admitting === 'function' ? admitting : await admitting;
       // The policy directly, not #execute: one async frame less on the hot path, same tagging below.
       const answer = await this.#policy.execute(
         (context) => sendMessage(client, params, options, record, secrets, context),
@@ -182,7 +183,7 @@ export class GuardedRequest implements GuardedCall {
     if (admitting === undefined) return this.#startStream(params, options, undefined);
     let release: Release;
     try {
-      release = await admitting;
+      release = typeof admitting === 'function' ? admitting : await admitting;
     } catch (error) {
       // Refused before Claude was called: a real HTTP status, as for any failure before a commit.
       this.record.called(params.model, true);
