@@ -217,6 +217,27 @@ describe.each(ADAPTERS)('admission control (%s)', (adapter) => {
     expect(h.fake.maxInFlight()).toBe(1);
   });
 
+  it('a stream holds its slot while the upstream streams, and gives it back at the deadline even if its client stops reading', async () => {
+    const clock = manualClock();
+    const h = await start(adapter, {
+      guard: { clock, deadline: { reserveMs: 0 } },
+      proxy: { concurrency: { maxConcurrency: 1, maxQueue: 0 } },
+      fake: { tokenDelayMs: 30_000 },
+    });
+    const reader = await fetch(`${h.base}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-timeout-ms': '5000' },
+      body: JSON.stringify({ ...params(), stream: true }),
+    });
+    expect(reader.status).toBe(200); // committed; its body is never read
+    expect(queueOf(h)).toEqual({ active: 1, queued: 0 });
+    const refused = await settle(h.user.messages.create(params()));
+    expect((refused as APIError).status).toBe(503);
+    clock.advance(5_000);
+    expect(await eventually(() => queueOf(h), { active: 0, queued: 0 })).toEqual({ active: 0, queued: 0 });
+    await reader.body?.cancel();
+  });
+
   it('a deadline that runs out in the queue: 504 naming the queue, on time, and the upstream is never called', async () => {
     const clock = manualClock();
     const h = await start(adapter, {
