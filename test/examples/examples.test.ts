@@ -107,6 +107,53 @@ describe.each(EXAMPLES)('examples/%s', (_name, start) => {
     expect(again.status).toBe(503);
     expect(app.upstream.fake!.requests).toHaveLength(1);
   });
+
+  it('limits the passthrough and /chat by CLAUDE_GUARD_MAX_CONCURRENCY and CLAUDE_GUARD_MAX_QUEUE', async () => {
+    // Tokens 30 s apart: a committed stream holds its slot until the test cancels it, on no real-time margin.
+    app = await start(
+      {
+        PORT: '0',
+        FAKE_ANTHROPIC_TOKEN_DELAY_MS: '30000',
+        CLAUDE_GUARD_MAX_CONCURRENCY: '1',
+        CLAUDE_GUARD_MAX_QUEUE: '0',
+      },
+      silent,
+    );
+    const url = app.url;
+    const post = (path: string, body: unknown) =>
+      fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const proxyBody = {
+      model: 'claude-sonnet-5',
+      max_tokens: 10,
+      stream: true,
+      messages: [{ role: 'user', content: 'x' }],
+    };
+    for (const [path, body] of [
+      ['/v1/messages', proxyBody],
+      ['/chat', { message: 'x', stream: true }],
+    ] as const) {
+      const holding = await post(path, body);
+      expect(holding.status).toBe(200);
+      const refused = await post(path, body);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('1');
+      expect(((await refused.json()) as { error: { type: string } }).error.type).toBe('overloaded_error');
+      await holding.body?.cancel();
+    }
+    const status = (await (await fetch(`${url}/guard/status`)).json()) as {
+      admission: { queues: { key: string; maxConcurrency: number }[]; clients: unknown[] };
+    };
+    expect(status.admission.queues.map((q) => [q.key, q.maxConcurrency]).sort()).toEqual([
+      ['chat', 1],
+      ['proxy', 1],
+    ]);
+    // Rate-limit awareness is on by default: the fake's headers were read.
+    expect(status.admission.clients).toHaveLength(1);
+  });
 });
 
 describe.each(['express', 'hono'])('pnpm --dir examples/%s start', (name) => {

@@ -47,8 +47,17 @@ describe.each(EXAMPLES)('examples/%s: the public /guard/status', (_name, start) 
 
     const response = await fetch(`${app.url}/guard/status`);
     expect(response.status).toBe(200);
-    const status = (await response.json()) as { upstream: unknown; breakers: Record<string, unknown>[] };
-    expect(Object.keys(status).sort()).toEqual(['breakers', 'upstream']);
+    const status = (await response.json()) as {
+      upstream: unknown;
+      breakers: Record<string, unknown>[];
+      admission: { queues: unknown[]; clients: Record<string, unknown>[] };
+    };
+    expect(Object.keys(status).sort()).toEqual(['admission', 'breakers', 'upstream']);
+    // Per client: a hash of its key, the remaining counts and a hold's reason and whole seconds, nothing more.
+    for (const client of status.admission.clients) {
+      expect(Object.keys(client).sort()).toEqual(['clientId', 'hold', 'limits'].filter((k) => k in client));
+      expect(client['clientId']).toMatch(/^client_[0-9a-f]{16}$/);
+    }
     expect(status.upstream).toBe('fake-anthropic');
     for (const breaker of status.breakers)
       expect(Object.keys(breaker).sort()).toEqual(['key', 'retryAfterSeconds', 'state']);

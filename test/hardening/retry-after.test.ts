@@ -50,7 +50,13 @@ describe.each(ADAPTERS)('an upstream retry-after is passed on as a capped intege
       res.writeHead(429, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify({ type: 'error', error: { type: 'rate_limit_error', message: 'Rate limited' } }));
     });
-    h = await startStack({ adapter, upstreamUrl: upstream.url, guard: { breaker: { enabled: false } } });
+    // Rate-limit awareness off: with it, the first 429 pauses the client for its retry-after and the next
+    // requests are answered by the guard without reaching this upstream (test/guarded/admission.test.ts).
+    h = await startStack({
+      adapter,
+      upstreamUrl: upstream.url,
+      guard: { breaker: { enabled: false }, rateLimits: { enabled: false } },
+    });
   });
   afterAll(async () => {
     await h.close();

@@ -17,7 +17,8 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
 }
 
 /**
- * Reads `PORT`, `HOST`, `CLAUDE_MODEL` and the `CLAUDE_GUARD_*` tuning variables.
+ * Reads `PORT`, `HOST`, `CLAUDE_MODEL` and the `CLAUDE_GUARD_*` tuning variables (`CLAUDE_GUARD_MAX_CONCURRENCY`
+ * and `CLAUDE_GUARD_MAX_QUEUE` set the concurrency limit and queue of the passthrough and `/chat`).
  *
  * @example
  * ```ts
@@ -34,6 +35,10 @@ export function readExampleConfig(env: NodeJS.ProcessEnv): ExampleConfig {
   const firstEventTimeoutMs = intFromEnv(env, 'CLAUDE_GUARD_STREAM_FIRST_EVENT_MS');
   const idleTimeoutMs = intFromEnv(env, 'CLAUDE_GUARD_STREAM_IDLE_MS');
   const heartbeatMs = intFromEnv(env, 'CLAUDE_GUARD_HEARTBEAT_MS');
+  // Admission control of the passthrough and /chat (each route its own limiter): unset, no limit.
+  const maxConcurrency = intFromEnv(env, 'CLAUDE_GUARD_MAX_CONCURRENCY');
+  const maxQueue = intFromEnv(env, 'CLAUDE_GUARD_MAX_QUEUE');
+  if (maxConcurrency === 0) throw new Error("CLAUDE_GUARD_MAX_CONCURRENCY must be a positive integer, got '0'");
   const guard: Omit<ClaudeGuardOptions, 'client'> = {
     deadline: deadlineMs === undefined ? {} : { defaultMs: deadlineMs, maxMs: Math.max(deadlineMs, 300_000) },
     retry: maxAttempts === undefined ? {} : { maxAttempts },
@@ -48,6 +53,12 @@ export function readExampleConfig(env: NodeJS.ProcessEnv): ExampleConfig {
       ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
       ...(heartbeatMs === undefined ? {} : { heartbeatMs }),
     },
+    concurrency: {
+      ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
+      ...(maxQueue === undefined ? {} : { maxQueue }),
+    },
+    // On by default (the guard's default), said here because the example contract relies on it.
+    rateLimits: { enabled: true },
   };
   return {
     port: intFromEnv(env, 'PORT') ?? 3000,

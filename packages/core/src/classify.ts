@@ -1,4 +1,5 @@
 import { errorTypeForStatus, toAnthropicErrorType, type AnthropicErrorType } from './anthropic-error-types.js';
+import { isSpendLimitErrorCode } from './rate-limit-tracker.js';
 import { readRetryAdvice } from './retry-after.js';
 import { upstreamErrorCode, upstreamRequestId } from './upstream-headers.js';
 import { ClientAbortedError, DeadlineExceededError, type Deadline } from './deadline.js';
@@ -150,11 +151,15 @@ export function classifyFailure(error: unknown, context: ClassifyContext): Attem
     if (advice.shouldRetry === false) transient = false;
     else if (advice.shouldRetry === true && !NEVER_RETRY_STATUSES.has(status)) transient = true;
     const unhealthy = status >= 500 || status === 408 || (status === 429 && context.countRateLimits);
+    // A spend limit is the organization's billing state: retrying cannot succeed before its hold ends, and it
+    // says nothing about the upstream's health (neither proof of it nor against it), whatever `x-should-retry` says.
+    const spendLimit = status === 429 && isSpendLimitErrorCode(sdk.errorCode);
+    if (spendLimit) transient = false;
     return failure('http', error, {
       status,
       type: toAnthropicErrorType(sdk.type ?? errorTypeForStatus(status)),
       transient,
-      breaker: unhealthy ? 'failure' : 'success',
+      breaker: spendLimit ? 'neutral' : unhealthy ? 'failure' : 'success',
       retryAfterMs: advice.retryAfterMs,
       upstreamRequestId: upstreamRequestId(sdk.requestID, context.secrets ?? []),
       upstreamMessage: sdk.apiMessage ?? undefined,

@@ -36,6 +36,19 @@ function track(l: ConcurrencyLimiter) {
 }
 
 describe('createConcurrencyLimiter', () => {
+  it('tryAcquire takes a free slot synchronously, never past the limit or ahead of a waiter', async () => {
+    const l = limiter(1, 1);
+    const release = l.tryAcquire();
+    expect(release).toBeTypeOf('function');
+    expect(l.tryAcquire()).toBeUndefined();
+    const waiting = l.acquire();
+    release!();
+    expect(l.tryAcquire()).toBeUndefined(); // the slot went to the waiter
+    (await waiting)();
+    expect(l.stats().active).toBe(0);
+    expect(limiter(undefined).tryAcquire()).toBeTypeOf('function');
+  });
+
   it('without maxConcurrency grants at once, counts nothing and allocates nothing per call', async () => {
     const l = limiter(undefined);
     expect(l.limited).toBe(false);

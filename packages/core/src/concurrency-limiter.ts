@@ -146,6 +146,11 @@ export interface ConcurrencyLimiter {
    * behind (no timer, no listener) and never holds a slot.
    */
   acquire(options?: AcquireOptions): Promise<Release>;
+  /**
+   * A slot now, synchronously, when one is free and nobody waits (the hot path: no promise); `undefined`
+   * otherwise. Unlimited: the shared no-op.
+   */
+  tryAcquire(): Release | undefined;
   stats(): ConcurrencyStats;
 }
 
@@ -255,7 +260,7 @@ export function createConcurrencyLimiter(options: ConcurrencyLimiterOptions): Co
       active: 0,
       queued: { interactive: 0, batch: 0 },
     };
-    return { name, limited: false, acquire: () => GRANTED_NOOP, stats: () => stats };
+    return { name, limited: false, acquire: () => GRANTED_NOOP, tryAcquire: () => NOOP_RELEASE, stats: () => stats };
   }
 
   const lanes: Readonly<Record<Lane, WaitList>> = { interactive: new WaitList(), batch: new WaitList() };
@@ -357,10 +362,17 @@ export function createConcurrencyLimiter(options: ConcurrencyLimiterOptions): Co
     });
   };
 
+  const tryAcquire = (): Release | undefined => {
+    if (active >= maxConcurrency || lanes.interactive.size + lanes.batch.size > 0) return undefined;
+    active += 1;
+    return makeRelease();
+  };
+
   return {
     name,
     limited: true,
     acquire,
+    tryAcquire,
     stats: () => ({
       name,
       maxConcurrency,

@@ -38,6 +38,36 @@ export type GuardEvent =
   | { type: 'breaker-rejected'; route: string; key: string; requestId: string }
   | { type: 'stream-committed'; route: string; requestId: string; attempt: number; by: 'first-event' | 'heartbeat' }
   | { type: 'client-aborted'; route: string; requestId: string; outputTokens: number | undefined }
+  /** Admission: the request waits for a slot (`queued`: waiters now, itself included). */
+  | {
+      type: 'admission-queued';
+      route: string;
+      queue: string;
+      requestId: string;
+      lane: 'interactive' | 'batch';
+      queued: number;
+    }
+  /** Admission: the request got its slot after waiting `waitedMs` (0 when it waited for nothing). */
+  | { type: 'admission-granted'; route: string; queue: string; requestId: string; waitedMs: number }
+  /** Admission: the request was answered without calling Claude. */
+  | {
+      type: 'admission-shed';
+      route: string;
+      queue: string;
+      requestId: string;
+      reason: 'queue-full' | 'queue-timeout' | 'rate-limit' | 'paused' | 'spend-limit' | 'client-aborted';
+      waitedMs: number;
+    }
+  /** Admission: the request waits for the client's rate limit to reset (or its pause to end). */
+  | { type: 'rate-limit-wait'; route: string; requestId: string; clientId: string; waitMs: number }
+  /** An upstream answer started or extended a hold on the client (a 429's pause, a spend limit). */
+  | {
+      type: 'client-held';
+      clientId: string;
+      reason: 'paused' | 'spend-limit';
+      until: number;
+      errorCode: string | undefined;
+    }
   | ({ type: 'request-end' } & RequestLogRecord);
 
 /**

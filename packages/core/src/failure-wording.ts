@@ -271,3 +271,70 @@ function malformedSummary(error: unknown): string {
   const problem = error instanceof MalformedStreamError ? error.problem : undefined;
   return `The Claude API sent ${problem ?? 'a malformed stream'}`;
 }
+
+/**
+ * Admission control's full queue: nobody asked Claude. 503 `overloaded_error` with `retry-after`.
+ *
+ * @example
+ * ```ts
+ * throw queueFullError('chat', 'chat', 4, 1_000);
+ * ```
+ */
+export function queueFullError(route: string, queue: string, maxQueue: number, retryAfterMs: number): ClaudeGuardError {
+  const seconds = retryAfterSeconds(retryAfterMs);
+  return new ClaudeGuardError({
+    status: 503,
+    type: 'overloaded_error',
+    message:
+      `Route '${route}' is at its concurrency limit and its queue '${queue}' is full (${maxQueue} waiting); ` +
+      `Claude was not called; retry after ${seconds} s`,
+    outcome: 'queue-full',
+    headers: { 'retry-after': seconds },
+    attempts: 0,
+  });
+}
+
+/**
+ * The deadline ran out while the request waited in the queue: 504 `timeout_error` naming the queue.
+ *
+ * @example
+ * ```ts
+ * throw queueTimeoutError('chat', 'chat', 1_200);
+ * ```
+ */
+export function queueTimeoutError(route: string, queue: string, waitedMs: number): ClaudeGuardError {
+  return new ClaudeGuardError({
+    status: 504,
+    type: 'timeout_error',
+    message:
+      `The request deadline ran out after ${Math.round(waitedMs)} ms in the queue '${queue}' of route '${route}'; ` +
+      'Claude was not called',
+    outcome: 'queue-timeout',
+    attempts: 0,
+  });
+}
+
+/**
+ * Admission control's rate-limit or spend-limit hold: 429 `rate_limit_error` with `retry-after`. The
+ * message is the tracker's (it names the limit, or carries the upstream's redacted spend-limit message).
+ *
+ * @example
+ * ```ts
+ * throw heldError('spend-limit', 'The organization reached its spend limit; ...', 60_000);
+ * ```
+ */
+export function heldError(
+  reason: 'rate-limit' | 'paused' | 'spend-limit',
+  message: string,
+  retryAfterMs: number,
+): ClaudeGuardError {
+  const seconds = retryAfterSeconds(retryAfterMs);
+  return new ClaudeGuardError({
+    status: 429,
+    type: 'rate_limit_error',
+    message: `${message}; Claude was not called; retry after ${seconds} s`,
+    outcome: reason === 'spend-limit' ? 'spend-limit' : 'rate-limited',
+    headers: { 'retry-after': seconds },
+    attempts: 0,
+  });
+}

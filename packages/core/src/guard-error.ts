@@ -19,6 +19,11 @@ export type FailureOutcome =
   | 'stream-stalled'
   | 'breaker-open'
   | 'retry-budget-exhausted'
+  // Admission control: refused before Claude was called.
+  | 'queue-full'
+  | 'queue-timeout'
+  | 'rate-limited'
+  | 'spend-limit'
   | 'internal-error';
 
 /**

@@ -1,4 +1,7 @@
 import { VERSION as SDK_VERSION } from '@anthropic-ai/sdk/version';
+import { AdmissionRegistry, type AdmissionStatus, type PublicAdmissionStatus } from './admission.js';
+import { clientIdOf } from './client-id.js';
+import type { Lane } from './concurrency-limiter.js';
 import { BreakerRegistry, type BreakerSnapshot, type PublicBreakerStatus } from './breaker-registry.js';
 import { GuardEvents, type GuardEventListener } from './events.js';
 import { ClaudeGuardError, isClaudeGuardError } from './guard-error.js';
@@ -31,6 +34,8 @@ import { describeError } from './describe-error.js';
  */
 export interface GuardStatus {
   breakers: BreakerSnapshot[];
+  /** Concurrency queues (slots held, waiters per lane) and each client's last rate-limit view and hold. */
+  admission: AdmissionStatus;
 }
 
 /**
@@ -43,6 +48,8 @@ export interface GuardStatus {
  */
 export interface PublicGuardStatus {
   breakers: PublicBreakerStatus[];
+  /** Queue counts, and per client (a hash of its key) its remaining limits and any hold's wait. */
+  admission: PublicAdmissionStatus;
 }
 
 /**
@@ -82,6 +89,8 @@ export interface RunOptions {
    * it does over `defaultMs`.
    */
   deadlineMs?: number;
+  /** This call's queue lane when the route has a concurrency limit. Default: the route's `concurrency.lane`. */
+  lane?: Lane;
 }
 
 /**
@@ -165,6 +174,11 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
   const events = new GuardEvents();
   if (config.onEvent) events.on(config.onEvent);
   const apiKey = (config.client as { apiKey?: unknown }).apiKey;
+  const secrets = typeof apiKey === 'string' && apiKey.length > 0 ? [apiKey] : [];
+  // One client per guard: its rate-limit state is keyed by a hash of its key, never the key.
+  const authToken = (config.client as { authToken?: unknown }).authToken;
+  const credential = typeof apiKey === 'string' ? apiKey : typeof authToken === 'string' ? authToken : '';
+  const admission = new AdmissionRegistry(config.rateLimits, clientIdOf(credential), config.clock, events, secrets);
   const runtime: GuardRuntime = {
     config,
     events,
@@ -173,8 +187,10 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
       config.retryBudget === false ? undefined : createRetryBudget({ now: config.clock.now, ...config.retryBudget }),
     nextRequestId: createRequestIdGenerator(),
     sdkVersion: SDK_VERSION,
-    secrets: typeof apiKey === 'string' && apiKey.length > 0 ? [apiKey] : [],
+    secrets,
     log: config.logger ? new LogWriter(config.logger, config.logFormat) : undefined,
+    admission,
+    client: admission.observe(config.client),
   };
   const byName = new Map<string, GuardedRoute>();
   const mounted = new MountedRoutes();
@@ -185,7 +201,7 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
   const route = (routeOptions: RouteOptions, byRun = false): GuardedRoute => {
     const routeConfig = normalizeRouteOptions(config, routeOptions);
     mounted.add(routeOptions, routeConfig, byRun);
-    const routeRuntime = createRouteRuntime(runtime, routeConfig);
+    const routeRuntime = createRouteRuntime(runtime, routeConfig, byRun);
     const guarded: GuardedRoute = {
       name: routeConfig.route,
       begin: (input) => beginRequest(routeRuntime, input, false),
@@ -216,7 +232,7 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
     route: (routeOptions) => route(routeOptions),
     async run(target, fn, runOptions) {
       const guarded = typeof target === 'string' ? (byName.get(target) ?? route({ route: target }, true)) : target;
-      const input = { headers: runOptions?.headers ?? NO_HEADERS, signal: runOptions?.signal };
+      const input = { headers: runOptions?.headers ?? NO_HEADERS, signal: runOptions?.signal, lane: runOptions?.lane };
       const deadlineMs = runOptions?.deadlineMs;
       let begun: BeginResult;
       if (deadlineMs === undefined) {
@@ -255,8 +271,8 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
     },
     reportError,
     on: (listener) => events.on(listener),
-    status: () => ({ breakers: runtime.breakers.snapshot() }),
-    publicStatus: () => ({ breakers: runtime.breakers.publicSnapshot() }),
+    status: () => ({ breakers: runtime.breakers.snapshot(), admission: admission.status() }),
+    publicStatus: () => ({ breakers: runtime.breakers.publicSnapshot(), admission: admission.publicStatus() }),
     close: () => runtime.breakers.close(),
   };
 }

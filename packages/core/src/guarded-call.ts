@@ -1,3 +1,4 @@
+import type { Lane } from './concurrency-limiter.js';
 import type { ClaudeMessage, ClaudeRequestOptions, MessageCreateParams, MessageStreamParams } from './claude-client.js';
 import type { Deadline } from './deadline.js';
 import type { RequestLogger } from './logger.js';
@@ -30,6 +31,8 @@ export interface BeginInput {
   headers: HeaderReader;
   /** Aborts when the end user disconnects. */
   signal?: AbortSignal | undefined;
+  /** This call's queue lane when the route has a concurrency limit. Default: the route's `concurrency.lane`. */
+  lane?: Lane | undefined;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { Lane, Release } from './concurrency-limiter.js';
 import type { ClaudeMessage, ClaudeRequestOptions, MessageCreateParams, MessageStreamParams } from './claude-client.js';
 import { classifyFailure } from './classify.js';
 import { sendMessage } from './create-message.js';
@@ -54,7 +55,7 @@ export function beginRequest(
   if (resolved instanceof Deadline) {
     const record = new RequestRecord(route.records, requestId, resolved);
     const policy = passthrough ? route.passthroughRetry : route.retry;
-    return { ok: true, call: new GuardedRequest(route, record, resolved, policy) };
+    return { ok: true, call: new GuardedRequest(route, record, resolved, policy, input.lane) };
   }
   // Answered without a call: still one log line, like every other request.
   const record = new RequestRecord(route.records, requestId, undefined);
@@ -79,14 +80,27 @@ export class GuardedRequest implements GuardedCall {
   readonly claude: GuardedClaude;
   readonly #route: RouteRuntime;
   readonly #policy: RetryPolicy;
+  /** The call's own queue lane (`guard.run`'s `lane`); `undefined`: the route's. */
+  readonly #lane: Lane | undefined;
   #log: RequestLogger | undefined;
 
-  constructor(route: RouteRuntime, record: RequestRecord, deadline: Deadline, policy: RetryPolicy) {
+  constructor(route: RouteRuntime, record: RequestRecord, deadline: Deadline, policy: RetryPolicy, lane?: Lane) {
     this.#route = route;
     this.record = record;
     this.deadline = deadline;
     this.#policy = policy;
+    this.#lane = lane;
     this.claude = new ClaudeFacade(this);
+  }
+
+  /**
+   * Admission control (before the retry policy): the slot this call's attempts share, or the error that
+   * answers it without calling Claude. Resolves with a no-op when the route admits everything.
+   */
+  #admit(body: unknown): Release | Promise<Release> | undefined {
+    const admission = this.#route.admission;
+    if (admission === undefined) return undefined;
+    return admission.admit({ deadline: this.deadline, requestId: this.requestId, lane: this.#lane, body });
   }
 
   /** The request's logger, built the first time a handler asks for it: nothing is spent on it otherwise. */
@@ -108,11 +122,16 @@ export class GuardedRequest implements GuardedCall {
   }
 
   async #execute<T>(start: (context: AttemptContext) => Promise<T>, traits: AttemptTraits): Promise<T> {
+    let release: Release | undefined;
     try {
+      const admitting = this.#admit(undefined);
+      if (admitting) release = typeof admitting === 'function' ? admitting : await admitting;
       return await this.#policy.execute(start, this, traits);
     } catch (error) {
       if (isClaudeGuardError(error)) tagRequest(error, this.requestId, this.requestIdHeader);
       throw error;
+    } finally {
+      release?.();
     }
   }
 
@@ -125,17 +144,25 @@ export class GuardedRequest implements GuardedCall {
     const record = this.record;
     record.called(params.model, false);
     const { client, secrets } = route;
+    let release: Release | undefined;
     try {
+      // Admitted at once in the common case: no await, no frame.
+      const admitting = this.#admit(params);
+      if (admitting) release = typeof admitting === 'function' ? admitting : await admitting;
       // The policy directly, not #execute: one async frame less on the hot path, same tagging below.
       const answer = await this.#policy.execute(
         (context) => sendMessage(client, params, options, record, secrets, context),
         this,
         SDK_CALL,
       );
+      release?.();
+      release = undefined;
       record.answeredWith(answer.upstreamRequestId);
       record.recordUsage(answer.data.usage);
       return { data: answer.data, response: answer.response };
     } catch (error) {
+      // Before the fallback: its one attempt is not this call's, and it must not hold the slot.
+      release?.();
       if (isClaudeGuardError(error)) tagRequest(error, this.requestId, this.requestIdHeader);
       const data = await runFallback(error, {
         route: route.config.route,
@@ -153,7 +180,21 @@ export class GuardedRequest implements GuardedCall {
     return (await this.createMessageWithResponse(params, options)).data;
   }
 
-  stream(params: MessageStreamParams, options?: StreamCallOptions): Promise<Response> {
+  async stream(params: MessageStreamParams, options?: StreamCallOptions): Promise<Response> {
+    const admitting = this.#admit(params);
+    if (admitting === undefined) return this.#startStream(params, options, undefined);
+    let release: Release;
+    try {
+      release = typeof admitting === 'function' ? admitting : await admitting;
+    } catch (error) {
+      // Refused before Claude was called: a real HTTP status, as for any failure before a commit.
+      this.record.called(params.model, true);
+      return this.errorResponse(error);
+    }
+    return this.#startStream(params, options, release);
+  }
+
+  #startStream(params: MessageStreamParams, options: StreamCallOptions | undefined, release: Release | undefined) {
     const route = this.#route;
     return startStream({
       client: route.client,
@@ -168,6 +209,8 @@ export class GuardedRequest implements GuardedCall {
       answers: this,
       onFinal: options?.onFinal,
       log: route.records.log,
+      // The slot is held until the stream is over, however it ends.
+      onClosed: release,
     });
   }
 

@@ -14,7 +14,9 @@ export { DEFAULTS } from './options.js';
 export type {
   BreakerOptions,
   ClaudeGuardOptions,
+  ConcurrencyOptions,
   DeadlineOptions,
+  RateLimitOptions,
   ProxyOptions,
   RetryOptions,
   RouteOptions,
@@ -58,3 +60,6 @@ export type { Clock, TimerHandle } from './clock.js';
 export { systemClock } from './clock.js';
 export type { ClaudeClient, ClaudeMessage, MessageCreateParams, MessageStreamParams } from './claude-client.js';
 export { isValidRequestId } from './request-id.js';
+export type { AdmissionStatus, PublicAdmissionStatus, QueueStatus } from './admission.js';
+export type { ConcurrencyStats, Lane } from './concurrency-limiter.js';
+export type { ClientRateLimitView, RateLimitName, RateLimitReserve } from './rate-limit-tracker.js';

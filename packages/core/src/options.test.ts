@@ -477,3 +477,42 @@ describe('mounted routes', () => {
     });
   });
 });
+
+describe('admission options', () => {
+  it('defaults to no concurrency limit and rate-limit awareness on', () => {
+    const config = normalizeGuardOptions({ client });
+    expect(config.concurrency).toEqual(DEFAULTS.concurrency);
+    expect(config.rateLimits).toEqual(DEFAULTS.rateLimits);
+  });
+
+  it.each([
+    [{ concurrency: { maxConcurrency: 0 } }, 'concurrency.maxConcurrency'],
+    [{ concurrency: { maxConcurrency: 1.5 } }, 'concurrency.maxConcurrency'],
+    [{ concurrency: { maxQueue: -1 } }, 'concurrency.maxQueue'],
+    [{ concurrency: { lane: 'urgent' } }, 'concurrency.lane'],
+    [{ concurrency: { batchMaxWaitMs: -1 } }, 'concurrency.batchMaxWaitMs'],
+    [{ concurrency: { queueFullRetryAfterMs: 0 } }, 'concurrency.queueFullRetryAfterMs'],
+    [{ rateLimits: { enabled: 'yes' } }, 'rateLimits.enabled'],
+    [{ rateLimits: { reserve: { requests: -1 } } }, 'rateLimits.reserve.requests'],
+    [{ rateLimits: { spendLimitHoldMs: Number.NaN } }, 'rateLimits.spendLimitHoldMs'],
+    [{ rateLimits: { maxClients: 0 } }, 'rateLimits.maxClients'],
+    [{ rateLimits: { reserve: { request: 1 } } }, 'rateLimits.reserve.request'],
+    [{ concurrency: { maxConcurent: 1 } }, 'concurrency.maxConcurent'],
+  ])('rejects %j naming %s', (options, option) => {
+    expect(() => makeGuard(options as Partial<ClaudeGuardOptions>)).toThrow(`\`${option}\``);
+  });
+
+  it('inherits the guard concurrency per route; a route may lift the limit with undefined', () => {
+    const guard = normalizeGuardOptions({ client, concurrency: { maxConcurrency: 4, lane: 'batch' } });
+    expect(normalizeRouteOptions(guard, { route: 'a' }).concurrency).toMatchObject({
+      maxConcurrency: 4,
+      lane: 'batch',
+    });
+    expect(
+      normalizeRouteOptions(guard, { route: 'b', concurrency: { maxConcurrency: undefined } }).concurrency,
+    ).toMatchObject({ maxConcurrency: undefined });
+    expect(() => normalizeRouteOptions(guard, { route: 'c', rateLimits: {} } as unknown as RouteOptions)).toThrow(
+      '`rateLimits` is an option of createClaudeGuard()',
+    );
+  });
+});

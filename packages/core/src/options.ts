@@ -6,6 +6,8 @@ import type { GuardLogger, LogFormat } from './logger.js';
 import type { RetryBudgetOptions } from './retry-budget.js';
 import type { RouteFallback } from './fallback.js';
 import type { ClaudeClient } from './claude-client.js';
+import type { Lane } from './concurrency-limiter.js';
+import type { RateLimitReserve } from './rate-limit-tracker.js';
 
 /**
  * The request's time budget.
@@ -118,6 +120,48 @@ export interface ProxyOptions {
 }
 
 /**
+ * Admission control: how many upstream calls a route (or all routes sharing its `breaker.key`) makes at
+ * once, and the bounded queue in front. Unset `maxConcurrency`: no limit (nothing is queued or counted).
+ *
+ * @example
+ * ```ts
+ * claudeGuard(guard, { route: 'chat', concurrency: { maxConcurrency: 8, maxQueue: 16 } });
+ * claudeGuard(guard, { route: 'nightly', concurrency: { maxConcurrency: 8, lane: 'batch' } });
+ * ```
+ */
+export interface ConcurrencyOptions {
+  /** Upstream calls at once (a stream holds its slot until it ends; retries reuse it). Default: no limit. */
+  maxConcurrency?: number | undefined;
+  /** Requests waiting at most, both lanes together; beyond it, an immediate 503. Default: `maxConcurrency`. */
+  maxQueue?: number | undefined;
+  /** The lane of this route's calls: `interactive` goes first, `batch` behind it. Default `interactive`. */
+  lane?: Lane;
+  /** A batch request that has waited this long takes every other freed slot from interactive ones. Default `5_000`. */
+  batchMaxWaitMs?: number;
+  /** The `retry-after` of the 503 a full queue answers. Default `1_000`. */
+  queueFullRetryAfterMs?: number;
+}
+
+/**
+ * Anthropic rate-limit awareness, shared by every route of the guard (one client: its API key).
+ *
+ * @example
+ * ```ts
+ * createClaudeGuard({ client, rateLimits: { reserve: { requests: 2 }, spendLimitHoldMs: 300_000 } });
+ * ```
+ */
+export interface RateLimitOptions {
+  /** Read the `anthropic-ratelimit-*` headers and hold requests that cannot fit. Default `true`. */
+  enabled?: boolean;
+  /** Kept back from each limit (`requests`, `inputTokens`, `outputTokens`, `tokens`). Default `0` each. */
+  reserve?: RateLimitReserve;
+  /** How long a spend-limit 429 without `retry-after` holds the client. Default `60_000`. */
+  spendLimitHoldMs?: number;
+  /** Clients (API keys) remembered at most. Default `1_000`. */
+  maxClients?: number;
+}
+
+/**
  * Options of {@link createClaudeGuard}. Every group is also a per-route override.
  *
  * @example
@@ -135,6 +179,10 @@ export interface ClaudeGuardOptions {
   breaker?: Omit<BreakerOptions, 'key'>;
   stream?: StreamOptions;
   proxy?: ProxyOptions;
+  /** Concurrency limit and queue, the default of every route. Default: no limit. */
+  concurrency?: ConcurrencyOptions;
+  /** Anthropic rate-limit and spend-limit awareness, guard-wide (not per route). */
+  rateLimits?: RateLimitOptions;
   /**
    * Guarded routes (`claudeGuard`, `guard.run`): answer an upstream 4xx with the upstream's own
    * message (redacted) instead of the guard's wording. The log line and events carry it either
@@ -173,6 +221,8 @@ export interface RouteOptions {
   breaker?: BreakerOptions;
   stream?: StreamOptions;
   proxy?: ProxyOptions;
+  /** Overrides the guard's `concurrency`; routes sharing a `breaker.key` share one limiter (same options). */
+  concurrency?: ConcurrencyOptions;
   /** Overrides the guard's `forwardUpstreamClientErrors` for this route's handler calls. */
   forwardUpstreamClientErrors?: boolean;
   /** What to answer when the breaker is open or retries are exhausted (non-streaming calls). */
@@ -188,6 +238,8 @@ export interface GuardConfig {
   readonly breaker: Required<Omit<BreakerOptions, 'key'>>;
   readonly stream: Required<StreamOptions>;
   readonly proxy: NormalizedProxy;
+  readonly concurrency: NormalizedConcurrency;
+  readonly rateLimits: NormalizedRateLimits;
   readonly forwardUpstreamClientErrors: boolean;
   readonly logger: GuardLogger | undefined;
   readonly logFormat: LogFormat;
@@ -213,6 +265,24 @@ export interface NormalizedProxy {
   readonly forwardUpstreamClientErrors: boolean;
 }
 
+/** @internal */
+export interface NormalizedConcurrency {
+  readonly maxConcurrency: number | undefined;
+  /** `undefined`: as many as `maxConcurrency`. */
+  readonly maxQueue: number | undefined;
+  readonly lane: Lane;
+  readonly batchMaxWaitMs: number;
+  readonly queueFullRetryAfterMs: number;
+}
+
+/** @internal */
+export interface NormalizedRateLimits {
+  readonly enabled: boolean;
+  readonly reserve: Readonly<Required<RateLimitReserve>>;
+  readonly spendLimitHoldMs: number;
+  readonly maxClients: number;
+}
+
 /** @internal Normalized once per mounted route. */
 export interface RouteConfig {
   readonly route: string;
@@ -221,6 +291,7 @@ export interface RouteConfig {
   readonly breaker: Required<BreakerOptions>;
   readonly stream: Required<StreamOptions>;
   readonly proxy: NormalizedProxy;
+  readonly concurrency: NormalizedConcurrency;
   /** Handler calls answer an upstream 4xx with its own message (redacted). */
   readonly forwardUpstreamClientErrors: boolean;
   readonly fallback: RouteFallback | undefined;
@@ -254,6 +325,19 @@ export const DEFAULTS = {
     allowedModels: undefined,
     maxTokensCap: undefined,
     forwardUpstreamClientErrors: true,
+  },
+  concurrency: {
+    maxConcurrency: undefined,
+    maxQueue: undefined,
+    lane: 'interactive',
+    batchMaxWaitMs: 5_000,
+    queueFullRetryAfterMs: 1_000,
+  },
+  rateLimits: {
+    enabled: true,
+    reserve: { requests: 0, inputTokens: 0, outputTokens: 0, tokens: 0 },
+    spendLimitHoldMs: 60_000,
+    maxClients: 1_000,
   },
   forwardUpstreamClientErrors: false,
   logFormat: 'auto',
@@ -305,6 +389,25 @@ const PROXY_KEYS: KnownKeys<ProxyOptions> = {
   maxTokensCap: true,
   forwardUpstreamClientErrors: true,
 };
+const CONCURRENCY_KEYS: KnownKeys<ConcurrencyOptions> = {
+  maxConcurrency: true,
+  maxQueue: true,
+  lane: true,
+  batchMaxWaitMs: true,
+  queueFullRetryAfterMs: true,
+};
+const RATE_LIMIT_KEYS: KnownKeys<RateLimitOptions> = {
+  enabled: true,
+  reserve: true,
+  spendLimitHoldMs: true,
+  maxClients: true,
+};
+const RESERVE_KEYS: KnownKeys<RateLimitReserve> = {
+  requests: true,
+  inputTokens: true,
+  outputTokens: true,
+  tokens: true,
+};
 const FALLBACK_MODEL_KEYS: KnownKeys<Extract<RouteFallback, { model: string }>> = { model: true };
 const GUARD_KEYS: KnownKeys<ClaudeGuardOptions> = {
   client: true,
@@ -314,6 +417,8 @@ const GUARD_KEYS: KnownKeys<ClaudeGuardOptions> = {
   breaker: true,
   stream: true,
   proxy: true,
+  concurrency: true,
+  rateLimits: true,
   forwardUpstreamClientErrors: true,
   logger: true,
   logFormat: true,
@@ -329,6 +434,7 @@ const ROUTE_KEYS: KnownKeys<RouteOptions> = {
   breaker: true,
   stream: true,
   proxy: true,
+  concurrency: true,
   forwardUpstreamClientErrors: true,
   fallback: true,
 };
@@ -606,6 +712,63 @@ function normalizeProxy(prefix: string, value: ProxyOptions | undefined, base: N
   });
 }
 
+function normalizeConcurrency(
+  prefix: string,
+  value: ConcurrencyOptions | undefined,
+  base: NormalizedConcurrency,
+): NormalizedConcurrency {
+  // `undefined` given explicitly lifts an inherited limit, as `retry.attemptTimeoutMs` does.
+  const maxConcurrency =
+    value && 'maxConcurrency' in value
+      ? value.maxConcurrency === undefined
+        ? undefined
+        : positiveInteger(`${prefix}.maxConcurrency`, value.maxConcurrency, 1)
+      : base.maxConcurrency;
+  const maxQueue =
+    value && 'maxQueue' in value
+      ? value.maxQueue === undefined
+        ? undefined
+        : nonNegativeInteger(`${prefix}.maxQueue`, value.maxQueue, 0)
+      : base.maxQueue;
+  const lane = value?.lane ?? base.lane;
+  if (lane !== 'interactive' && lane !== 'batch') fail(`${prefix}.lane`, "'interactive' or 'batch'", lane);
+  return Object.freeze({
+    maxConcurrency,
+    maxQueue,
+    lane,
+    batchMaxWaitMs: nonNegativeNumber(`${prefix}.batchMaxWaitMs`, value?.batchMaxWaitMs, base.batchMaxWaitMs),
+    queueFullRetryAfterMs: positiveNumber(
+      `${prefix}.queueFullRetryAfterMs`,
+      value?.queueFullRetryAfterMs,
+      base.queueFullRetryAfterMs,
+    ),
+  });
+}
+
+function normalizeRateLimits(value: RateLimitOptions | undefined, site: Site): NormalizedRateLimits {
+  const base = DEFAULTS.rateLimits;
+  const reserve: unknown = value?.reserve;
+  if (reserve !== undefined) {
+    checkGroup('rateLimits.reserve', reserve, RESERVE_KEYS, site);
+  }
+  const given = (reserve ?? {}) as RateLimitReserve;
+  return Object.freeze({
+    enabled: bool('rateLimits.enabled', value?.enabled, base.enabled),
+    reserve: Object.freeze({
+      requests: nonNegativeInteger('rateLimits.reserve.requests', given.requests, base.reserve.requests),
+      inputTokens: nonNegativeInteger('rateLimits.reserve.inputTokens', given.inputTokens, base.reserve.inputTokens),
+      outputTokens: nonNegativeInteger(
+        'rateLimits.reserve.outputTokens',
+        given.outputTokens,
+        base.reserve.outputTokens,
+      ),
+      tokens: nonNegativeInteger('rateLimits.reserve.tokens', given.tokens, base.reserve.tokens),
+    }),
+    spendLimitHoldMs: nonNegativeNumber('rateLimits.spendLimitHoldMs', value?.spendLimitHoldMs, base.spendLimitHoldMs),
+    maxClients: positiveInteger('rateLimits.maxClients', value?.maxClients, base.maxClients),
+  });
+}
+
 /** @internal Applies defaults and validates, once per guard. */
 export function normalizeGuardOptions(options: ClaudeGuardOptions): GuardConfig {
   if (!options || typeof options !== 'object') fail('options', 'an object', options);
@@ -621,6 +784,8 @@ export function normalizeGuardOptions(options: ClaudeGuardOptions): GuardConfig 
   checkGroup('breaker', options.breaker, GUARD_BREAKER_KEYS, site);
   checkGroup('stream', options.stream, STREAM_KEYS, site);
   checkGroup('proxy', options.proxy, PROXY_KEYS, site);
+  checkGroup('concurrency', options.concurrency, CONCURRENCY_KEYS, site);
+  checkGroup('rateLimits', options.rateLimits, RATE_LIMIT_KEYS, site);
   const client = options.client as Partial<ClaudeClient> | undefined;
   if (!client || typeof client.messages?.create !== 'function') {
     fail('client', 'an Anthropic client (new Anthropic())', typeof client);
@@ -651,6 +816,8 @@ export function normalizeGuardOptions(options: ClaudeGuardOptions): GuardConfig 
     breaker: normalizeBreaker('breaker', options.breaker, DEFAULTS.breaker, deadline.defaultMs),
     stream: normalizeStream('stream', options.stream, DEFAULTS.stream),
     proxy: normalizeProxy('proxy', options.proxy, DEFAULTS.proxy),
+    concurrency: normalizeConcurrency('concurrency', options.concurrency, DEFAULTS.concurrency),
+    rateLimits: normalizeRateLimits(options.rateLimits, site),
     forwardUpstreamClientErrors: bool(
       'forwardUpstreamClientErrors',
       options.forwardUpstreamClientErrors,
@@ -675,6 +842,7 @@ export function normalizeRouteOptions(guard: GuardConfig, options: RouteOptions)
   checkGroup('breaker', options.breaker, ROUTE_BREAKER_KEYS, site);
   checkGroup('stream', options.stream, STREAM_KEYS, site);
   checkGroup('proxy', options.proxy, PROXY_KEYS, site);
+  checkGroup('concurrency', options.concurrency, CONCURRENCY_KEYS, site);
   if (typeof options.fallback === 'object' && options.fallback !== null) {
     checkKeys('fallback', options.fallback, FALLBACK_MODEL_KEYS, site);
   }
@@ -698,6 +866,7 @@ export function normalizeRouteOptions(guard: GuardConfig, options: RouteOptions)
     breaker: Object.freeze({ key, ...normalizeBreaker('breaker', options.breaker, guard.breaker, deadline.defaultMs) }),
     stream: normalizeStream('stream', options.stream, guard.stream),
     proxy: normalizeProxy('proxy', options.proxy, guard.proxy),
+    concurrency: normalizeConcurrency('concurrency', options.concurrency, guard.concurrency),
     forwardUpstreamClientErrors: bool(
       'forwardUpstreamClientErrors',
       options.forwardUpstreamClientErrors,

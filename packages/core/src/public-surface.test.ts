@@ -10,6 +10,16 @@ const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 
 /** Everything `@claude-guard/core` exports, values and types. */
 const PUBLIC_EXPORTS = [
+  'RateLimitReserve',
+  'RateLimitOptions',
+  'RateLimitName',
+  'QueueStatus',
+  'PublicAdmissionStatus',
+  'Lane',
+  'ClientRateLimitView',
+  'ConcurrencyStats',
+  'ConcurrencyOptions',
+  'AdmissionStatus',
   'ANTHROPIC_ERROR_TYPES',
   'AnthropicErrorBody',
   'AnthropicErrorType',

@@ -104,8 +104,36 @@ describe('createRateLimitTracker', () => {
     tracker.estimate('c', 200);
     expect(tracker.check('c', { estimatedInputTokens: 1 })).toMatchObject({ limit: 'requests' });
     expect(tracker.snapshot()[0]?.limits).toMatchObject({ requests: { remaining: 0 }, tokens: { remaining: 100 } });
-    tracker.observe('c', { status: 200, headers: headers({ requests: [50, 40, 60_000] }) });
+    // A new window (a later reset): its answer is the truth.
+    tracker.observe('c', { status: 200, headers: headers({ requests: [50, 40, 61_000] }) });
     expect(tracker.check('c', { estimatedInputTokens: 1 }).ok).toBe(true);
+  });
+
+  it('within one window, keeps the lower request count: an answer does not count the requests still in flight', () => {
+    const { tracker } = setup();
+    tracker.observe('c', { status: 200, headers: headers({ requests: [5, 3, 60_000] }) });
+    for (let i = 0; i < 3; i++) tracker.estimate('c', 1);
+    // The answer to the first of the three, written before the other two arrived: 2 left, it says.
+    tracker.observe('c', { status: 200, headers: headers({ requests: [5, 2, 60_000] }) });
+    expect(tracker.check('c', { estimatedInputTokens: 1 })).toMatchObject({ ok: false, limit: 'requests' });
+    // An answer of an earlier window, arriving late, changes nothing.
+    tracker.observe('c', { status: 200, headers: headers({ requests: [5, 4, 30_000] }) });
+    expect(tracker.snapshot()[0]?.limits.requests).toMatchObject({ remaining: 0 });
+  });
+
+  it('after a reset, counts what it sends from the whole limit until an answer: held requests do not all go at once', () => {
+    const { tracker, advance, now } = setup();
+    tracker.observe('client_a', { status: 200, headers: headers({ requests: [3, 0, 1_000] }) });
+    advance(1_000);
+    for (let i = 0; i < 3; i++) {
+      expect(tracker.check('client_a', { estimatedInputTokens: 1 }).ok).toBe(true);
+      tracker.estimate('client_a', 1);
+    }
+    const verdict = tracker.check('client_a', { estimatedInputTokens: 1 });
+    expect(verdict).toMatchObject({ ok: false, reason: 'rate-limit', limit: 'requests', until: now() + 250 });
+    // The next answer tells when the new window ends; its count cannot undo the three sent blind.
+    tracker.observe('client_a', { status: 200, headers: headers({ requests: [3, 1, 3_000] }) });
+    expect(tracker.check('client_a', { estimatedInputTokens: 1 })).toMatchObject({ ok: false, until: T0 + 3_000 });
   });
 
   it('ignores malformed or partial rate-limit headers', () => {

@@ -212,9 +212,10 @@ export interface RateLimitTracker {
   check(clientId: string, request: { readonly estimatedInputTokens: number; readonly now?: number }): RateLimitVerdict;
   /**
    * Records a request being sent: takes 1 request and its (calibrated) estimate of input tokens from the
-   * views, so requests sent before the next answer see a shrinking budget.
+   * views, so requests sent before the next answer see a shrinking budget. `{ debit: false }`: only the
+   * ticket, for a request already debited (admitted right after its `check`).
    */
-  estimate(clientId: string, estimatedInputTokens: number): RateLimitTicket;
+  estimate(clientId: string, estimatedInputTokens: number, options?: { readonly debit?: boolean }): RateLimitTicket;
   /**
    * Corrects with the `usage` that came back: the calibration ratio learns from it, and when no newer
    * headers have replaced the views since the ticket, the views trade the estimate for the real input and
@@ -232,6 +233,11 @@ interface LimitView {
   limit: number;
   remaining: number;
   resetAt: number;
+  /**
+   * Its `reset` passed and requests were sent since, before any answer told the new state: `remaining`
+   * counts down from `limit` what was sent blind, so the requests held until the reset cannot all go at once.
+   */
+  blind: boolean;
 }
 
 interface Hold {
@@ -253,6 +259,8 @@ const COUNT = /^(?:0|[1-9]\d{0,14})$/;
 // RFC 3339 date-time (Date.parse alone accepts far more).
 const RFC_3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 const MAX_MESSAGE_CHARS = 500;
+// A limit spent blind (see LimitView.blind) is checked again this often, until an answer says how it stands.
+const BLIND_RECHECK_MS = 250;
 // The calibration learns a fifth of each new observation, within [1/4, 4] of the heuristic.
 const RATIO_WEIGHT = 0.2;
 const MIN_RATIO = 0.25;
@@ -279,7 +287,9 @@ const LABEL: Readonly<Record<RateLimitName, string>> = {
  * time the API says the limit is whole again (with several, the latest). A limit that could not fit the
  * request even when whole (`needed + reserve > limit`) never holds it: the estimate is a heuristic, the
  * upstream decides. Once a `reset` has passed, that limit is taken as whole until the next answer says
- * otherwise. Holding until `reset` is right for the API's continuously refilled buckets and for fixed
+ * otherwise, except that what is sent after a `reset` and before the next answer counts down from the whole
+ * limit, so requests held until the reset do not all go at once: once that runs out, new requests are held
+ * (checked again every 250 ms) until an answer tells the new state. Holding until `reset` is right for the API's continuously refilled buckets and for fixed
  * windows alike, at the cost of some idle capacity with the former.
  *
  * State is per client, at most `maxClients` of them, with no timers: everything is computed from the clock
@@ -363,6 +373,16 @@ export function createRateLimitTracker(options: RateLimitTrackerOptions): RateLi
         for (const name of RATE_LIMIT_NAMES) {
           const view = readView(headers, name);
           if (view === undefined) continue;
+          const current = state.views[name];
+          if (name === 'requests' && current !== undefined) {
+            // Requests are counted exactly, so within one window (the same reset) the lower of the two counts
+            // is the truth: an answer does not count the requests still on their way to the API, and taking
+            // its count alone would let that many too many through. Tokens are estimates: the answer wins.
+            if (current.blind ? view.resetAt <= now : view.resetAt < current.resetAt) continue; // a late answer of an earlier window
+            if (current.blind || view.resetAt === current.resetAt) {
+              view.remaining = Math.min(view.remaining, current.remaining);
+            }
+          }
           state.views[name] = view;
           seen = true;
         }
@@ -395,43 +415,49 @@ export function createRateLimitTracker(options: RateLimitTrackerOptions): RateLi
       else if (hold?.reason === 'spend-limit') return holdVerdict(hold, now);
 
       const input = Math.max(1, calibrated(state, request.estimatedInputTokens));
-      let worst: { name: RateLimitName; view: LimitView } | undefined;
+      let worst: { name: RateLimitName; view: LimitView; until: number } | undefined;
       for (const name of RATE_LIMIT_NAMES) {
         const view = state.views[name];
-        if (view === undefined || view.resetAt <= now) continue;
+        if (view === undefined) continue;
+        const expired = view.resetAt <= now;
+        if (expired && !view.blind) continue; // whole again
         const needed = name === 'requests' || name === 'output-tokens' ? 1 : input;
         if (needed + reserve[name] > view.limit) continue; // waiting would not make it fit
         if (view.remaining - needed >= reserve[name]) continue;
-        if (worst === undefined || view.resetAt > worst.view.resetAt) worst = { name, view };
+        // Spent blind after its reset: the next answer (soon: requests are in flight) tells when it comes back.
+        const until = expired ? now + BLIND_RECHECK_MS : view.resetAt;
+        if (worst === undefined || until > worst.until) worst = { name, view, until };
       }
       const paused = state.hold;
-      if (paused !== undefined && (worst === undefined || paused.until >= worst.view.resetAt)) {
+      if (paused !== undefined && (worst === undefined || paused.until >= worst.until)) {
         return holdVerdict(paused, now);
       }
       if (worst === undefined) return OK;
-      const { name, view } = worst;
+      const { name, view, until } = worst;
       const kept = reserve[name] > 0 ? `, ${reserve[name]} kept in reserve` : '';
       return {
         ok: false,
         reason: 'rate-limit',
         limit: name,
         errorCode: undefined,
-        until: view.resetAt,
-        retryAfterMs: Math.max(1, view.resetAt - now),
+        until,
+        retryAfterMs: Math.max(1, until - now),
         message:
           `The Anthropic rate limit on ${LABEL[name]} for this API key is used up ` +
-          `(${view.remaining} of ${view.limit} left${kept}) until ${iso(view.resetAt)}`,
+          `(${view.remaining} of ${view.limit} left${kept}) until ${iso(until)}`,
       };
     },
 
-    estimate(clientId, estimatedInputTokens) {
+    estimate(clientId, estimatedInputTokens, options) {
       const state = clients.get(clientId);
       const estimated = Math.max(0, estimatedInputTokens);
       const debited = calibrated(state, estimated);
       if (state === undefined) return { clientId, estimated, debited, generation: -1 };
-      debit(state, 'requests', 1);
-      debit(state, 'input-tokens', debited);
-      debit(state, 'tokens', debited);
+      if (options?.debit === false) return { clientId, estimated, debited, generation: state.generation };
+      const now = clock.now();
+      debit(state, 'requests', 1, now);
+      debit(state, 'input-tokens', debited, now);
+      debit(state, 'tokens', debited, now);
       return { clientId, estimated, debited, generation: state.generation };
     },
 
@@ -497,9 +523,14 @@ function holdVerdict(hold: Hold, now: number): RateLimitVerdict {
   };
 }
 
-function debit(state: ClientState, name: RateLimitName, amount: number): void {
+/** Takes `amount` from a view; sent after its reset (`now` given), from the whole limit, blind. */
+function debit(state: ClientState, name: RateLimitName, amount: number, now?: number): void {
   const view = state.views[name];
   if (view === undefined) return;
+  if (now !== undefined && view.resetAt <= now && !view.blind) {
+    view.remaining = view.limit;
+    view.blind = true;
+  }
   view.remaining = Math.min(view.limit, Math.max(0, view.remaining - amount));
 }
 
@@ -511,7 +542,7 @@ function readView(headers: Headers, name: RateLimitName): LimitView | undefined 
   if (!COUNT.test(limit) || !COUNT.test(remaining) || !RFC_3339.test(reset)) return undefined;
   const resetAt = Date.parse(reset);
   if (Number.isNaN(resetAt)) return undefined;
-  return { limit: Number(limit), remaining: Math.min(Number(remaining), Number(limit)), resetAt };
+  return { limit: Number(limit), remaining: Math.min(Number(remaining), Number(limit)), resetAt, blind: false };
 }
 
 function iso(ms: number): string {

@@ -101,6 +101,11 @@ const WARN_OUTCOMES: ReadonlySet<string> = new Set([
   'stream-stalled',
   'breaker-open',
   'retry-budget-exhausted',
+  // Shed by admission control: load or the API's limits, worth watching.
+  'queue-full',
+  'queue-timeout',
+  'rate-limited',
+  'spend-limit',
   // Answered, but only because the upstream failed.
   'fallback',
 ]);

@@ -1,3 +1,4 @@
+import type { AdmissionRegistry, RouteAdmission } from './admission.js';
 import { exponentialBackoff } from './backoff.js';
 import type { BreakerRegistry } from './breaker-registry.js';
 import type { ClaudeClient } from './claude-client.js';
@@ -21,6 +22,10 @@ export interface GuardRuntime {
   readonly secrets: readonly string[];
   /** The guard's logger, at each line's level and in its format; `undefined`: no logger. */
   readonly log: LogWriter | undefined;
+  /** Concurrency limiters by breaker key, the client's rate-limit tracker. */
+  readonly admission: AdmissionRegistry;
+  /** `config.client`, its answers read by the rate-limit tracker (itself when rate limits are off). */
+  readonly client: ClaudeClient;
 }
 
 /**
@@ -41,6 +46,8 @@ export interface RouteRuntime {
   readonly retry: RetryPolicy;
   /** The passthrough's retry policy: the same, but an upstream 4xx message (redacted) is passed on if the route allows it. */
   readonly passthroughRetry: RetryPolicy;
+  /** Concurrency limit and rate-limit holds, before the retry policy; `undefined`: nothing to admit. */
+  readonly admission: RouteAdmission | undefined;
 }
 
 /**
@@ -51,8 +58,9 @@ export interface RouteRuntime {
  * const runtime = createRouteRuntime(guardRuntime, normalizeRouteOptions(guardRuntime.config, options));
  * ```
  */
-export function createRouteRuntime(guard: GuardRuntime, config: RouteConfig): RouteRuntime {
-  const { clock, client, requestIdHeader } = guard.config;
+export function createRouteRuntime(guard: GuardRuntime, config: RouteConfig, byRun = false): RouteRuntime {
+  const { clock, requestIdHeader } = guard.config;
+  const client = guard.client;
   const breaker = config.breaker.enabled
     ? guard.breakers.get(config.breaker.key, config.route, config.breaker)
     : undefined;
@@ -90,5 +98,6 @@ export function createRouteRuntime(guard: GuardRuntime, config: RouteConfig): Ro
     },
     retry: new RetryPolicy(policy),
     passthroughRetry: new RetryPolicy({ ...policy, forwardClientErrors: config.proxy.forwardUpstreamClientErrors }),
+    admission: guard.admission.forRoute(config.route, config.breaker.key, config.concurrency, byRun),
   };
 }

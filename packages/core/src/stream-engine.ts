@@ -75,6 +75,11 @@ export interface StreamInput {
   readonly answers: StreamAnswers;
   /** Told how the stream ended, once (see {@link StreamFinal}); the Message is assembled only for it. */
   readonly onFinal?: ((final: StreamFinal) => unknown) | undefined;
+  /**
+   * The admission slot's release: called when the upstream exchange is over and again when the stream is
+   * (it must be idempotent; a slot's release is).
+   */
+  readonly onClosed?: (() => void) | undefined;
   /** Where an `onFinal` that throws or rejects is reported (error level); `undefined`: nowhere. */
   readonly log?: LogWriter | undefined;
 }
@@ -180,6 +185,10 @@ class StreamSession implements RetryCall {
     // The engine's attempts abort their upstream request when the signal aborts.
     this.#retrying = this.#input.policy.execute((context) => this.#startAttempt(context), this, SDK_CALL);
     this.#retrying.catch(noop);
+    const onClosed = this.#input.onClosed;
+    // The admission slot stands for the upstream exchange: given back when that is over (message_stop read,
+    // failed, or aborted at the deadline or a disconnect), not only once a slow or stalled reader is done.
+    if (onClosed) void this.#retrying.then((handle) => handle.finished.promise).then(onClosed, onClosed);
     let first: Timed<UpstreamHandle>;
     try {
       first = await raceWithTimeout(this.#clock, this.#retrying, this.#heartbeatMs);
@@ -453,6 +462,7 @@ class StreamSession implements RetryCall {
   #finish(): void {
     if (this.#done) return;
     this.#done = true;
+    this.#input.onClosed?.();
     this.record.streamClosed();
     if (this.#input.onFinal) this.#tellFinal(this.#input.onFinal);
   }

@@ -27,6 +27,8 @@ function recordingSink() {
     breakerRejected: record('breakerRejected'),
     streamStalled: record('streamStalled'),
     deadlineExceeded: record('deadlineExceeded'),
+    admissionShed: record('admissionShed'),
+    queueWaited: record('queueWaited'),
   };
   const of = (name: keyof MetricsSink) => calls.filter(([called]) => called === name).map(([, ...args]) => args);
   return { sink, calls, ended, of };
@@ -96,6 +98,20 @@ describe('GuardEventInterpreter', () => {
         wasInFlight: true,
       },
     ]);
+  });
+
+  it('counts admission sheds by a bounded reason and queue waits in seconds', () => {
+    const { sink, of } = recordingSink();
+    const interpreter = new GuardEventInterpreter(sink);
+    const shed = { type: 'admission-shed', route: ROUTE, queue: ROUTE, requestId: 'r1', waitedMs: 0 } as const;
+    interpreter.handle({ ...shed, reason: 'queue-full' });
+    interpreter.handle({ ...shed, reason: 'made-up' } as unknown as GuardEvent);
+    interpreter.handle({ type: 'admission-granted', route: ROUTE, queue: ROUTE, requestId: 'r2', waitedMs: 250 });
+    expect(of('admissionShed')).toEqual([
+      [ROUTE, 'queue-full'],
+      [ROUTE, 'other'],
+    ]);
+    expect(of('queueWaited')).toEqual([[ROUTE, 0.25]]);
   });
 
   it('ends a request it never saw start without touching the in-flight gauge', () => {

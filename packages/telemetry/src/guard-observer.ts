@@ -69,6 +69,16 @@ const count = (value: unknown): number | undefined =>
  * const off = guard.on((event) => interpreter.handle(event));
  * ```
  */
+// Admission's reasons, a bounded label set.
+const SHED_REASONS: ReadonlySet<string> = new Set([
+  'queue-full',
+  'queue-timeout',
+  'rate-limit',
+  'paused',
+  'spend-limit',
+  'client-aborted',
+]);
+
 export class GuardEventInterpreter {
   readonly #sink: MetricsSink;
   readonly #now: () => number;
@@ -155,6 +165,12 @@ export class GuardEventInterpreter {
         if (event.by === 'first-event') state.firstEventAt ??= this.#now();
         return;
       }
+      case 'admission-shed':
+        this.#sink.admissionShed(event.route, SHED_REASONS.has(event.reason) ? event.reason : 'other');
+        return;
+      case 'admission-granted':
+        this.#sink.queueWaited(event.route, event.waitedMs / 1000);
+        return;
       case 'client-aborted':
         // Counted once, at the request's end (status 499), streamed or not.
         this.#state(event.route, event.requestId);

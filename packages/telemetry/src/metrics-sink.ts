@@ -65,6 +65,10 @@ export interface MetricsSink {
   breakerRejected(route: string, key: string): void;
   streamStalled(route: string): void;
   deadlineExceeded(route: string, source: string): void;
+  /** Admission control answered a request without calling Claude (`reason`: queue-full, rate-limit, ...). */
+  admissionShed(route: string, reason: string): void;
+  /** A queued request got its slot after `seconds` in the queue. */
+  queueWaited(route: string, seconds: number): void;
 }
 
 /** Prometheus' and the metrics' numbering of a breaker's state: 0 closed, 1 open, 2 half-open. */

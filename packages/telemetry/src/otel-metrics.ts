@@ -57,6 +57,10 @@ export const OTEL_METRIC_NAMES = [
   'claude_guard.client.disconnects',
   'claude_guard.deadline.exceeded',
   'claude_guard.tokens',
+  'claude_guard.admission.shed',
+  'claude_guard.queue.wait',
+  'claude_guard.queue.length',
+  'claude_guard.client.holds',
 ] as const;
 
 /**
@@ -152,6 +156,39 @@ export function createOtelMetrics(options: OtelMetricsOptions = {}): OtelMetrics
     }
   });
 
+  const shed = meter.createCounter('claude_guard.admission.shed', {
+    description: 'Requests admission control answered without calling Claude, by reason',
+    unit: '{request}',
+  });
+  const queueWait = meter.createHistogram('claude_guard.queue.wait', {
+    description: 'Time a queued request waited for its concurrency slot',
+    unit: 's',
+  });
+  meter
+    .createObservableGauge('claude_guard.queue.length', {
+      description: 'Requests waiting for a concurrency slot, by queue (breaker key)',
+      unit: '{request}',
+    })
+    .addCallback((result: ObservableResult) => {
+      for (const guard of observed.guards()) {
+        for (const queue of guard.status().admission?.queues ?? []) {
+          result.observe(queue.queued.interactive + queue.queued.batch, { [genAi.ATTR_BREAKER_KEY]: queue.name });
+        }
+      }
+    });
+  meter
+    .createObservableGauge('claude_guard.client.holds', {
+      description: "Clients (API keys) held now: paused by a 429's retry-after, or held after a spend limit",
+      unit: '{client}',
+    })
+    .addCallback((result: ObservableResult) => {
+      const held = { paused: 0, 'spend-limit': 0 };
+      for (const guard of observed.guards()) {
+        for (const client of guard.status().admission?.clients ?? []) if (client.hold) held[client.hold.reason] += 1;
+      }
+      for (const [reason, count] of Object.entries(held)) result.observe(count, { 'claude_guard.hold.reason': reason });
+    });
+
   const route = (name: string): Attributes => ({ [genAi.ATTR_ROUTE]: name });
   const sink: MetricsSink = {
     requestStarted: (name) => inFlight.add(1, route(name)),
@@ -210,6 +247,8 @@ export function createOtelMetrics(options: OtelMetricsOptions = {}): OtelMetrics
     streamStalled: (name) => stalls.add(1, route(name)),
     deadlineExceeded: (name, source) =>
       deadlines.add(1, { [genAi.ATTR_ROUTE]: name, [genAi.ATTR_DEADLINE_SOURCE]: source }),
+    admissionShed: (name, reason) => shed.add(1, { [genAi.ATTR_ROUTE]: name, 'claude_guard.admission.reason': reason }),
+    queueWaited: (name, seconds) => queueWait.record(seconds, route(name)),
   };
   const interpreter = new GuardEventInterpreter(sink, options);
   const observed = new ObservedGuards((event) => interpreter.handle(event));

@@ -63,6 +63,10 @@ export const PROMETHEUS_METRIC_NAMES = [
   'claude_guard_client_disconnects_total',
   'claude_guard_deadline_exceeded_total',
   'claude_guard_tokens_total',
+  'claude_guard_admission_shed_total',
+  'claude_guard_queue_wait_seconds',
+  'claude_guard_queue_length',
+  'claude_guard_client_holds',
 ] as const;
 
 /**
@@ -185,6 +189,47 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     registers,
   });
 
+  const shed = new Counter({
+    name: 'claude_guard_admission_shed_total',
+    help: 'Requests admission control answered without calling Claude, by reason (queue-full, queue-timeout, rate-limit, paused, spend-limit, client-aborted)',
+    labelNames: ['route', 'reason'] as const,
+    registers,
+  });
+  const queueWait = new Histogram({
+    name: 'claude_guard_queue_wait_seconds',
+    help: 'Time a queued request waited for its concurrency slot',
+    labelNames: ['route'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  });
+  new Gauge({
+    name: 'claude_guard_queue_length',
+    help: 'Requests waiting for a concurrency slot, by queue (breaker key)',
+    labelNames: ['key'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const guard of observed.guards()) {
+        for (const queue of guard.status().admission?.queues ?? [])
+          this.set({ key: queue.name }, queue.queued.interactive + queue.queued.batch);
+      }
+    },
+  });
+  new Gauge({
+    name: 'claude_guard_client_holds',
+    help: "Clients (API keys) held now: paused by a 429's retry-after, or held after a spend limit",
+    labelNames: ['reason'] as const,
+    registers,
+    collect() {
+      this.reset();
+      const held = { paused: 0, 'spend-limit': 0 };
+      for (const guard of observed.guards()) {
+        for (const client of guard.status().admission?.clients ?? []) if (client.hold) held[client.hold.reason] += 1;
+      }
+      for (const [reason, count] of Object.entries(held)) this.set({ reason }, count);
+    },
+  });
+
   const addTokens = (route: string, model: string, type: string, value: number | undefined) => {
     if (value !== undefined && value > 0) tokens.inc({ route, model, type }, value);
   };
@@ -212,6 +257,8 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     breakerRejected: (route, key) => breakerRejections.inc({ route, key }),
     streamStalled: (route) => stalls.inc({ route }),
     deadlineExceeded: (route, source) => deadlines.inc({ route, source }),
+    admissionShed: (route, reason) => shed.inc({ route, reason }),
+    queueWaited: (route, seconds) => queueWait.observe({ route }, seconds),
   };
   const interpreter = new GuardEventInterpreter(sink, options);
   const observed = new ObservedGuards((event) => interpreter.handle(event));

@@ -13,7 +13,7 @@ export function scriptedGuard() {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    status: () => ({ breakers: breakers as BreakerSnapshot[] }),
+    status: () => ({ breakers: breakers as BreakerSnapshot[], admission: { queues: [], clients: [] } }),
   };
   const emit = (event: Record<string, unknown>) => {
     for (const listener of listeners) listener(event as GuardEvent);
