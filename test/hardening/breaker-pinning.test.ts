@@ -20,9 +20,9 @@ import {
  * breaker for another `resetTimeout`: legitimate traffic never got through.
  */
 
-// Deadlines and trial budgets run on a manual clock: a request's budget is exactly what its header says when
-// the breaker weighs it, and a deadline runs out only on `advance()`. opossum's reset timer (open to
-// half-open, 200 ms) is real time, so the tests wait for half-open.
+// Deadlines, trial budgets and the breaker's own open -> half-open run on a manual clock: a request's budget is
+// exactly what its header says when the breaker weighs it, a deadline runs out only on `advance()`, and the
+// breaker is half-open exactly `resetTimeout` after it opened, whatever the machine's load.
 const BREAKER = { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeout: 200 };
 const WAIT = { timeout: 5_000, interval: 5 };
 
@@ -38,13 +38,21 @@ function count(h: Stack, type: GuardEvent['type']): number {
   return h.events.filter((event) => event.type === type).length;
 }
 
-/** Two upstream 500s open the proxy breaker; resolves once it is half-open, with the fake healthy. */
-async function openThenHalfOpen(h: Stack): Promise<void> {
+/** Moves `clock` on to the half-open moment of the breaker `key`, which must be open: open until then, half-open at it. */
+function reachHalfOpen(h: Stack, clock: ManualClock, key = 'proxy'): void {
+  expect(breaker(h, key).state).toBe('open');
+  clock.advance(BREAKER.resetTimeout - 1);
+  expect(breaker(h, key).state).toBe('open');
+  clock.advance(1);
+  expect(breaker(h, key).state).toBe('half-open');
+}
+
+/** Two upstream 500s open the proxy breaker; returns once it is half-open, with the fake healthy. */
+async function openThenHalfOpen(h: Stack, clock: ManualClock): Promise<void> {
   h.fake.enqueue(500, 500);
   for (let i = 0; i < 2; i++) expect((await h.post('/v1/messages', PROXY_BODY)).status).toBe(500);
-  // Opened. (Its state may already be half-open on a loaded machine: the 200 ms reset timer is real time.)
   expect(count(h, 'breaker-open')).toBe(1);
-  await vi.waitFor(() => expect(breaker(h).state).toBe('half-open'), WAIT);
+  reachHalfOpen(h, clock);
   await h.fake.settled();
   h.fake.reset();
 }
@@ -82,11 +90,11 @@ describe.each(ADAPTERS)('breaker pinning (%s)', (adapter: AdapterName) => {
       if (key === 'chat') {
         s.fake.enqueue(500, 500);
         for (let i = 0; i < 2; i++) expect((await s.post(path, body)).status).toBe(500);
-        await vi.waitFor(() => expect(breaker(s, key).state).toBe('half-open'), WAIT);
+        reachHalfOpen(s, clock, key);
         await s.fake.settled();
         s.fake.reset();
       } else {
-        await openThenHalfOpen(s);
+        await openThenHalfOpen(s, clock);
       }
       // Healthy, but slower than the attacker's budget: in the old code its trial ran out neutral.
       s.fake.setDefault({ faultRate: 1, fault: { kind: 'delay-headers', ms: 100 } });
@@ -111,7 +119,7 @@ describe.each(ADAPTERS)('breaker pinning (%s)', (adapter: AdapterName) => {
 
   it('a trial that ends neutral on the caller’s own deadline stays half-open and hands the trial to the next request', async () => {
     const s = await start();
-    await openThenHalfOpen(s);
+    await openThenHalfOpen(s, clock);
     s.fake.setDefault({ faultRate: 1, fault: LATE_HEADERS });
 
     // Long enough to be the trial (>= minTrialBudgetMs, 1 s by default); it runs out while the upstream still
@@ -133,7 +141,7 @@ describe.each(ADAPTERS)('breaker pinning (%s)', (adapter: AdapterName) => {
 
   it('a client that leaves mid-trial releases the trial: the next request is the trial and closes the breaker', async () => {
     const s = await start();
-    await openThenHalfOpen(s);
+    await openThenHalfOpen(s, clock);
     s.fake.setDefault({ faultRate: 1, fault: LATE_HEADERS });
 
     const controller = new AbortController();

@@ -27,7 +27,8 @@ import {
 
 // The guard runs on a manual clock: the deadline runs out on `advance()` only, once the trial has committed
 // and its client stopped reading (on real time a loaded machine could spend a short one before the commit).
-// The breaker's rolling window follows that clock: it spans the advance, so the counts are the whole test's.
+// The breaker's rolling window and its open -> half-open follow that clock: the window spans the advances, so
+// the counts are the whole test's.
 // The stream's own limits are longer than the deadline: none of them fires here.
 const BREAKER = {
   volumeThreshold: 1,
@@ -124,11 +125,14 @@ describe.each(ADAPTERS)('a streaming half-open trial is decided at its commit (%
         },
       });
       expect((await h.post(path, plain)).status).toBe(500);
-      // Opened. (Its state may already be half-open on a loaded machine: the 200 ms reset timer is real time.)
       expect(h.events.filter((event) => event.type === 'breaker-open')).toHaveLength(1);
-      const harness = h;
-      await vi.waitFor(() => expect(breaker(harness, key).state).toBe('half-open'), WAIT);
-      return harness;
+      // The breaker's open -> half-open follows the manual clock too: open until resetTimeout, half-open at it.
+      expect(breaker(h, key).state).toBe('open');
+      clock.advance(BREAKER.resetTimeout - 1);
+      expect(breaker(h, key).state).toBe('open');
+      clock.advance(1);
+      expect(breaker(h, key).state).toBe('half-open');
+      return h;
     }
 
     /** Starts the trial stream, reads up to its first data event, then stops reading (without leaving). */

@@ -217,14 +217,21 @@ export function describeRuntime(runtime: RuntimeUnderTest): void {
       });
 
       scenario(runtime, 'breaker lets a trial through after resetTimeout', async () => {
-        // Runs after the breaker opened (previous scenario): wait out resetTimeout, then one trial.
+        // Runs after the breaker opened (previous scenario): wait out resetTimeout, then one trial. The wait is
+        // only a lower bound (a slow machine waits longer, which changes nothing); no timer of the example's
+        // moves the breaker: a request asking after resetTimeout (here /guard/status) finds it half-open.
+        const proxyState = async (): Promise<string | undefined> => {
+          const status = (await (await fetch(`${example.url}/guard/status`)).json()) as {
+            breakers: { key: string; state: string }[];
+          };
+          return status.breakers.find((b) => b.key === 'proxy')?.state;
+        };
+        expect(await proxyState()).toBe('open');
         await sleep(BREAKER_RESET_MS + 300);
+        expect(await proxyState()).toBe('half-open');
         expect(textOf(await client.messages.create(PARAMS))).toBe(expectedText);
         expect(fake.requests).toHaveLength(1);
-        const status = (await (await fetch(`${example.url}/guard/status`)).json()) as {
-          breakers: { key: string; state: string }[];
-        };
-        expect(status.breakers.find((b) => b.key === 'proxy')?.state).toBe('closed');
+        expect(await proxyState()).toBe('closed');
       });
     });
 

@@ -43,8 +43,8 @@ describe.each(ADAPTERS)('soak: the breaker under concurrency (%s)', (adapter) =>
   /**
    * The guard runs on a manual clock: every in-flight request's deadline fires on one `advance()`,
    * so 50 failures land together while all 50 are in flight, and the breaker's rolling window follows
-   * that clock, so every verdict of the run lands in one window whatever the run's real duration.
-   * (opossum's reset timer, open to half-open, is real time.)
+   * that clock, so every verdict of the run lands in one window whatever the run's real duration,
+   * and so does its open -> half-open: half-open exactly `resetTimeout` after it opened, on `advance()`.
    */
   async function start(clock: ManualClock, resetTimeout: number): Promise<Stack> {
     return startStack({
@@ -94,7 +94,11 @@ describe.each(ADAPTERS)('soak: the breaker under concurrency (%s)', (adapter) =>
     const opening = await Promise.all(Array.from({ length: 10 }, () => post(s)));
     expect(opening.map((r) => r.status)).toEqual(opening.map(() => 500));
     expect(count(s, 'breaker-open')).toBe(1);
-    await vi.waitFor(() => expect(count(s, 'breaker-half-open')).toBe(1), { timeout: 5_000, interval: 10 });
+    clock.advance(199);
+    expect(proxyBreaker(s).state).toBe('open');
+    clock.advance(1);
+    expect(proxyBreaker(s).state).toBe('half-open');
+    expect(count(s, 'breaker-half-open')).toBe(1);
 
     // The trial stalls at the fake, so it is still in flight while the other 49 arrive.
     s.fake.setDefault({ faultRate: 1, fault: { kind: 'stall' } });
@@ -117,12 +121,15 @@ describe.each(ADAPTERS)('soak: the breaker under concurrency (%s)', (adapter) =>
     expect(results.filter((r) => r.status === 504)).toHaveLength(1);
     expect(s.fake.requests).toHaveLength(before + 1);
     expect(count(s, 'breaker-open')).toBe(2);
-    // Its last transition was to open. (Not read from its state: the 200 ms reset timer is real time, and
-    // on a loaded machine it may already have begun the next half-open by the time this line runs.)
-    expect(transitions(s).slice(0, 3)).toEqual(['breaker-open', 'breaker-half-open', 'breaker-open']);
+    expect(proxyBreaker(s).state).toBe('open');
+    expect(transitions(s)).toEqual(['breaker-open', 'breaker-half-open', 'breaker-open']);
 
-    // Next half-open, a healthy trial closes it.
-    await vi.waitFor(() => expect(count(s, 'breaker-half-open')).toBe(2), { timeout: 5_000, interval: 10 });
+    // Next half-open, resetTimeout after the failed trial, a healthy trial closes it.
+    clock.advance(199);
+    expect(proxyBreaker(s).state).toBe('open');
+    clock.advance(1);
+    expect(proxyBreaker(s).state).toBe('half-open');
+    expect(count(s, 'breaker-half-open')).toBe(2);
     s.fake.setDefault({ faultRate: 0 });
     expect((await post(s)).status).toBe(200);
     expect(count(s, 'breaker-close')).toBe(1);

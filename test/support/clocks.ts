@@ -3,8 +3,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { vi } from 'vitest';
 
 /**
- * A clock that only moves when told to: deadlines and attempt timers fire on `advance()`. (The SDK's
- * own per-attempt `timeout` and opossum's reset timer still run on real time.)
+ * A clock that only moves when told to: deadlines and attempt timers fire on `advance()`, and breakers
+ * reach half-open on it. (The SDK's own per-attempt `timeout` still runs on real time.)
  */
 export interface ManualClock extends Clock {
   advance(ms: number): void;
@@ -172,16 +172,17 @@ export interface HeldTimers {
 
 /**
  * Holds the global `setTimeout`: every timer armed from now on, by anyone (the fake's delays, the SDK's
- * timeouts, opossum's reset timer), fires only on `advance()`. For the timers the guard's injectable clock
- * does not reach: opossum's reset timer (open to half-open) is its own real-time `setTimeout`. Sockets,
- * `setImmediate` and `Date` run as usual, so requests still flow. Release it in a `finally`.
+ * timeouts), fires only on `advance()`. For the timers the guard's injectable clock does not reach, such
+ * as the fake upstream's delays. Sockets, `setImmediate` and `Date` run as usual, so requests still flow.
+ * Release it in a `finally`.
  *
  * @example
  * ```ts
  * const timers = heldTimers();
  * try {
- *   expect((await call()).status).toBe(529); // re-opens the breaker; its reset timer is held
- *   expect((await call()).status).toBe(503);
+ *   const answer = call(); // the fake's `delay-headers` timer is held: the call is surely in flight
+ *   timers.advance(100);
+ *   expect((await answer).status).toBe(200);
  * } finally {
  *   timers.release();
  * }

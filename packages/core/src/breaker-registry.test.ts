@@ -105,7 +105,8 @@ describe('BreakerRegistry', () => {
     for (let i = 0; i < 3; i++)
       expect(await breaker.execute(() => Promise.reject(bug)).catch((e: unknown) => e)).toBe(bug);
     expect(breaker.state).toBe('closed');
-    expect(breaker.snapshot().counts.failures).toBe(0);
+    // As opossum's errorFilter counted them: not an attempt's verdict, so not ill health.
+    expect(breaker.snapshot().counts).toMatchObject({ fires: 3, successes: 3, failures: 0 });
   });
 
   it('neutral outcomes are neither successes nor failures', async () => {
@@ -238,7 +239,7 @@ describe('BreakerRegistry', () => {
     }
     expect(short).not.toHaveBeenCalled();
     expect(breaker.state).toBe('half-open');
-    // Refused before opossum's fire(): rejects, but no fires.
+    // Refused before the breaker's fire: rejects, but no fires.
     expect(breaker.snapshot().counts).toMatchObject({ rejects: before.rejects + 3, fires: before.fires });
     expect(await breaker.execute(() => Promise.resolve('long enough'), { budgetMs: 500 })).toBe('long enough');
     expect(breaker.state).toBe('closed');
@@ -298,14 +299,14 @@ describe('BreakerRegistry', () => {
     expect(breaker.state).toBe('closed');
   });
 
-  it('close() leaves no timers behind, even with a breaker open', async () => {
+  it('holds no timer, even with a breaker open, and close() forgets every breaker', async () => {
     registry.get('a', 'chat', OPTIONS);
     const open = registry.get('b', 'proxy', { ...OPTIONS, rollingCountTimeout: 6_000, rollingCountBuckets: 3 });
     await fail(open);
     await fail(open);
     expect(open.state).toBe('open');
-    // Only the open breaker's reset timer (opossum's own): the windows rotate without a timer.
-    expect(vi.getTimerCount()).toBe(1);
+    // No reset timer: open becomes half-open when asked after resetTimeout, on the clock.
+    expect(vi.getTimerCount()).toBe(0);
     registry.close();
     expect(vi.getTimerCount()).toBe(0);
     expect(registry.snapshot()).toEqual([]);
@@ -315,6 +316,62 @@ describe('BreakerRegistry', () => {
     for (let i = 0; i < 5; i++) registry.get(`key-${i}`, `route-${i}`, OPTIONS);
     registry.get('other', 'other', { ...OPTIONS, rollingCountTimeout: 6_000, rollingCountBuckets: 3 });
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('on a hand-driven clock and no timer at all: half-open when asked at resetTimeout, announced once, then closed by a trial', async () => {
+    vi.useRealTimers();
+    let now = 1_000;
+    const clock = { now: () => now, setTimeout: () => ({}), clearTimeout: () => undefined };
+    const seen: GuardEvent[] = [];
+    const hub = new GuardEvents();
+    hub.on((event) => seen.push(event));
+    const own = new BreakerRegistry(clock, hub);
+    const breaker = own.get('a', 'a', OPTIONS);
+    await fail(breaker);
+    await fail(breaker);
+    expect(breaker.state).toBe('open');
+    now += 999;
+    expect(breaker.state).toBe('open');
+    expect(breaker.retryAfterMs()).toBe(1);
+    expect(own.publicSnapshot()).toEqual([{ key: 'a', state: 'open', retryAfterSeconds: 1 }]);
+    now += 1;
+    // Nothing announced it yet: nobody asked. The first look moves it and says so, once.
+    expect(seen.map((e) => e.type)).toEqual(['breaker-open']);
+    expect(own.publicSnapshot()).toEqual([{ key: 'a', state: 'half-open', retryAfterSeconds: 1 }]);
+    expect(breaker.state).toBe('half-open');
+    expect(seen.map((e) => e.type)).toEqual(['breaker-open', 'breaker-half-open']);
+    expect(await succeed(breaker)).toBe('ok');
+    expect(breaker.state).toBe('closed');
+    expect(seen).toEqual([
+      { type: 'breaker-open', key: 'a' },
+      { type: 'breaker-half-open', key: 'a' },
+      { type: 'breaker-close', key: 'a' },
+    ]);
+    own.close();
+  });
+
+  it('a call arriving after resetTimeout, with nobody having asked, moves it to half-open and is the trial', async () => {
+    vi.useRealTimers();
+    let now = 0;
+    const clock = { now: () => now, setTimeout: () => ({}), clearTimeout: () => undefined };
+    const seen: string[] = [];
+    const hub = new GuardEvents();
+    hub.on((event) => seen.push(event.type));
+    const own = new BreakerRegistry(clock, hub);
+    const breaker = own.get('a', 'a', OPTIONS);
+    await fail(breaker);
+    await fail(breaker);
+    now += 5_000;
+    const trial = deferred();
+    const first = breaker.execute(() => trial.promise);
+    expect(seen).toEqual(['breaker-open', 'breaker-half-open']);
+    expect(await breaker.execute(() => Promise.resolve('second')).catch((error: unknown) => error)).toBeInstanceOf(
+      BreakerOpenError,
+    );
+    trial.resolve('fine');
+    expect(await first).toBe('fine');
+    expect(seen).toEqual(['breaker-open', 'breaker-half-open', 'breaker-close']);
+    own.close();
   });
 
   it('counts a call in the window it is judged in, however long it ran: a burst of long failures still opens it', async () => {

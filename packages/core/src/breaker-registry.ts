@@ -1,19 +1,21 @@
-import { EventEmitter } from 'node:events';
-import CircuitBreaker from 'opossum';
+import {
+  admitToBreaker,
+  advanceBreaker,
+  breakerCounts,
+  breakerRetryAfterMs,
+  initialBreakerState,
+  settleInBreaker,
+  type BreakerMachineState,
+  type BreakerState,
+  type BreakerTransition,
+  type BreakerVerdict,
+} from './breaker-machine.js';
 import type { AttemptFailure } from './classify.js';
 import type { Clock } from './clock.js';
 import type { BreakerOptions } from './options.js';
 import type { GuardEvents } from './events.js';
 
-/**
- * A breaker's state as clients of `/guard/status` see it.
- *
- * @example
- * ```ts
- * const open = guard.status().breakers.some((breaker) => breaker.state === 'open');
- * ```
- */
-export type BreakerState = 'closed' | 'open' | 'half-open';
+export type { BreakerState } from './breaker-machine.js';
 
 /**
  * A serializable view of one breaker.
@@ -70,120 +72,28 @@ export class BreakerOpenError extends Error {
   }
 }
 
-type Action = (work: () => Promise<unknown>) => Promise<unknown>;
-
-const runWork: Action = (work) => work();
-
-function isNeutral(value: unknown): boolean {
-  return value instanceof AttemptFailedError && value.failure.breaker === 'neutral';
-}
-
 /**
- * opossum, taught one more outcome: a neutral call (the client left, the caller's own deadline)
- * is neither a success nor a failure. opossum knows only the two, so the filtered "success" it
- * emits for a neutral call is swallowed here before it can close a half-open breaker.
- *
- * The half-open trial slot is ours too. opossum's `fire()` lets a call through while half-open
- * only when `pendingClose` is true, and clears its private flag for the trial with no way to set
- * it back; so a neutral trial could only re-open the breaker, and one client with a 20 ms deadline
- * timed to the half-open moment pinned it open. Reading the slot from {@link trial} instead lets
- * a neutral trial hand the slot to the next call while the breaker stays half-open.
+ * A settled call's verdict. An error that is not an attempt's verdict says nothing bad about the
+ * upstream (it is the caller's own, or a bug): it counts with the successes, as opossum's
+ * `errorFilter` counted it before this breaker replaced opossum.
  */
-class GuardCircuitBreaker extends CircuitBreaker<[() => Promise<unknown>], unknown> {
-  neutral = 0;
-  /** The work of the half-open trial in flight (its identity), or `undefined` when the slot is free. */
-  trial: object | undefined = undefined;
-  /** Set right after construction (opossum's constructor may emit before our fields exist). */
-  rotation: BucketRotation | undefined;
-
-  /** Set while {@link GuardCircuitBreaker.refuse} emits its reject (a plain field: opossum may emit during construction). */
-  refusing = false;
-
-  override emit(event: string | symbol, ...args: unknown[]): boolean {
-    // opossum counts a call's fire when it starts and its verdict when it ends; a call longer than
-    // the window (a stall held to a 60 s deadline, with a 10 s window) would have its fire rotated
-    // away before its failure, and a burst of such failures could never reach volumeThreshold.
-    // So a fire is counted when the call is judged: at its verdict, or at once when refused.
-    if (event === 'fire' && this.enabled) return true;
-    // Every count opossum keeps (fire, reject, success, failure) is written, and read to decide
-    // whether to open, inside one of its own events: catching up on the window first makes every
-    // such write and read see the window the injected clock says it is.
-    this.rotation?.catchUp();
-    if (this.enabled && (event === 'success' || event === 'failure' || (event === 'reject' && !this.refusing))) {
-      super.emit('fire');
-    }
-    if (event === 'success' && isNeutral(args[0])) {
-      // Proves nothing either way: no close, no open. The trial's slot is released by its caller.
-      this.neutral += 1;
-      return false;
-    }
-    // Any transition ends the trial: closed and open need none, and a new half-open starts free.
-    if (event === 'open' || event === 'close' || event === 'halfOpen') this.trial = undefined;
-    return super.emit(event, ...args);
-  }
-
-  /** Counts a refusal that never reached `fire()` (a trial refused for its short budget): a reject, no fire. */
-  refuse(error: Error): void {
-    this.refusing = true;
-    try {
-      this.emit('reject', error);
-    } finally {
-      this.refusing = false;
-    }
-  }
+function verdictOf(error: unknown): BreakerVerdict {
+  return error instanceof AttemptFailedError ? error.failure.breaker : 'success';
 }
 
-// `fire()` reads the public `pendingClose` getter; its types declare a plain property, which a
-// class accessor may not override, so the getter is redefined on our prototype.
-Object.defineProperty(GuardCircuitBreaker.prototype, 'pendingClose', {
-  get(this: GuardCircuitBreaker): boolean {
-    return this.halfOpen && this.trial === undefined;
-  },
-});
+const TRANSITION_EVENT = {
+  open: 'breaker-open',
+  'half-open': 'breaker-half-open',
+  close: 'breaker-close',
+} as const satisfies Record<BreakerTransition, string>;
 
 /**
- * The rolling windows of every breaker whose buckets have one length, rotated on the injected
- * clock without any timer: whenever one of those breakers counts or is read, the buckets that have
- * elapsed since the last rotation are rotated away first (at most as many as a window holds). This
- * is exactly what a periodic rotation would have done by that moment, costs one `clock.now()` per
- * breaker event, arms nothing (an idle guard holds no timer) and follows a fake or manual clock.
- */
-class BucketRotation {
-  /** opossum's `rotateBucketController`: each `rotate` shifts the window of every breaker listening. */
-  readonly emitter = new EventEmitter();
-  #rotatedAt: number;
-  #maxBuckets = 0;
-
-  constructor(
-    private readonly clock: Clock,
-    readonly intervalMs: number,
-  ) {
-    this.emitter.setMaxListeners(0);
-    this.#rotatedAt = clock.now();
-  }
-
-  /** A breaker of `buckets` buckets listens: more rotations than that clear its window all the same. */
-  track(buckets: number): void {
-    this.#maxBuckets = Math.max(this.#maxBuckets, buckets);
-  }
-
-  catchUp(): void {
-    const elapsed = this.clock.now() - this.#rotatedAt;
-    if (elapsed < this.intervalMs) return;
-    const due = Math.floor(elapsed / this.intervalMs);
-    // Keeps the phase: the next rotation is due one interval after the last one that was due.
-    this.#rotatedAt += due * this.intervalMs;
-    for (let rotated = 0; rotated < due && rotated < this.#maxBuckets; rotated++) this.emitter.emit('rotate');
-  }
-}
-
-/**
- * One opossum breaker per route key, created on first use. opossum's own timeout is off (the
- * deadline and attempt timers own time) and there is no breaker-wide AbortController (each call
- * gets its own). Breakers with the same bucket length share one {@link BucketRotation}, driven by
- * the injected clock. opossum's reset timer (open -> half-open after `resetTimeout`) is its own
- * global `setTimeout` (unref'd): opossum 9 takes no timer, and half-open can only be entered from
- * inside it, so that one transition runs on real (or globally faked) time.
+ * One breaker per route key, created on first use. Each is a plain state object
+ * ({@link BreakerMachineState}) moved by the transition functions of `breaker-machine.ts` on the
+ * injected clock's `now`: no timer at all, so an idle guard holds none, a manual clock drives every
+ * transition, and on Cloudflare Workers (where a timer set during one request never fires after
+ * it) an opened breaker still reaches half-open. Open becomes half-open when something asks after
+ * `resetTimeout` (a call, `state`, a snapshot), and `breaker-half-open` is emitted then.
  *
  * @example
  * ```ts
@@ -194,7 +104,6 @@ class BucketRotation {
  */
 export class BreakerRegistry {
   readonly #breakers = new Map<string, RouteBreaker>();
-  readonly #rotations = new Map<number, BucketRotation>();
 
   constructor(
     private readonly clock: Clock,
@@ -204,7 +113,7 @@ export class BreakerRegistry {
   get(key: string, route: string, options: Required<Omit<BreakerOptions, 'key'>>): RouteBreaker {
     let breaker = this.#breakers.get(key);
     if (!breaker) {
-      breaker = new RouteBreaker(key, options, this.clock, this.events, this.#rotation(options));
+      breaker = new RouteBreaker(key, options, this.clock, this.events);
       this.#breakers.set(key, breaker);
     }
     breaker.routes.add(route);
@@ -219,73 +128,46 @@ export class BreakerRegistry {
     return [...this.#breakers.values()].map((breaker) => breaker.publicSnapshot());
   }
 
+  /** Forgets every breaker. There is no timer to clear: state moves only when asked. */
   close(): void {
-    for (const breaker of this.#breakers.values()) breaker.shutdown();
     this.#breakers.clear();
-    this.#rotations.clear();
-  }
-
-  #rotation(options: Required<Omit<BreakerOptions, 'key'>>): BucketRotation {
-    const interval = options.rollingCountTimeout / options.rollingCountBuckets;
-    let rotation = this.#rotations.get(interval);
-    if (!rotation) {
-      rotation = new BucketRotation(this.clock, interval);
-      this.#rotations.set(interval, rotation);
-    }
-    rotation.track(options.rollingCountBuckets);
-    return rotation;
   }
 }
 
-/** One route key's breaker. */
+/**
+ * One route key's breaker: its state object, the clock that moves it, and the events it emits.
+ *
+ * @example
+ * ```ts
+ * const breaker = registry.get('chat', 'chat', config.breaker);
+ * if (breaker.state === 'open') console.log(`retry in ${breaker.retryAfterMs()} ms`);
+ * ```
+ */
 export class RouteBreaker {
   readonly routes = new Set<string>();
-  readonly #breaker: GuardCircuitBreaker;
-  #openedAt = 0;
+  readonly #machine: BreakerMachineState;
 
   constructor(
     readonly key: string,
     readonly options: Required<Omit<BreakerOptions, 'key'>>,
     private readonly clock: Clock,
-    events: GuardEvents,
-    rotation: BucketRotation,
+    private readonly events: GuardEvents,
   ) {
-    this.#breaker = new GuardCircuitBreaker(runWork, {
-      name: key,
-      timeout: false,
-      errorThresholdPercentage: options.errorThresholdPercentage,
-      volumeThreshold: options.volumeThreshold,
-      rollingCountTimeout: options.rollingCountTimeout,
-      rollingCountBuckets: options.rollingCountBuckets,
-      resetTimeout: options.resetTimeout,
-      enabled: options.enabled,
-      rollingPercentilesEnabled: false,
-      enableSnapshots: false,
-      rotateBucketController: rotation.emitter,
-      // Only upstream ill health counts against the breaker.
-      errorFilter: (error: unknown) => !(error instanceof AttemptFailedError) || error.failure.breaker !== 'failure',
-    });
-    this.#breaker.rotation = rotation;
-    this.#breaker.on('open', () => {
-      this.#openedAt = this.clock.now();
-      events.emit({ type: 'breaker-open', key });
-    });
-    this.#breaker.on('halfOpen', () => events.emit({ type: 'breaker-half-open', key }));
-    this.#breaker.on('close', () => events.emit({ type: 'breaker-close', key }));
+    this.#machine = initialBreakerState(clock.now(), options);
   }
 
   get state(): BreakerState {
-    if (this.#breaker.halfOpen) return 'half-open';
-    return this.#breaker.opened ? 'open' : 'closed';
+    // Closed stays closed however long nobody asks: only a verdict opens it, so no clock read.
+    if (this.#machine.state !== 'closed') this.#advance(this.clock.now());
+    return this.#machine.state;
   }
 
   /** Milliseconds until a trial is let through; 0 when closed. */
   retryAfterMs(): number {
-    if (this.#breaker.opened) {
-      return Math.max(0, this.#openedAt + this.options.resetTimeout - this.clock.now());
-    }
-    // Half-open with the trial in flight: the answer is near.
-    return this.#breaker.halfOpen ? 1_000 : 0;
+    if (this.#machine.state === 'closed') return 0;
+    const now = this.clock.now();
+    this.#advance(now);
+    return breakerRetryAfterMs(this.#machine, now, this.options);
   }
 
   /**
@@ -297,59 +179,40 @@ export class RouteBreaker {
    * trial: it could only end neutral. A trial that ends neutral frees the slot for the next call.
    */
   async execute<T>(work: () => Promise<T>, options: { budgetMs?: number } = {}): Promise<T> {
-    const breaker = this.#breaker;
-    // Closed or open: no trial to hand out. Nothing between here and opossum calling `work` can make
-    // it half-open (that takes its reset timer), so the half-open bookkeeping below is skipped.
-    if (!breaker.halfOpen) {
-      try {
-        return (await breaker.fire(work)) as T;
-      } catch (error) {
-        if (CircuitBreaker.isOurError(error as Error)) throw new BreakerOpenError(this.key, this.retryAfterMs());
-        throw error;
+    if (!this.options.enabled) return work();
+    const machine = this.#machine;
+    let trial = 0;
+    // The closed fast path: nothing to decide (closed runs every call) and no clock read until the verdict.
+    if (machine.state !== 'closed') {
+      const now = this.clock.now();
+      this.#advance(now);
+      const admission = admitToBreaker(machine, options.budgetMs ?? Infinity, this.options);
+      if (admission === 'reject' || admission === 'refuse') {
+        throw new BreakerOpenError(this.key, breakerRetryAfterMs(machine, now, this.options));
       }
+      if (admission === 'trial') trial = machine.trial;
     }
-    if (breaker.pendingClose && (options.budgetMs ?? Infinity) < this.options.minTrialBudgetMs) {
-      const refused = new BreakerOpenError(this.key, this.retryAfterMs());
-      breaker.refuse(refused); // counted with opossum's own rejects
-      throw refused;
-    }
-    let token: object | undefined;
-    const run = (): Promise<T> => {
-      // opossum calls this synchronously once it has let the call through: half-open, it is the trial.
-      if (breaker.halfOpen) {
-        token = run;
-        breaker.trial = token;
-      }
-      return work();
-    };
+    let value: T;
     try {
-      return (await breaker.fire(run)) as T;
+      value = await work();
     } catch (error) {
-      if (CircuitBreaker.isOurError(error as Error)) {
-        throw new BreakerOpenError(this.key, this.retryAfterMs());
-      }
+      this.#settle(verdictOf(error), trial);
       throw error;
-    } finally {
-      // Still ours only when the trial ended without a transition: a neutral verdict.
-      if (token !== undefined && breaker.trial === token) breaker.trial = undefined;
     }
+    this.#settle('success', trial);
+    return value;
   }
 
   snapshot(): BreakerSnapshot {
-    this.#breaker.rotation?.catchUp();
-    const stats = this.#breaker.stats;
+    const now = this.clock.now();
+    this.#advance(now);
+    const machine = this.#machine;
     return {
       key: this.key,
       routes: [...this.routes],
-      state: this.state,
-      retryAfterMs: this.retryAfterMs(),
-      counts: {
-        fires: stats.fires,
-        successes: stats.successes,
-        failures: stats.failures,
-        rejects: stats.rejects,
-        neutral: this.#breaker.neutral,
-      },
+      state: machine.state,
+      retryAfterMs: breakerRetryAfterMs(machine, now, this.options),
+      counts: { ...breakerCounts(machine), neutral: machine.neutral },
       options: this.options,
     };
   }
@@ -358,7 +221,17 @@ export class RouteBreaker {
     return { key: this.key, state: this.state, retryAfterSeconds: Math.ceil(this.retryAfterMs() / 1000) };
   }
 
-  shutdown(): void {
-    this.#breaker.shutdown();
+  /** A call is counted in the window in which it is judged, not the one in which it started. */
+  #settle(verdict: BreakerVerdict, trial: number): void {
+    const now = this.clock.now();
+    this.#advance(now);
+    const moved = settleInBreaker(this.#machine, verdict, trial, now, this.options);
+    if (moved) this.events.emit({ type: TRANSITION_EVENT[moved], key: this.key });
+  }
+
+  #advance(now: number): void {
+    if (advanceBreaker(this.#machine, now, this.options) === 'half-open') {
+      this.events.emit({ type: 'breaker-half-open', key: this.key });
+    }
   }
 }

@@ -48,7 +48,7 @@ export interface RetryOptions {
 }
 
 /**
- * One circuit breaker per key (opossum).
+ * One circuit breaker per key.
  *
  * @example
  * ```ts
@@ -641,7 +641,7 @@ function normalizeBreaker(
       value?.errorThresholdPercentage,
       base.errorThresholdPercentage,
     ),
-    // opossum silently treats a non-integer threshold as 0.
+    // A fractional threshold would make "calls in the window" mean nothing a count can reach exactly.
     volumeThreshold: nonNegativeInteger(`${prefix}.volumeThreshold`, value?.volumeThreshold, base.volumeThreshold),
     rollingCountTimeout,
     rollingCountBuckets,
