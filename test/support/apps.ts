@@ -1,4 +1,4 @@
-import type Anthropic from '@anthropic-ai/sdk';
+import Anthropic from '@anthropic-ai/sdk';
 import type { ClaudeGuard, MessageCreateParams, RouteOptions } from '@claude-guard/core';
 import * as guardExpress from '@claude-guard/express';
 import * as guardHono from '@claude-guard/hono';
@@ -29,9 +29,13 @@ export type GuardedHono = Hono<{ Variables: guardHono.ClaudeGuardVariables }>;
  *   when `via` is `'run'`; `'throw'` throws a plain Error) and answers `{ text, request_id }`.
  * - `guard-run`: a plain route calling `guard.run(route, fn, { headers, signal })` with the guard's
  *   client, answering `{ text }`.
+ * - `direct`: `claudeGuard`, then a handler that never touches `req.claude`: it calls an SDK client built
+ *   once per app with `guard.middleware({ route })` (and the SDK's default `maxRetries`, which the
+ *   middleware vetoes), `messages.create` or, with `stream: true`, `messages.stream(...).finalText()`,
+ *   and answers `{ text }`.
  */
 export interface RouteSpec {
-  kind: 'proxy' | 'chat' | 'guard-run';
+  kind: 'proxy' | 'chat' | 'guard-run' | 'direct';
   path: string;
   options: RouteOptions;
 }
@@ -57,6 +61,20 @@ export interface App {
   readonly server: Server;
   /** The Hono app, for in-process `app.request()` (Hono only). */
   readonly hono: GuardedHono | undefined;
+}
+
+/**
+ * The SDK client of a `direct` route: the guard's middleware, SDK retries left at their default of 2
+ * (the middleware must veto them), pointed where the guard's own client is.
+ */
+export function directClient(guard: ClaudeGuard, client: Anthropic, route: string): Anthropic {
+  return new Anthropic({ apiKey: API_KEY, baseURL: client.baseURL, middleware: [guard.middleware({ route })] });
+}
+
+async function directText(direct: Anthropic, body: ChatBody): Promise<string> {
+  const params = chatParams(body);
+  if (body.stream === true) return direct.messages.stream(params).finalText();
+  return textOf(await direct.messages.create(params));
 }
 
 /** `/chat` and `/run` bodies. */
@@ -136,6 +154,18 @@ async function listenExpress(options: AppOptions): Promise<Server> {
           }),
         );
         break;
+      case 'direct': {
+        const direct = directClient(guard, client, spec.options.route);
+        app.post(
+          spec.path,
+          ...json,
+          guardExpress.claudeGuard(guard, spec.options),
+          guardExpress.guarded(async (req, res) => {
+            res.json({ text: await directText(direct, req.body as ChatBody) });
+          }),
+        );
+        break;
+      }
       case 'guard-run':
         // Registered by name once, so `guard.run(name, ...)` finds the route's options.
         guard.route(spec.options);
@@ -187,6 +217,13 @@ function buildHono(options: AppOptions): GuardedHono {
           return c.json({ text: textOf(message), request_id: claude.requestId });
         });
         break;
+      case 'direct': {
+        const direct = directClient(guard, client, spec.options.route);
+        app.post(spec.path, guardHono.claudeGuard(guard, spec.options), async (c) =>
+          c.json({ text: await directText(direct, await c.req.json<ChatBody>()) }),
+        );
+        break;
+      }
       case 'guard-run':
         guard.route(spec.options);
         app.post(spec.path, async (c) => {

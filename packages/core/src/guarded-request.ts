@@ -6,6 +6,7 @@ import { internalError } from './failure-wording.js';
 import { runFallback } from './fallback.js';
 import type { BeginInput, GuardedCall, GuardedClaude, StreamCallOptions } from './guarded-call.js';
 import { isClaudeGuardError, tagRequest, type ClaudeGuardError } from './guard-error.js';
+import { claudeGuardErrorOf } from './guard-error-of.js';
 import { NO_REQUEST_LOG, type RequestLogger } from './logger.js';
 import { RequestRecord } from './request-record.js';
 import { resolveRequestId } from './request-id.js';
@@ -187,7 +188,9 @@ export class GuardedRequest implements GuardedCall {
   }
 
   toGuardError(error: unknown): ClaudeGuardError {
-    if (isClaudeGuardError(error)) return tagRequest(error, this.requestId, this.requestIdHeader);
+    // Also the guard's error behind an SDK error a `guard.middleware()` client threw.
+    const own = claudeGuardErrorOf(error);
+    if (own) return tagRequest(own, this.requestId, this.requestIdHeader);
     const failure = classifyFailure(error, {
       deadline: this.deadline,
       countRateLimits: false,
