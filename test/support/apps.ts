@@ -31,8 +31,8 @@ export type GuardedHono = Hono<{ Variables: guardHono.ClaudeGuardVariables }>;
  *   client, answering `{ text }`.
  * - `direct`: `claudeGuard`, then a handler that never touches `req.claude`: it calls an SDK client built
  *   once per app with `guard.middleware({ route })` (and the SDK's default `maxRetries`, which the
- *   middleware vetoes), `messages.create` or, with `stream: true`, `messages.stream(...).finalText()`,
- *   and answers `{ text }`.
+ *   middleware vetoes), `messages.create` or, with `stream: true`, iterates `messages.stream(...)`, and
+ *   answers `{ text }`, plus `error` when the stream's iterator threw.
  */
 export interface RouteSpec {
   kind: 'proxy' | 'chat' | 'guard-run' | 'direct';
@@ -71,10 +71,24 @@ export function directClient(guard: ClaudeGuard, client: Anthropic, route: strin
   return new Anthropic({ apiKey: API_KEY, baseURL: client.baseURL, middleware: [guard.middleware({ route })] });
 }
 
-async function directText(direct: Anthropic, body: ChatBody): Promise<string> {
+/**
+ * A `direct` route's answer: `{ text }`; with `stream: true`, the events' text read through the SDK's
+ * iterator, and how the iterator ended: `error` when it threw (its class name, `status`, `type` and
+ * message), so a stream that fails after its commit is seen as the SDK's caller sees it.
+ */
+async function directAnswer(direct: Anthropic, body: ChatBody): Promise<Record<string, unknown>> {
   const params = chatParams(body);
-  if (body.stream === true) return direct.messages.stream(params).finalText();
-  return textOf(await direct.messages.create(params));
+  if (body.stream !== true) return { text: textOf(await direct.messages.create(params)) };
+  let text = '';
+  try {
+    for await (const event of direct.messages.stream(params)) {
+      if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') text += event.delta.text;
+    }
+  } catch (error) {
+    const { status, type } = error as { status?: number; type?: string };
+    return { text, error: { name: (error as Error).name, status, type, message: (error as Error).message } };
+  }
+  return { text };
 }
 
 /** `/chat` and `/run` bodies. */
@@ -161,7 +175,7 @@ async function listenExpress(options: AppOptions): Promise<Server> {
           ...json,
           guardExpress.claudeGuard(guard, spec.options),
           guardExpress.guarded(async (req, res) => {
-            res.json({ text: await directText(direct, req.body as ChatBody) });
+            res.json(await directAnswer(direct, req.body as ChatBody));
           }),
         );
         break;
@@ -220,7 +234,7 @@ function buildHono(options: AppOptions): GuardedHono {
       case 'direct': {
         const direct = directClient(guard, client, spec.options.route);
         app.post(spec.path, guardHono.claudeGuard(guard, spec.options), async (c) =>
-          c.json({ text: await directText(direct, await c.req.json<ChatBody>()) }),
+          c.json(await directAnswer(direct, await c.req.json<ChatBody>())),
         );
         break;
       }
