@@ -180,6 +180,17 @@ export interface ClaudeGuard {
    * ```
    */
   withRequest<T>(call: GuardedCall, fn: () => T): T;
+  /**
+   * The request id of the context the calling code runs in (a route mounted with `claudeGuard()`, or
+   * {@link ClaudeGuard.withContext} with a `requestId`), else `undefined`: for code far below the
+   * handler that logs or answers without `req.claude`.
+   *
+   * @example
+   * ```ts
+   * res.json({ text, request_id: guard.requestId() });
+   * ```
+   */
+  requestId(): string | undefined;
   /** Subscribes to typed events; returns the unsubscribe function. */
   on(listener: GuardEventListener): () => void;
   /** Full detail (counts, options, exact timings): keep it behind your own access control. */
@@ -384,6 +395,7 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
         fn,
       );
     },
+    requestId: () => context.get()?.requestId,
     on: (listener) => events.on(listener),
     status: () => ({ breakers: runtime.breakers.snapshot() }),
     publicStatus: () => ({ breakers: runtime.breakers.publicSnapshot() }),
