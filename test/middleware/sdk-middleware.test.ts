@@ -1,5 +1,5 @@
 import type Anthropic from '@anthropic-ai/sdk';
-import { claudeGuardErrorOf, type RouteOptions } from '@claude-guard/core';
+import { claudeGuardErrorOf, sdkOptions, type RouteOptions } from '@claude-guard/core';
 import { describe, expect, it, vi } from 'vitest';
 import {
   ADAPTERS,
@@ -270,6 +270,18 @@ describe.each(ADAPTERS)('guard.middleware() (%s)', (adapter) => {
       expect(claudeGuardErrorOf(error)).toMatchObject({ status: 504, outcome: 'deadline-exceeded' });
       expect(h.fake.requests[0]!.headers['x-stainless-timeout']).toBe('5');
       expect(await h.logLine()).toMatchObject({ route: 'jobs', requestId: 'job_42', outcome: 'deadline-exceeded' });
+    });
+
+    it('inside guard.run the middleware leaves the attempt to guard.run: no attempts multiplied', async () => {
+      const h = await start(adapter);
+      const client = directClient(h.guard, h.guardClient, 'inner');
+      h.fake.enqueue(529, 'ok');
+      const message = await h.guard.run('outer', (attempt) => client.messages.create(params(), sdkOptions(attempt)));
+      expect(message.type).toBe('message');
+      await h.fake.settled();
+      expect(h.fake.requests).toHaveLength(2);
+      await h.waitForLogs(1);
+      expect(h.logs.map((call) => call.record['route'])).toEqual(['outer']);
     });
 
     it('a call may name its route: a per-request middleware, or the route header (never sent)', async () => {

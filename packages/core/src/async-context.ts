@@ -33,3 +33,11 @@ export function createAsyncContext<T>(): AsyncContext<T> {
     get: () => storage.getStore(),
   };
 }
+
+/**
+ * Set while a caller's `fn` runs as one attempt of `guard.run` / `claude.run`: a `guard.middleware()`
+ * client used in it sends its calls on as they are, since that attempt is already guarded (guarding
+ * it again would multiply attempts). Shared by every guard of the process: an attempt is guarded
+ * whichever guard runs it.
+ */
+export const insideGuardedAttempt: AsyncContext<true> = createAsyncContext<true>();

@@ -1,3 +1,4 @@
+import { insideGuardedAttempt } from './async-context.js';
 import type { ClaudeMessage, ClaudeRequestOptions, MessageCreateParams, MessageStreamParams } from './claude-client.js';
 import { classifyFailure } from './classify.js';
 import { sendMessage } from './create-message.js';
@@ -103,7 +104,8 @@ export class GuardedRequest implements GuardedCall {
   }
 
   run<T>(fn: (attempt: AttemptContext) => Promise<T>): Promise<T> {
-    return this.#execute(fn, CALLER_CODE);
+    // A `guard.middleware()` client called in `fn` leaves the attempt to this policy.
+    return this.#execute((attempt) => insideGuardedAttempt.run(true, () => fn(attempt)), CALLER_CODE);
   }
 
   async #execute<T>(start: (context: AttemptContext) => Promise<T>, traits: AttemptTraits): Promise<T> {

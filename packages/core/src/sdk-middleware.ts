@@ -1,5 +1,5 @@
 import { APIConnectionError, APIError, type Middleware, type MiddlewareContext } from '@anthropic-ai/sdk';
-import type { AsyncContext } from './async-context.js';
+import { insideGuardedAttempt, type AsyncContext } from './async-context.js';
 import type { ClaudeClient, ClaudeRequestOptions } from './claude-client.js';
 import { deadlineToHeaders } from './deadline-header.js';
 import type { ClaudeGuardError } from './guard-error.js';
@@ -82,6 +82,10 @@ export function createSdkMiddleware(deps: SdkMiddlewareDeps): Middleware {
     if (options === undefined || options.__binaryResponse || GUARDED.has(request) || defersTo(ctx, middleware)) {
       return next(request);
     }
+    // Inside `guard.run` / `claude.run`: that attempt is guarded already, its call made with
+    // `sdkOptions(attempt)` (`maxRetries: 0`). Sent on as it is: its error status must reach the
+    // guard's policy unchanged (an added `x-should-retry: false` would stop the guard's own retries).
+    if (insideGuardedAttempt.get()) return next(request);
     const routeName = request.headers.get(GUARD_ROUTE_HEADER);
     const route = deps.routeFor(routeName ?? undefined);
     const userSignal = options.signal ?? undefined;
