@@ -8,7 +8,10 @@ import { ClaudeGuardError, isClaudeGuardError, tagRequest, type FailureOutcome }
 // runtime's own `Response` (@hono/node-server's) may hand the SDK a copy. The header starts with a
 // random nonce of this process, so no upstream response can pass for the guard's.
 const HEADER = 'x-claude-guard-error';
-const NONCE = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+// Made at first use: Cloudflare Workers refuse random values at a module's top level.
+let nonce: string | undefined;
+const processNonce = (): string =>
+  (nonce ??= Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join(''));
 const read = new WeakMap<object, ClaudeGuardError>();
 
 interface Carried {
@@ -43,7 +46,7 @@ export function rememberGuardError(headers: Headers, error: ClaudeGuardError): v
     requestId: error.requestId,
     requestIdHeader: error.requestIdHeader,
   };
-  headers.set(HEADER, `${NONCE}.${encodeURIComponent(JSON.stringify(carried))}`);
+  headers.set(HEADER, `${processNonce()}.${encodeURIComponent(JSON.stringify(carried))}`);
 }
 
 /**
@@ -72,10 +75,11 @@ export function claudeGuardErrorOf(error: unknown): ClaudeGuardError | undefined
   if (known) return known;
   const headers = (error as { headers?: unknown }).headers;
   const value = headers instanceof Headers ? headers.get(HEADER) : null;
-  if (value === null || !value.startsWith(`${NONCE}.`)) return undefined;
+  const prefix = `${processNonce()}.`;
+  if (value === null || !value.startsWith(prefix)) return undefined;
   let carried: Carried;
   try {
-    carried = JSON.parse(decodeURIComponent(value.slice(NONCE.length + 1))) as Carried;
+    carried = JSON.parse(decodeURIComponent(value.slice(prefix.length))) as Carried;
   } catch {
     return undefined;
   }
