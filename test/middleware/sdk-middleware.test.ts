@@ -3,6 +3,7 @@ import { claudeGuardErrorOf, sdkOptions, type RouteOptions } from '@claude-guard
 import { describe, expect, it, vi } from 'vitest';
 import {
   ADAPTERS,
+  ALL_ADAPTERS,
   LATE_HEADERS,
   MANUAL_DEADLINE_MS,
   NO_RESERVE,
@@ -54,7 +55,7 @@ async function advanceUntilAnswered<T>(clock: ManualClock, step: number, request
   return answer;
 }
 
-describe.each(ADAPTERS)('guard.middleware() (%s)', (adapter) => {
+describe.each(ALL_ADAPTERS)('guard.middleware() (%s)', (adapter) => {
   const start = useStack(NO_RESERVE);
 
   describe('a call inside a guarded route', () => {
@@ -208,6 +209,22 @@ describe.each(ADAPTERS)('guard.middleware() (%s)', (adapter) => {
       expect(clock.now() - before).toBeLessThan(MANUAL_DEADLINE_MS);
       await h.fake.settled();
       expect(h.fake.requests.map((r) => r.outcome)).toEqual(['client-aborted']);
+    });
+
+    it('a first event that never comes: the attempt is abandoned at the first-event timeout and retried', async () => {
+      const clock = manualClock();
+      const h = await start(adapter, {
+        guard: { clock, stream: { firstEventTimeoutMs: 2_000, heartbeatMs: 60_000 } },
+        routes: [direct()],
+      });
+      const expected = await h.directText();
+      h.fake.enqueue({ kind: 'stall', afterEvents: 0 }, 'ok');
+      const answer = h.send('/direct', { message: params().messages[0]!.content, stream: true });
+      await vi.waitFor(() => expect(h.fake.requests).toHaveLength(1), { timeout: 10_000, interval: 5 });
+      const result = await advanceUntilAnswered(clock, 500, answer);
+      expect(result.body).toEqual({ text: expected });
+      await h.fake.settled();
+      expect(h.fake.requests.map((r) => r.outcome)).toEqual(['client-aborted', 'completed']);
     });
 
     it('an in-band overloaded first event is retried invisibly', async () => {
