@@ -1,6 +1,6 @@
 import { APIConnectionError, APIError, type Middleware, type MiddlewareContext } from '@anthropic-ai/sdk';
 import { insideGuardedAttempt, type AsyncContext } from './async-context.js';
-import type { ClaudeClient, ClaudeRequestOptions } from './claude-client.js';
+import type { ClaudeClient, ClaudeRequestOptions, MessageStreamParams } from './claude-client.js';
 import { deadlineToHeaders } from './deadline-header.js';
 import type { ClaudeGuardError } from './guard-error.js';
 import { rememberGuardError } from './guard-error-of.js';
@@ -196,7 +196,8 @@ async function sendStream(call: GuardedRequest, route: RouteRuntime, request: Ap
   const params = parseBody(request.body);
   const response = await startStream({
     client,
-    params: { ...params, model: modelOf(params) } as never,
+    // The engine reads only `model` (for the record): the body is sent as the SDK built it.
+    params: { ...params, model: modelOf(params) } as unknown as MessageStreamParams,
     format: 'anthropic',
     limits: route.config.stream,
     clock: route.clock,
@@ -209,8 +210,9 @@ async function sendStream(call: GuardedRequest, route: RouteRuntime, request: Ap
   });
   // The record waits for the stream to close before it writes its line.
   call.end(response.status);
-  if (response.status === 200 || told === undefined) return { ok: true, response };
-  return { ok: false, response, error: told };
+  if (response.status === 200) return { ok: true, response };
+  // Every error answer is the engine's `errorResponse`, which set `told`; never one the SDK may retry.
+  return { ok: false, response, error: told ?? call.toGuardError(undefined) };
 }
 
 /** A per-request guard middleware (in `options.middleware`) takes the call from a client-wide one. */
