@@ -33,7 +33,7 @@ describe.each(EXAMPLES)('examples/%s', (_name, start) => {
       breakers: { key: string; state: string; retryAfterSeconds: number }[];
     };
     expect(status.upstream).toBe('fake-anthropic');
-    expect(status.breakers.map((b) => b.key).sort()).toEqual(['chat', 'proxy']);
+    expect(status.breakers.map((b) => b.key).sort()).toEqual(['chat', 'chat-direct', 'proxy']);
     // Public: no counts or exact timings (they let a client time the half-open trial).
     expect(status.breakers.find((b) => b.key === 'chat')).toEqual({
       key: 'chat',
@@ -79,6 +79,38 @@ describe.each(EXAMPLES)('examples/%s', (_name, start) => {
     const bad = await post({ message: 42 });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
+  });
+
+  it('answers /chat-direct through a client guarded by its middleware alone: deadline header, retries, its own breaker', async () => {
+    app = await start({ PORT: '0', FAKE_ANTHROPIC_TOKEN_DELAY_MS: '0' }, silent);
+    const fake = app.upstream.fake!;
+    const post = (body: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${app!.url}/chat-direct`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      });
+    fake.enqueue(529, 'ok');
+    const ok = await post({ message: 'one two three' });
+    expect(ok.status).toBe(200);
+    const json = (await ok.json()) as { text: string; request_id: string };
+    expect(json.text.length).toBeGreaterThan(0);
+    expect(json.request_id).toBe(ok.headers.get('x-request-id'));
+    // The guard's two attempts, and no SDK retry on top.
+    expect(fake.requests.map((r) => r.headers['x-stainless-retry-count'])).toEqual(['0', '1']);
+
+    // The caller's deadline reaches the call: a 504 in the guard's words, the upstream request abandoned.
+    fake.enqueue({ kind: 'delay-headers', ms: 120_000 });
+    const late = await post({ message: 'hi' }, { 'x-request-timeout-ms': '300' });
+    expect(late.status).toBe(504);
+    expect(((await late.json()) as { error: { type: string } }).error.type).toBe('timeout_error');
+    await fake.settled();
+    expect(fake.requests.slice(2).every((r) => r.outcome !== 'completed')).toBe(true);
+
+    const bad = await post({ message: 42 });
+    expect(bad.status).toBe(400);
+    const status = (await (await fetch(`${app.url}/guard/status`)).json()) as { breakers: { key: string }[] };
+    expect(status.breakers).toContainEqual({ key: 'chat-direct', state: 'closed', retryAfterSeconds: 0 });
   });
 
   it('takes its tuning from the environment', async () => {

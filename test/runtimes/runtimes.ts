@@ -17,6 +17,7 @@ export const SCENARIOS = [
   'breaker forgets failures older than its rolling window',
   'deadline header honoured: 504 on time',
   'malformed deadline header: 400 without calling the upstream',
+  'a guard.middleware() client in a handler: request context, retries, deadline',
   'no key or base URL: the embedded fake behind the same routes, its demo faults included',
 ] as const;
 

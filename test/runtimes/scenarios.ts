@@ -172,6 +172,28 @@ export function describeRuntime(runtime: RuntimeUnderTest): void {
         expect(await ended(fake.requests[0]!)).toBe('client-aborted');
       });
 
+      scenario(runtime, 'a guard.middleware() client in a handler: request context, retries, deadline', async () => {
+        // POST /chat-direct calls a client built with guard.middleware(), never c.var.claude: the request's
+        // id and deadline reach it through AsyncLocalStorage.
+        const post = (headers: Record<string, string> = {}) =>
+          fetch(`${example.url}/chat-direct`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', ...headers },
+            body: JSON.stringify({ message: PARAMS.messages[0]!.content }),
+          });
+        fake.enqueue(529);
+        const ok = await post();
+        expect(ok.status).toBe(200);
+        const body = (await ok.json()) as { text: string; request_id: string };
+        expect(body.request_id).toBe(ok.headers.get('x-request-id'));
+        expect(fake.requests.map((r) => r.status)).toEqual([529, 200]);
+        fake.enqueue({ kind: 'stall', afterEvents: 0 });
+        const late = await post({ 'x-request-timeout-ms': String(DEADLINE_MS) });
+        expect(late.status).toBe(504);
+        expect(((await late.json()) as { error: { type: string } }).error.type).toBe('timeout_error');
+        expect(await ended(fake.requests[2]!)).toBe('client-aborted');
+      });
+
       scenario(runtime, 'malformed deadline header: 400 without calling the upstream', async () => {
         const error = await client.messages.create(PARAMS, { headers: { 'x-request-timeout-ms': 'soon' } }).then(
           () => undefined,

@@ -1,4 +1,4 @@
-import type Anthropic from '@anthropic-ai/sdk';
+import Anthropic from '@anthropic-ai/sdk';
 import type { ClaudeGuard, MessageCreateParams, RouteOptions } from '@claude-guard/core';
 import * as guardExpress from '@claude-guard/express';
 import * as guardHono from '@claude-guard/hono';
@@ -29,9 +29,13 @@ export type GuardedHono = Hono<{ Variables: guardHono.ClaudeGuardVariables }>;
  *   when `via` is `'run'`; `'throw'` throws a plain Error) and answers `{ text, request_id }`.
  * - `guard-run`: a plain route calling `guard.run(route, fn, { headers, signal })` with the guard's
  *   client, answering `{ text }`.
+ * - `direct`: `claudeGuard`, then a handler that never touches `req.claude`: it calls an SDK client built
+ *   once per app with `guard.middleware({ route })` (and the SDK's default `maxRetries`, which the
+ *   middleware vetoes), `messages.create` or, with `stream: true`, iterates `messages.stream(...)`, and
+ *   answers `{ text }`, plus `error` when the stream's iterator threw.
  */
 export interface RouteSpec {
-  kind: 'proxy' | 'chat' | 'guard-run';
+  kind: 'proxy' | 'chat' | 'guard-run' | 'direct';
   path: string;
   options: RouteOptions;
 }
@@ -57,6 +61,34 @@ export interface App {
   readonly server: Server;
   /** The Hono app, for in-process `app.request()` (Hono only). */
   readonly hono: GuardedHono | undefined;
+}
+
+/**
+ * The SDK client of a `direct` route: the guard's middleware, SDK retries left at their default of 2
+ * (the middleware must veto them), pointed where the guard's own client is.
+ */
+export function directClient(guard: ClaudeGuard, client: Anthropic, route: string): Anthropic {
+  return new Anthropic({ apiKey: API_KEY, baseURL: client.baseURL, middleware: [guard.middleware({ route })] });
+}
+
+/**
+ * A `direct` route's answer: `{ text }`; with `stream: true`, the events' text read through the SDK's
+ * iterator, and how the iterator ended: `error` when it threw (its class name, `status`, `type` and
+ * message), so a stream that fails after its commit is seen as the SDK's caller sees it.
+ */
+async function directAnswer(direct: Anthropic, body: ChatBody): Promise<Record<string, unknown>> {
+  const params = chatParams(body);
+  if (body.stream !== true) return { text: textOf(await direct.messages.create(params)) };
+  let text = '';
+  try {
+    for await (const event of direct.messages.stream(params)) {
+      if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') text += event.delta.text;
+    }
+  } catch (error) {
+    const { status, type } = error as { status?: number; type?: string };
+    return { text, error: { name: (error as Error).name, status, type, message: (error as Error).message } };
+  }
+  return { text };
 }
 
 /** `/chat` and `/run` bodies. */
@@ -136,6 +168,18 @@ async function listenExpress(options: AppOptions): Promise<Server> {
           }),
         );
         break;
+      case 'direct': {
+        const direct = directClient(guard, client, spec.options.route);
+        app.post(
+          spec.path,
+          ...json,
+          guardExpress.claudeGuard(guard, spec.options),
+          guardExpress.guarded(async (req, res) => {
+            res.json(await directAnswer(direct, req.body as ChatBody));
+          }),
+        );
+        break;
+      }
       case 'guard-run':
         // Registered by name once, so `guard.run(name, ...)` finds the route's options.
         guard.route(spec.options);
@@ -187,6 +231,13 @@ function buildHono(options: AppOptions): GuardedHono {
           return c.json({ text: textOf(message), request_id: claude.requestId });
         });
         break;
+      case 'direct': {
+        const direct = directClient(guard, client, spec.options.route);
+        app.post(spec.path, guardHono.claudeGuard(guard, spec.options), async (c) =>
+          c.json(await directAnswer(direct, await c.req.json<ChatBody>())),
+        );
+        break;
+      }
       case 'guard-run':
         guard.route(spec.options);
         app.post(spec.path, async (c) => {

@@ -3,6 +3,7 @@
 export {
   ADAPTERS,
   ALL_ADAPTERS,
+  directClient,
   startApp,
   type AdapterName,
   type App,

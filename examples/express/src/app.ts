@@ -1,11 +1,13 @@
 import { anthropicErrorBody, type ClaudeGuard } from '@claude-guard/core';
 import {
   chatParams,
+  createDirectClaude,
   DEMO_FAULTS,
   DEMO_PAGE_HTML,
   exampleMetrics,
   expressMetricsHandler,
   isDemoFault,
+  messageText,
   type ExampleUpstream,
 } from '@claude-guard/example-shared';
 import { claudeGuard, claudeGuardErrorHandler, claudeProxy, guarded } from '@claude-guard/express';
@@ -66,6 +68,27 @@ export function createExpressExample(options: {
       const message = await req.claude.messages.create(chat.params);
       const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
       res.json({ text, request_id: req.claude.requestId });
+    }),
+  );
+
+  // Guard code you don't own: this handler never touches req.claude. It calls an SDK client built with
+  // guard.middleware() (as a service module would hold one), and the call still gets this request's
+  // deadline (x-request-timeout-ms and friends), disconnect and id, retries and the breaker of route
+  // 'chat-direct'. claudeGuard() gives the request its context; guarded() forwards a rejection.
+  const claude = createDirectClaude(guard, upstream);
+  app.post(
+    '/chat-direct',
+    express.json({ limit: '64kb' }),
+    claudeGuard(guard, { route: 'chat-direct' }),
+    guarded(async (req, res) => {
+      const requestId = guard.requestId() ?? '';
+      const chat = chatParams(req.body, model);
+      if (!chat.ok) {
+        res.status(400).json(anthropicErrorBody('invalid_request_error', chat.error, requestId));
+        return;
+      }
+      const message = await claude.messages.create(chat.params);
+      res.json({ text: messageText(message), request_id: requestId });
     }),
   );
 

@@ -1,6 +1,8 @@
 import { anthropicErrorBody, ClaudeGuardError, type ClaudeGuard } from '@claude-guard/core';
 import {
   chatParams,
+  createDirectClaude,
+  messageText,
   DEMO_FAULTS,
   DEMO_PAGE_HTML,
   exampleMetrics,
@@ -86,6 +88,24 @@ export function createHonoExample(options: {
     const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
     return c.json({ text, request_id: c.var.claude.requestId });
   });
+
+  // Guard code you don't own: this handler never touches c.var.claude. It calls an SDK client built with
+  // guard.middleware() (as a service module would hold one), and the call still gets this request's
+  // deadline (x-request-timeout-ms and friends), disconnect and id, retries and the breaker of route
+  // 'chat-direct'. claudeGuard() gives the request its context.
+  const claude = createDirectClaude(guard, upstream);
+  app.post(
+    '/chat-direct',
+    limitBody(guard, CHAT_BODY_LIMIT),
+    claudeGuard(guard, { route: 'chat-direct' }),
+    async (c) => {
+      const requestId = guard.requestId() ?? '';
+      const chat = chatParams(await c.req.json().catch(() => null), model);
+      if (!chat.ok) return c.json(anthropicErrorBody('invalid_request_error', chat.error, requestId), 400);
+      const message = await claude.messages.create(chat.params);
+      return c.json({ text: messageText(message), request_id: requestId });
+    },
+  );
 
   if (applyDemoFault) {
     app.get('/demo/faults', (c) =>

@@ -6,6 +6,7 @@ export { DEMO_FAULTS, isDemoFault } from './demo-faults.js';
 export type { DemoFaultName } from './demo-faults.js';
 export { DEMO_PAGE_HTML } from './demo-page.js';
 export { chatParams, jsonLogger } from './chat.js';
+export { createDirectClaude, messageText } from './direct-claude.js';
 export { createExampleRuntime, runningExample } from './example-runtime.js';
 export type { ExampleRuntime } from './example-runtime.js';
 export { exampleMetrics, readOtlpConfig, startExampleTelemetry } from './telemetry.js';

@@ -16,12 +16,17 @@ import {
   type RouteOptions,
 } from './options.js';
 import { handleProxy } from './proxy.js';
-import { createRequestIdGenerator, resolveRequestId } from './request-id.js';
+import { createRequestIdGenerator, isValidRequestId, resolveRequestId } from './request-id.js';
 import { errorResponse } from './response.js';
 import type { AttemptContext } from './retry-loop.js';
 import { createRetryBudget } from './retry-budget.js';
 import { createRouteRuntime, type GuardRuntime, type RouteRuntime } from './route-runtime.js';
 import { describeError } from './describe-error.js';
+import { createAsyncContext } from './async-context.js';
+import { claudeGuardErrorOf } from './guard-error-of.js';
+import type { GuardedCall } from './guarded-call.js';
+import type { Middleware } from '@anthropic-ai/sdk';
+import { createSdkMiddleware, type CallContext } from './sdk-middleware.js';
 
 /**
  * Every breaker's state, counts, options and exact timing: for your own monitoring, behind your
@@ -139,6 +144,62 @@ export interface ClaudeGuard {
    * ```
    */
   reportError(error: unknown, context?: { route?: string; requestId?: string }): void;
+  /**
+   * An SDK middleware that runs every call of a client built with it under the guard, as one
+   * guarded request of `options.route`: the deadline, the retry policy (the SDK's own retries are
+   * vetoed: every error the middleware answers carries `x-should-retry: false`), the retry budget
+   * and the breaker; streams (`messages.stream`, `stream: true`) get the first-event and idle
+   * timeouts, in-band error detection and the breaker's verdict at their first event, and the SDK
+   * still parses them. Inside a route mounted with `claudeGuard()` a call takes that request's
+   * deadline, disconnect and request id; elsewhere the route's defaults, or
+   * {@link ClaudeGuard.withContext}'s. A call may name another route: a per-request
+   * `{ middleware: [guard.middleware({ route })] }` (which the client-wide one then leaves it to),
+   * or the header `x-claude-guard-route` (removed before sending). The guard gives up with the
+   * SDK's own `APIError` (status 504 for a spent deadline, 503 for an open breaker, ...), whose
+   * guard error {@link claudeGuardErrorOf} finds and the adapters' error handlers answer with. A
+   * route named by a string is looked up at the first call: mount it (with `claudeGuard()`) before.
+   *
+   * @example
+   * ```ts
+   * const client = new Anthropic({ middleware: [guard.middleware({ route: 'summarize' })], maxRetries: 0 });
+   * await client.messages.create(params); // deadline, retries, breaker: the guard's
+   * ```
+   */
+  middleware(options: MiddlewareOptions): Middleware;
+  /**
+   * Runs `fn` with an explicit context for the calls of `guard.middleware()` clients it makes (a
+   * queue worker's job, a cron run): their deadline (`deadlineMs` from now, never later than an
+   * enclosing context's), a `signal` that aborts them, a `requestId` for their log lines.
+   *
+   * @example
+   * ```ts
+   * await guard.withContext({ deadlineMs: 120_000, signal: job.signal }, () => summarizeAll(job.items));
+   * ```
+   */
+  withContext<T>(options: ContextOptions, fn: () => T): T;
+  /**
+   * Runs `fn` with a guarded request (`route.begin()`'s call) as the context of the calls of
+   * `guard.middleware()` clients it makes. The adapters' `claudeGuard()` do it for every guarded
+   * route; an adapter of your own calls it around its handler.
+   *
+   * @example
+   * ```ts
+   * const begun = route.begin({ headers: request.headers, signal: request.signal });
+   * if (begun.ok) return guard.withRequest(begun.call, () => handler(request));
+   * ```
+   */
+  withRequest<T>(call: GuardedCall, fn: () => T): T;
+  /**
+   * The request id of the context the calling code runs in (a route mounted with `claudeGuard()`, or
+   * {@link ClaudeGuard.withContext} with a `requestId`), else `undefined`: for code far below the
+   * handler that logs or answers without `req.claude`.
+   *
+   * @example
+   * ```ts
+   * res.json({ text, request_id: guard.requestId() });
+   * ```
+   */
+  requestId(): string | undefined;
   /** Subscribes to typed events; returns the unsubscribe function. */
   on(listener: GuardEventListener): () => void;
   /** Full detail (counts, options, exact timings): keep it behind your own access control. */
@@ -147,6 +208,36 @@ export interface ClaudeGuard {
   publicStatus(): PublicGuardStatus;
   /** Shuts every breaker down and stops the shared timers. */
   close(): void;
+}
+
+/**
+ * Options of {@link ClaudeGuard.middleware}.
+ *
+ * @example
+ * ```ts
+ * new Anthropic({ middleware: [guard.middleware({ route: 'summarize' })], maxRetries: 0 });
+ * ```
+ */
+export interface MiddlewareOptions {
+  /** The route every call runs under, by name (mounted or not) or as `guard.route()` made it. */
+  route: string | GuardedRoute;
+}
+
+/**
+ * Options of {@link ClaudeGuard.withContext}.
+ *
+ * @example
+ * ```ts
+ * guard.withContext({ deadlineMs: 30_000, signal: AbortSignal.timeout(60_000), requestId: 'job_42' }, run);
+ * ```
+ */
+export interface ContextOptions {
+  /** Milliseconds from now that the calls in `fn` may take in all; without it, the route's default. */
+  deadlineMs?: number | undefined;
+  /** Aborts the calls in `fn` (as a client disconnect does). */
+  signal?: AbortSignal | undefined;
+  /** The request id of their log lines and error bodies; without it, a fresh one per call. */
+  requestId?: string | undefined;
 }
 
 const NO_HEADERS: HeaderReader = { get: () => null };
@@ -214,6 +305,14 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
 
   // Errors already logged: an error seen by a guarded route and then by an error handler is logged once.
   const reported = new WeakSet<object>();
+  const context = createAsyncContext<CallContext>();
+  const runtimeOf = (target: string | GuardedRoute, option: string): RouteRuntime => {
+    const guarded = typeof target === 'string' ? (byName.get(target) ?? route({ route: target }, true)) : target;
+    const found = runtimes.get(guarded);
+    if (!found) throw new TypeError(`claude-guard: option \`${option}\` must be a route of this guard`);
+    return found;
+  };
+
   const reportError = (error: unknown, context: { route?: string; requestId?: string } = {}): void => {
     const log = runtime.log;
     const behind = unexpectedBehind(error);
@@ -263,13 +362,56 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
     },
     errorResponse(error, headers = NO_HEADERS) {
       reportError(error);
-      const guardError = isClaudeGuardError(error) ? error : internalError();
+      const guardError = claudeGuardErrorOf(error) ?? internalError();
       return errorResponse(guardError, {
         requestId: guardError.requestId ?? resolveRequestId(headers.get(config.requestIdHeader), runtime.nextRequestId),
         requestIdHeader: guardError.requestIdHeader ?? config.requestIdHeader,
       });
     },
     reportError,
+    middleware(middlewareOptions) {
+      const target = readMiddlewareOptions(middlewareOptions);
+      if (typeof target !== 'string') runtimeOf(target, 'route'); // checked now: of this guard
+      let own: RouteRuntime | undefined;
+      return createSdkMiddleware({
+        routeFor: (name) => (name === undefined ? (own ??= runtimeOf(target, 'route')) : runtimeOf(name, 'route')),
+        context,
+      });
+    },
+    withContext(contextOptions, fn) {
+      const { deadlineMs, signal, requestId } = readContextOptions(contextOptions, fn);
+      const enclosing = context.get();
+      const at = deadlineMs === undefined ? undefined : config.clock.now() + deadlineMs;
+      return context.run(
+        {
+          requestId: requestId ?? enclosing?.requestId,
+          signal: () => {
+            const outer = enclosing?.signal();
+            return outer && signal ? AbortSignal.any([outer, signal]) : (outer ?? signal);
+          },
+          budget: () => {
+            const outer = enclosing?.budget();
+            const own = at === undefined ? undefined : Math.max(0, at - config.clock.now());
+            // The tighter one wins: a nested context never extends its request's time.
+            if (own === undefined || (outer !== undefined && outer.ms <= own)) return outer;
+            return { ms: own, callerSet: false };
+          },
+        },
+        fn,
+      );
+    },
+    withRequest(call, fn) {
+      const deadline = call.deadline;
+      return context.run(
+        {
+          requestId: call.requestId,
+          signal: () => deadline.signal,
+          budget: () => ({ ms: deadline.remaining(), callerSet: deadline.source === 'caller-header' }),
+        },
+        fn,
+      );
+    },
+    requestId: () => context.get()?.requestId,
     on: (listener) => events.on(listener),
     status: () => ({ breakers: runtime.breakers.snapshot(), admission: admission.status() }),
     publicStatus: () => ({ breakers: runtime.breakers.publicSnapshot(), admission: admission.publicStatus() }),
@@ -304,4 +446,50 @@ function internalError(): ClaudeGuardError {
 function unexpectedBehind(error: unknown): { value: unknown } | undefined {
   if (!isClaudeGuardError(error)) return { value: error };
   return error.outcome === 'internal-error' && error.cause !== undefined ? { value: error.cause } : undefined;
+}
+
+const MIDDLEWARE_KEYS = ['route'];
+const CONTEXT_KEYS = ['deadlineMs', 'signal', 'requestId'];
+
+function readMiddlewareOptions(options: unknown): string | GuardedRoute {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('claude-guard: guard.middleware(options) needs an options object with `route`');
+  }
+  for (const key of Object.keys(options)) {
+    if (!MIDDLEWARE_KEYS.includes(key))
+      throw new TypeError(`claude-guard: guard.middleware() has no option \`${key}\``);
+  }
+  const route = (options as { route?: unknown }).route;
+  if (typeof route === 'string' ? route.length === 0 : typeof route !== 'object' || route === null) {
+    throw new TypeError(
+      `claude-guard: option \`route\` of guard.middleware() must be a route name or a route of this guard, got ${JSON.stringify(route) ?? String(route)}`,
+    );
+  }
+  return route as string | GuardedRoute;
+}
+
+function readContextOptions(options: unknown, fn: unknown): ContextOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('claude-guard: guard.withContext(options, fn) needs an options object');
+  }
+  for (const key of Object.keys(options)) {
+    if (!CONTEXT_KEYS.includes(key)) {
+      throw new TypeError(`claude-guard: guard.withContext() has no option \`${key}\` (${CONTEXT_KEYS.join(', ')})`);
+    }
+  }
+  const { deadlineMs, signal, requestId } = options as ContextOptions;
+  if (deadlineMs !== undefined && (typeof deadlineMs !== 'number' || !Number.isFinite(deadlineMs) || deadlineMs <= 0)) {
+    throw new TypeError(
+      `claude-guard: option \`deadlineMs\` of guard.withContext() must be a positive number of milliseconds, got ${JSON.stringify(deadlineMs) ?? String(deadlineMs)}`,
+    );
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError('claude-guard: option `signal` of guard.withContext() must be an AbortSignal');
+  }
+  if (requestId !== undefined && !isValidRequestId(requestId)) {
+    throw new TypeError('claude-guard: option `requestId` of guard.withContext() must be a valid request id');
+  }
+  if (typeof fn !== 'function')
+    throw new TypeError('claude-guard: guard.withContext(options, fn) needs a function `fn`');
+  return { deadlineMs, signal, requestId };
 }

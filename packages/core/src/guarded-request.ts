@@ -1,3 +1,4 @@
+import { insideGuardedAttempt } from './async-context.js';
 import type { Lane, Release } from './concurrency-limiter.js';
 import type { ClaudeMessage, ClaudeRequestOptions, MessageCreateParams, MessageStreamParams } from './claude-client.js';
 import { classifyFailure } from './classify.js';
@@ -7,6 +8,7 @@ import { internalError } from './failure-wording.js';
 import { runFallback } from './fallback.js';
 import type { BeginInput, GuardedCall, GuardedClaude, StreamCallOptions } from './guarded-call.js';
 import { isClaudeGuardError, tagRequest, type ClaudeGuardError } from './guard-error.js';
+import { claudeGuardErrorOf } from './guard-error-of.js';
 import { NO_REQUEST_LOG, type RequestLogger } from './logger.js';
 import { RequestRecord } from './request-record.js';
 import { resolveRequestId } from './request-id.js';
@@ -118,7 +120,8 @@ export class GuardedRequest implements GuardedCall {
   }
 
   run<T>(fn: (attempt: AttemptContext) => Promise<T>): Promise<T> {
-    return this.#execute(fn, CALLER_CODE);
+    // A `guard.middleware()` client called in `fn` leaves the attempt to this policy.
+    return this.#execute((attempt) => insideGuardedAttempt.run(true, () => fn(attempt)), CALLER_CODE);
   }
 
   async #execute<T>(start: (context: AttemptContext) => Promise<T>, traits: AttemptTraits): Promise<T> {
@@ -232,7 +235,9 @@ export class GuardedRequest implements GuardedCall {
   }
 
   toGuardError(error: unknown): ClaudeGuardError {
-    if (isClaudeGuardError(error)) return tagRequest(error, this.requestId, this.requestIdHeader);
+    // Also the guard's error behind an SDK error a `guard.middleware()` client threw.
+    const own = claudeGuardErrorOf(error);
+    if (own) return tagRequest(own, this.requestId, this.requestIdHeader);
     const failure = classifyFailure(error, {
       deadline: this.deadline,
       countRateLimits: false,

@@ -1,5 +1,15 @@
 export { createClaudeGuard } from './guard.js';
-export type { ClaudeGuard, GuardedRoute, GuardStatus, PublicGuardStatus, RunOptions } from './guard.js';
+export type {
+  ClaudeGuard,
+  ContextOptions,
+  GuardedRoute,
+  GuardStatus,
+  MiddlewareOptions,
+  PublicGuardStatus,
+  RunOptions,
+} from './guard.js';
+export { claudeGuardErrorOf } from './guard-error-of.js';
+export { GUARD_ROUTE_HEADER } from './sdk-middleware.js';
 export type {
   BeginInput,
   BeginResult,

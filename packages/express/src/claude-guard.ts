@@ -110,7 +110,9 @@ export function claudeGuard(guard: ClaudeGuard, options: RouteOptions): RequestH
       },
     };
     (req as GuardedRequest).claude = claude;
-    next();
+    // The handlers after it run in the request's context: calls of `guard.middleware()` clients
+    // anywhere below them take its deadline, disconnect and request id.
+    guard.withRequest(call, next);
   });
 }
 

@@ -1,5 +1,5 @@
 import type { ClaudeGuard } from '@claude-guard/core';
-import { isClaudeGuardError } from '@claude-guard/core';
+import { claudeGuardErrorOf } from '@claude-guard/core';
 import type { ErrorRequestHandler } from 'express';
 import { callOf, onGuardRoute } from './guard-route.js';
 import { httpError } from './http-error.js';
@@ -59,12 +59,13 @@ export function claudeGuardErrorHandler(
       next(error);
       return;
     }
-    const own = isClaudeGuardError(error);
+    // The guard's error, also behind the SDK error of a call a `guard.middleware()` client gave up on.
+    const own = claudeGuardErrorOf(error);
     if (!own && !allRoutes && !onGuardRoute(req)) {
       next(error);
       return;
     }
-    const answered = own ? error : (httpError(error) ?? error);
+    const answered = own ?? httpError(error) ?? error;
     const guarded = callOf(req);
     let response: Response;
     if (guarded) {

@@ -5,7 +5,7 @@ import type {
   RouteOptions,
   StreamCallOptions,
 } from '@claude-guard/core';
-import { isClaudeGuardError } from '@claude-guard/core';
+import { claudeGuardErrorOf } from '@claude-guard/core';
 import type { Context, MiddlewareHandler } from 'hono';
 import { attachCall, markGuardHandler } from './guard-route.js';
 import { httpError } from './http-exception.js';
@@ -72,10 +72,13 @@ export function claudeGuard(
       },
     });
     try {
-      await next();
+      // The handlers after it run in the request's context: calls of `guard.middleware()` clients
+      // anywhere below them take its deadline, disconnect and request id.
+      await guard.withRequest(call, next);
       const error: unknown = c.error;
       if (error) {
-        const answered = isClaudeGuardError(error) ? error : ((await httpError(error)) ?? error);
+        // The guard's error, also behind the SDK error of a call a `guard.middleware()` client gave up on.
+        const answered = claudeGuardErrorOf(error) ?? (await httpError(error)) ?? error;
         guard.reportError(answered, { route: route.name, requestId: call.requestId });
         replaceResponse(c, call.errorResponse(answered));
         c.error = undefined;

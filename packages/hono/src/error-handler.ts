@@ -1,5 +1,5 @@
 import type { ClaudeGuard } from '@claude-guard/core';
-import { isClaudeGuardError } from '@claude-guard/core';
+import { claudeGuardErrorOf } from '@claude-guard/core';
 import type { Context, ErrorHandler } from 'hono';
 import { callOf, onGuardRoute } from './guard-route.js';
 import { httpError, isHttpException } from './http-exception.js';
@@ -55,9 +55,10 @@ export function claudeGuardErrorHandler(
 ): ErrorHandler {
   const { allRoutes, otherRoutes } = readOptions(options);
   return async (error, c) => {
-    const own = isClaudeGuardError(error);
+    // The guard's error, also behind the SDK error of a call a `guard.middleware()` client gave up on.
+    const own = claudeGuardErrorOf(error);
     if (!own && !allRoutes && !onGuardRoute(c)) return otherRoutes(error, c);
-    const answered = own ? error : ((await httpError(error)) ?? error);
+    const answered = own ?? (await httpError(error)) ?? error;
     const guarded = callOf(c);
     // Inside a guarded route, claudeGuard() answers in place of this (and logs a bug): the same answer.
     if (guarded) return guarded.call.errorResponse(answered);
