@@ -322,7 +322,7 @@ describe.each(ADAPTERS)('OpenTelemetry spans through %s', (adapter) => {
     expect(request.attributes).toMatchObject({ 'claude_guard.outcome': 'stream-stalled', 'claude_guard.stream': true });
     expect(request.events.map((event) => [event.name, event.attributes])).toContainEqual([
       'claude_guard.stream_stalled',
-      { 'claude_guard.stream.stall_phase': 'idle' },
+      { 'claude_guard.attempt': 0, 'claude_guard.stream.stall_phase': 'idle' },
     ]);
     const attempt = only(spans, ATTEMPT_SPAN);
     expect(attempt.status.code).toBe(SpanStatusCode.ERROR);

@@ -159,11 +159,11 @@ class OtelRequestSpan implements RequestSpan {
       case 'stream-stalled': {
         // A newer core tells stalls itself (with the phase); attempt ends then stop adding their own.
         this.#stallEvents = true;
-        const phase = (event as { phase?: unknown }).phase;
-        this.#span.addEvent(
-          genAi.EVENT_STREAM_STALLED,
-          typeof phase === 'string' ? { 'claude_guard.stream.stall_phase': phase } : {},
-        );
+        const { phase, attempt } = event as { phase?: unknown; attempt?: unknown };
+        const attributes: Attributes = {};
+        if (typeof attempt === 'number') attributes[genAi.ATTR_ATTEMPT] = attempt;
+        if (phase === 'first-event' || phase === 'idle') attributes['claude_guard.stream.stall_phase'] = phase;
+        this.#span.addEvent(genAi.EVENT_STREAM_STALLED, attributes);
         return;
       }
     }
