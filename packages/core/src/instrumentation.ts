@@ -1,5 +1,4 @@
 import type { GuardEvent } from './events.js';
-import type { HeaderReader } from './guarded-call.js';
 import type { RequestLogRecord } from './logger.js';
 
 /**
@@ -34,8 +33,12 @@ export interface Instrumentation {
 export interface RequestStartInfo {
   route: string;
   requestId: string;
-  /** The incoming headers: the caller's trace context (`traceparent`, `tracestate`) is read from them. */
-  headers: HeaderReader;
+  /**
+   * The incoming headers (a `HeaderReader`: a `Headers`, or an adapter's view of Node's): the
+   * caller's trace context (`traceparent`, `tracestate`) is read from them. Spelled out here so that
+   * this seam imports nothing of the request path.
+   */
+  headers: { get(name: string): string | null | undefined };
 }
 
 /**
