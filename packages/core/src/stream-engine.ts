@@ -422,6 +422,12 @@ class StreamSession implements RetryCall {
         secrets: this.#input.secrets,
       });
       this.record.failed(failure);
+      // The retry policy tells a deadline that ran out during an attempt; after the commit, the stream does.
+      if (failure.kind === 'deadline' && this.record.observed) {
+        const { source, budgetMs } = this.deadline;
+        const requestId = this.record.requestId;
+        this.record.emit({ type: 'deadline-exceeded', route: this.record.route, requestId, source, budgetMs });
+      }
       told = wordFailure(failure, { phase: 'after-commit' });
     }
     this.record.setOutcome(told.outcome);
