@@ -14,6 +14,7 @@ import { runOverQuota } from './scenarios/over-quota.js';
 import { runOverhead } from './scenarios/overhead.js';
 import { runRouteThroughput } from './scenarios/route-throughput.js';
 import { runStreaming } from './scenarios/streaming.js';
+import { runTelemetryCost } from './scenarios/telemetry.js';
 
 const SCENARIOS: Record<number, (profile: Profile) => Promise<ScenarioResult>> = {
   1: runOverhead,
@@ -23,6 +24,7 @@ const SCENARIOS: Record<number, (profile: Profile) => Promise<ScenarioResult>> =
   5: runDisconnect,
   6: runDeadline,
   7: runOverQuota,
+  8: runTelemetryCost,
 };
 
 const { values } = parseArgs({

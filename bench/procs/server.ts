@@ -5,6 +5,7 @@
 //   POST /guard/chat         the same handler under claudeGuard (req.claude / c.var.claude)
 //   POST /v1/messages        claudeProxy, the Anthropic-compatible passthrough
 //   POST /naive/v1/messages  (Express only) a naive SDK passthrough: `for await (ev of stream) res.write(...)`
+//   POST /observed/chat      (with `telemetry`) /guard/chat on a second guard with spans and metrics on
 import Anthropic from '@anthropic-ai/sdk';
 import { createClaudeGuard, type ClaudeGuardOptions } from '@claude-guard/core';
 import * as guardExpress from '@claude-guard/express';
@@ -16,6 +17,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { childConfig, serveParent } from '../lib/ipc.js';
 import { chatParams, textOf } from '../lib/fixtures.js';
+import { benchTelemetry } from '../lib/telemetry.js';
 
 export interface ServerConfig {
   upstream: string;
@@ -23,6 +25,8 @@ export interface ServerConfig {
   bareMaxRetries?: number;
   /** Guard options (JSON-serializable groups only). */
   guard?: Omit<ClaudeGuardOptions, 'client' | 'logger' | 'onEvent' | 'clock' | 'random'>;
+  /** Also serve `/observed/chat`: the guarded route on a guard with telemetry on (scenario 7). */
+  telemetry?: boolean;
 }
 
 export interface ServerReady {
@@ -47,6 +51,17 @@ const guard = createClaudeGuard({
   ...config.guard,
   client: new Anthropic({ apiKey: 'bench-key', baseURL: config.upstream }),
 });
+
+// Scenario 7: the same guard options, with spans (the real OTel SDK, exported to nowhere) and metrics.
+const telemetry = config.telemetry ? benchTelemetry() : undefined;
+const observed = telemetry
+  ? createClaudeGuard({
+      ...config.guard,
+      client: new Anthropic({ apiKey: 'bench-key', baseURL: config.upstream }),
+      instrumentation: telemetry.instrumentation,
+    })
+  : undefined;
+if (observed) telemetry?.observe(observed);
 
 // Unguarded errors: a short JSON answer with the upstream's status (Express's default would be an HTML page).
 const bareErrors: ErrorRequestHandler = (error: { status?: unknown }, _req, res, next) => {
@@ -81,6 +96,17 @@ app.post('/naive/v1/messages', express.json({ limit: '1mb' }), async (req, res) 
   for await (const event of stream) res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
   res.end();
 });
+if (observed) {
+  app.post(
+    '/observed/chat',
+    express.json(),
+    guardExpress.claudeGuard(observed, { route: 'express-chat' }),
+    guardExpress.guarded(async (req, res) => {
+      const message = await req.claude.messages.create(chatParams(String(req.body.message)));
+      res.json({ text: textOf(message) });
+    }),
+  );
+}
 app.use(guardExpress.claudeGuardErrorHandler(guard));
 app.use(bareErrors);
 
@@ -96,6 +122,13 @@ hono.post('/guard/chat', guardHono.claudeGuard(guard, { route: 'hono-chat' }), a
   return c.json({ text: textOf(message) });
 });
 hono.post('/v1/messages', guardHono.claudeProxy(guard, { route: 'hono-proxy' }));
+if (observed) {
+  hono.post('/observed/chat', guardHono.claudeGuard(observed, { route: 'hono-chat' }), async (c) => {
+    const body = await c.req.json<{ message: unknown }>();
+    const message = await c.var.claude.messages.create(chatParams(String(body.message)));
+    return c.json({ text: textOf(message) });
+  });
+}
 hono.onError((error, c) => {
   if (error instanceof Anthropic.APIError && typeof error.status === 'number') {
     return c.json({ type: 'error', error: { type: 'api_error', message: 'upstream failed' } }, error.status as 500);
@@ -123,9 +156,13 @@ serveParent(
       return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
     },
     status: () => guard.status(),
+    /** The observed guard's Prometheus text (scenario 7 checks that it counted the load). */
+    scrape: () => telemetry?.scrape() ?? Promise.resolve(''),
   },
   async () => {
     guard.close();
+    observed?.close();
+    await telemetry?.close();
     expressServer.closeAllConnections();
     honoServer.closeAllConnections();
     await Promise.all([new Promise((r) => expressServer.close(r)), new Promise((r) => honoServer.close(r))]);

@@ -50,10 +50,7 @@ const PRELUDES: Record<string, string> = {
  * Blocks known not to compile, by README and heading, each with why: the test expects them to fail, so that it
  * fails once they compile and the entry must go. Fix the README or the code rather than adding one.
  */
-const KNOWN_BROKEN: Record<string, string> = {
-  'packages/telemetry/README.md#Quick start#createOtelInstrumentation':
-    "core's createClaudeGuard has no `instrumentation` option (the span seam is not wired into the guard): TS2353",
-};
+const KNOWN_BROKEN: Record<string, string> = {};
 
 const knownBroken = (block: FencedBlock): string | undefined =>
   Object.entries(KNOWN_BROKEN).find(([key]) => {

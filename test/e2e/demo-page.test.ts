@@ -237,6 +237,50 @@ describe('demo page (Hono example, headless Chromium)', () => {
   );
 
   it(
+    'draws requests, retries and the breaker live from /metrics, and the charts move with an outage',
+    async () => {
+      const page = await openPage();
+      /** The live card of `name`, as numbers: the highest rates in its window and its breaker states. */
+      const card = (name: string) =>
+        page.evaluate((n) => {
+          const element = document.querySelector<HTMLElement>(`.live[data-name="${n}"]`);
+          if (!element) return undefined;
+          return {
+            requestsMax: Number(element.dataset['requestsMax']),
+            retriesMax: Number(element.dataset['retriesMax']),
+            states: element.dataset['states'] ?? '',
+            lines: element.querySelectorAll('svg.rates polyline').length,
+            cells: element.querySelectorAll('svg.strip rect').length,
+          };
+        }, name);
+
+      // A clean answer: the chat route's chart shows requests and no retry, its breaker closed (0).
+      expect(await send(page)).toBe('done');
+      await expect.poll(async () => (await card('chat'))?.requestsMax ?? 0, { timeout: WAIT_MS }).toBeGreaterThan(0);
+      const before = (await card('chat'))!;
+      expect(before).toMatchObject({ retriesMax: 0, lines: 2 });
+      expect(before.states).toMatch(/^0+$/);
+      expect(before.cells).toBe(before.states.length);
+
+      // The outage button: retries climb and the breaker's strip turns open (1), as the panel above says.
+      await queueFault(page, 'outage');
+      let shown: string | undefined;
+      for (let sends = 0; sends < 6 && shown === undefined; sends++) {
+        expect(await send(page)).toBe('error');
+        shown = await panelShows(page, 'chat', 'open', 1_500);
+      }
+      expect(shown).toBeDefined();
+      await expect.poll(async () => (await card('chat'))?.retriesMax ?? 0, { timeout: WAIT_MS }).toBeGreaterThan(0);
+      await expect.poll(async () => (await card('chat'))?.states ?? '', { timeout: WAIT_MS }).toMatch(/^0+[12]*1/);
+      await expect(page.locator('.live[data-name="chat"] .legend').innerText()).resolves.toMatch(
+        /^chat \d+\.\d req\/s \d+\.\d retries\/s$/,
+      );
+      fake().reset();
+    },
+    TEST_MS,
+  );
+
+  it(
     'saves a screenshot of the page after an answer',
     async () => {
       const page = await openPage();

@@ -190,8 +190,11 @@ describe.each(EXAMPLES)('examples/%s telemetry', (_name, start) => {
     expect(traces.every((r) => r.contentType.startsWith('application/json'))).toBe(true);
     const traceBodies = traces.map((r) => JSON.parse(r.body.toString('utf8')) as unknown);
     const spans = spansOf(traceBodies);
-    // The SDK's own spans, one per upstream attempt (the guard's spans join once the core calls its instrumentation).
+    // The SDK's own spans, one per upstream attempt, and the guard's: one per request, one per attempt.
     expect(spans.filter((span) => span.name === 'anthropic.messages.create').length).toBe(running.fake.requests.length);
+    expect(spans.filter((span) => span.name === 'claude-guard chat')).toHaveLength(3);
+    expect(spans.filter((span) => span.name === 'claude-guard proxy')).toHaveLength(2);
+    expect(spans.filter((span) => span.name.startsWith('chat ')).length).toBe(running.fake.requests.length);
     expect(JSON.stringify(traceBodies)).toContain('claude-guard-test');
     const names = metricNamesOf(metrics.map((r) => JSON.parse(r.body.toString('utf8')) as unknown));
     expect(names).toEqual(

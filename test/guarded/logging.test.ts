@@ -22,6 +22,7 @@ const FIELDS = [
   'durationMs',
   'errorCode',
   'firstByteMs',
+  'firstEventMs',
   'inputTokens',
   'model',
   'outcome',

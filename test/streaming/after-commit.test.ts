@@ -149,6 +149,10 @@ describe.each(ADAPTERS)('streaming via %s: failures after the commit', (adapter)
     expect(h.fake.requests[0]?.outcome).toBe('client-aborted');
     expect(h.fake.requests[0]?.eventsSent).toBeLessThan(200);
     expect(await h.logLine()).toMatchObject({ status: 200, outcome: 'deadline-exceeded', attempts: 1 });
+    // Told once, with whose budget it was, as before the commit.
+    expect(h.events.filter((event) => event.type === 'deadline-exceeded')).toEqual([
+      expect.objectContaining({ route: 'proxy', source: 'caller-header', budgetMs: expect.any(Number) }),
+    ]);
     // The caller's own short budget says nothing about Claude's health.
     const breaker = h.guard.status().breakers.find((b) => b.key === 'proxy');
     expect(breaker?.counts.failures).toBe(0);

@@ -1,6 +1,8 @@
 /**
  * The demo's single page: a chat box that streams through the guarded `/chat` route (`text`
- * format) and the live state of every breaker. Self-contained: no CDN, no build step.
+ * format), the live state of every breaker, and a live panel drawn from `GET /metrics`: per route,
+ * requests and retries per second and the breaker's state over the last three minutes, as small
+ * SVG charts. Self-contained: no CDN, no build step.
  */
 export const DEMO_PAGE_HTML = /* html */ `<!doctype html>
 <html lang="en">
@@ -28,6 +30,11 @@ export const DEMO_PAGE_HTML = /* html */ `<!doctype html>
   .state { font-weight: bold; text-transform: uppercase; }
   .state.closed { color: #1a7f37; } .state.open { color: #c00; } .state.half-open { color: #b26b00; }
   #faults button { margin: 0 6px 6px 0; }
+  .live { border: 1px solid #ddd; border-radius: 8px; padding: 8px 10px; margin-bottom: 8px; }
+  .live svg { display: block; width: 100%; height: 44px; background: #fcfcfb; border-radius: 4px; }
+  .live svg.strip { height: 10px; margin-top: 4px; }
+  .live .legend { font-size: 12px; color: #444; margin: 2px 0 4px; }
+  .live .req { color: #2563eb; } .live .retry { color: #d97706; }
 </style>
 </head>
 <body>
@@ -47,6 +54,11 @@ export const DEMO_PAGE_HTML = /* html */ `<!doctype html>
   <section>
     <h2>Circuit breakers (<code>GET /guard/status</code>)</h2>
     <div id="breakers">No route has been called yet.</div>
+  </section>
+  <section style="margin-top:16px">
+    <h2>Live, last 3 minutes (<code>GET /metrics</code>)</h2>
+    <div id="live">No route has been called yet.</div>
+    <div class="meta">Per route: <span class="req">requests/s</span> and <span class="retry">retries/s</span>; below, its breaker: green closed, red open, amber half-open.</div>
   </section>
   <section id="fault-panel" hidden style="margin-top:16px">
     <h2>Make the fake misbehave (next requests)</h2>
@@ -181,6 +193,131 @@ async function refreshBreakers() {
 }
 setInterval(refreshBreakers, 500);
 refreshBreakers();
+
+// The live panel: /metrics polled every second. Counters become rates (the change since the last
+// poll over the time between them); the breaker gauge is read as it is (0 closed, 1 open, 2 half-open).
+const WINDOW = 180;
+const STATE_COLOR = ['#1a7f37', '#c00', '#d99a00'];
+const live = { previous: null, series: new Map() };
+
+function parseMetrics(text) {
+  const out = { requests: {}, retries: {}, breakers: {} };
+  for (const line of text.split('\\n')) {
+    const match = /^claude_guard_(requests_total|retries_total|breaker_state)\\{([^}]*)\\} (\\S+)$/.exec(line);
+    if (!match) continue;
+    const labels = {};
+    for (const [, name, value] of match[2].matchAll(/(\\w+)="((?:[^"\\\\]|\\\\.)*)"/g)) labels[name] = value;
+    const value = Number(match[3]);
+    if (match[1] === 'breaker_state') out.breakers[labels.key] = value;
+    else {
+      const into = match[1] === 'requests_total' ? out.requests : out.retries;
+      into[labels.route] = (into[labels.route] ?? 0) + value;
+    }
+  }
+  return out;
+}
+
+function seriesOf(name) {
+  let series = live.series.get(name);
+  if (!series) {
+    series = { requests: [], retries: [], states: [] };
+    live.series.set(name, series);
+  }
+  return series;
+}
+
+const keep = (list, value) => { list.push(value); if (list.length > WINDOW) list.shift(); };
+
+async function pollMetrics() {
+  let text;
+  try {
+    const response = await fetch('/metrics');
+    if (!response.ok) return;
+    text = await response.text();
+  } catch { return; }
+  const now = performance.now();
+  const sample = parseMetrics(text);
+  const previous = live.previous;
+  live.previous = { at: now, sample };
+  if (previous) {
+    const seconds = Math.max(0.001, (now - previous.at) / 1000);
+    // A route new since the last poll had all its requests in between.
+    const rate = (now, before) => Math.max(0, (now ?? 0) - (before ?? 0)) / seconds;
+    for (const route of Object.keys(sample.requests)) {
+      const series = seriesOf(route);
+      keep(series.requests, rate(sample.requests[route], previous.sample.requests[route]));
+      keep(series.retries, rate(sample.retries[route], previous.sample.retries[route]));
+    }
+  }
+  for (const [key, state] of Object.entries(sample.breakers)) keep(seriesOf(key).states, state);
+  renderLive();
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+function line(values, max, color) {
+  const path = document.createElementNS(SVG, 'polyline');
+  const step = 240 / (WINDOW - 1);
+  const offset = (WINDOW - values.length) * step;
+  path.setAttribute('points', values.map((v, i) => (offset + i * step).toFixed(1) + ',' + (42 - (v / max) * 38).toFixed(1)).join(' '));
+  path.setAttribute('fill', 'none');
+  path.setAttribute('stroke', color);
+  path.setAttribute('stroke-width', '1.5');
+  return path;
+}
+
+function renderLive() {
+  if (!live.series.size) return;
+  const cards = [...live.series.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, series]) => {
+    const card = document.createElement('div');
+    card.className = 'live';
+    card.dataset.name = name;
+    const last = (list) => list.at(-1) ?? 0;
+    const most = (list) => list.reduce((m, v) => Math.max(m, v), 0);
+    card.dataset.requestsMax = String(most(series.requests));
+    card.dataset.retriesMax = String(most(series.retries));
+    card.dataset.states = series.states.join('');
+    const legend = document.createElement('div');
+    legend.className = 'legend';
+    legend.innerHTML = '<b></b> <span class="req"></span> <span class="retry"></span>';
+    legend.querySelector('b').textContent = name;
+    legend.querySelector('.req').textContent = last(series.requests).toFixed(1) + ' req/s';
+    legend.querySelector('.retry').textContent = last(series.retries).toFixed(1) + ' retries/s';
+    card.append(legend);
+    if (series.requests.length) {
+      const chart = document.createElementNS(SVG, 'svg');
+      chart.setAttribute('viewBox', '0 0 240 44');
+      chart.setAttribute('preserveAspectRatio', 'none');
+      chart.setAttribute('class', 'rates');
+      chart.setAttribute('role', 'img');
+      chart.setAttribute('aria-label', name + ': requests and retries per second');
+      const max = Math.max(1, most(series.requests), most(series.retries));
+      chart.append(line(series.requests, max, '#2563eb'), line(series.retries, max, '#d97706'));
+      card.append(chart);
+    }
+    if (series.states.length) {
+      const strip = document.createElementNS(SVG, 'svg');
+      strip.setAttribute('viewBox', '0 0 ' + WINDOW + ' 1');
+      strip.setAttribute('preserveAspectRatio', 'none');
+      strip.setAttribute('class', 'strip');
+      strip.setAttribute('role', 'img');
+      strip.setAttribute('aria-label', name + ' breaker state over time');
+      const offset = WINDOW - series.states.length;
+      series.states.forEach((state, i) => {
+        const cell = document.createElementNS(SVG, 'rect');
+        cell.setAttribute('x', String(offset + i));
+        cell.setAttribute('width', '1');
+        cell.setAttribute('height', '1');
+        cell.setAttribute('fill', STATE_COLOR[state] ?? '#999');
+        strip.append(cell);
+      });
+      card.append(strip);
+    }
+    return card;
+  });
+  $('live').replaceChildren(...cards);
+}
+setInterval(pollMetrics, 1000);
+pollMetrics();
 
 fetch('/demo/faults').then((r) => (r.ok ? r.json() : null)).then((faults) => {
   if (!faults) return;

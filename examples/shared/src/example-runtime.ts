@@ -29,7 +29,13 @@ export async function createExampleRuntime(
   // Before the SDK client: its spans go to the tracer provider registered when it is made.
   const telemetry = startExampleTelemetry(env);
   const upstream = await startUpstream(env);
-  const guard = createClaudeGuard({ client: upstream.client, logger, ...config.guard });
+  // Spans only when OTLP export is configured; otherwise `undefined`, and the guard builds none.
+  const guard = createClaudeGuard({
+    client: upstream.client,
+    logger,
+    ...config.guard,
+    instrumentation: telemetry.instrumentation,
+  });
   telemetry.observe(guard);
   return { config, upstream, guard, telemetry };
 }

@@ -41,7 +41,7 @@ export async function sendMessage(
   client: ClaudeClient,
   params: MessageCreateParams,
   options: ClaudeRequestOptions | undefined,
-  record: Pick<RequestRecord, 'upstreamAnswered'>,
+  record: Pick<RequestRecord, 'upstreamAnswered' | 'messageAnswered'>,
   secrets: readonly string[],
   context: AttemptContext,
 ): Promise<MessageAnswer> {
@@ -53,7 +53,7 @@ export async function sendMessage(
   const status = pending.asResponse().then((answered) => {
     response = answered;
     upstreamId = upstreamRequestId(answered.headers.get('request-id'), secrets);
-    record.upstreamAnswered(upstreamId);
+    record.upstreamAnswered(upstreamId, answered.status);
     return answered.status;
   }, noUpstreamStatus);
   let data: unknown;
@@ -66,6 +66,8 @@ export async function sendMessage(
   if (response === undefined) await status;
   // The SDK hands back any 2xx body: a page as a string, `[]`, `null`. Only a Message is an answer.
   if (!isMessage(data)) throw new MalformedMessageError('not-a-message', response?.status);
+  // To the attempt's span, if any (its id, model, stop reason and usage; never its content).
+  record.messageAnswered(data);
   return { data, response: response!, upstreamRequestId: upstreamId };
 }
 

@@ -1,3 +1,4 @@
+import type { AnthropicErrorType } from './anthropic-error-types.js';
 import type { DeadlineSource } from './deadline.js';
 import type { RequestLogRecord } from './logger.js';
 
@@ -23,8 +24,23 @@ export type GuardEvent =
       upstreamMessage: string | undefined;
       /** The upstream error's `error.details.error_code`, when it had one. */
       errorCode: string | undefined;
+      /** The failure as an Anthropic error type (`overloaded_error`, `api_error`, `timeout_error`, ...). */
+      errorType: AnthropicErrorType;
     }
-  | { type: 'retry'; route: string; requestId: string; attempt: number; delayMs: number }
+  | {
+      type: 'retry';
+      route: string;
+      requestId: string;
+      /** The attempt about to be made after the wait (1 for the first retry). */
+      attempt: number;
+      delayMs: number;
+      /**
+       * What failed before it: the Anthropic error type of an upstream answer (`http`, `in-band`:
+       * `overloaded_error`, `rate_limit_error`, ...), else the failure's kind (`connection`,
+       * `attempt-timeout`, `stream-stalled`, `malformed`, ...). A bounded set, fit for a label.
+       */
+      reason: string;
+    }
   | {
       type: 'give-up';
       route: string;
@@ -67,6 +83,20 @@ export type GuardEvent =
       reason: 'paused' | 'spend-limit';
       until: number;
       errorCode: string | undefined;
+    }
+  /** A guarded request started (its id and deadline known), before anything else of it. */
+  | { type: 'request-start'; route: string; requestId: string }
+  /**
+   * An upstream stream stalled: no first event within `stream.firstEventTimeoutMs` (`first-event`),
+   * or silent for `stream.idleTimeoutMs` after it (`idle`).
+   */
+  | {
+      type: 'stream-stalled';
+      route: string;
+      requestId: string;
+      attempt: number;
+      phase: 'first-event' | 'idle';
+      timeoutMs: number;
     }
   | ({ type: 'request-end' } & RequestLogRecord);
 

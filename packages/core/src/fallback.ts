@@ -1,5 +1,7 @@
 import type { ClaudeClient, MessageCreateParams } from './claude-client.js';
+import { classifyFailure } from './classify.js';
 import type { Deadline } from './deadline.js';
+import { failureInfo } from './failure-reason.js';
 import { isClaudeGuardError, type ClaudeGuardError } from './guard-error.js';
 import { isMessage } from './message-body.js';
 import type { RequestRecord } from './request-record.js';
@@ -50,7 +52,10 @@ export interface FallbackInput {
   readonly client: ClaudeClient;
   readonly params: MessageCreateParams;
   readonly deadline: Deadline;
-  readonly record: Pick<RequestRecord, 'setOutcome' | 'answeredBy' | 'recordUsage'>;
+  readonly record: Pick<
+    RequestRecord,
+    'setOutcome' | 'answeredBy' | 'recordUsage' | 'attempts' | 'startAttemptSpan' | 'messageAnswered'
+  >;
 }
 
 /**
@@ -85,18 +90,29 @@ export async function runFallback(error: unknown, input: FallbackInput): Promise
     record.setOutcome('fallback');
     return await fallback(context);
   }
+  // The alternate model's call is an attempt of its own in traces (a span only with instrumentation).
+  const span = record.startAttemptSpan(record.attempts, fallback.model);
   try {
-    const message: unknown = await input.client.messages.create(
-      { ...input.params, model: fallback.model },
-      { signal: deadline.signal, timeout: Math.max(1, deadline.remaining()), maxRetries: 0 },
-    );
+    const create = () =>
+      input.client.messages.create(
+        { ...input.params, model: fallback.model },
+        { signal: deadline.signal, timeout: Math.max(1, deadline.remaining()), maxRetries: 0 },
+      );
+    const message: unknown = await (span === undefined ? create() : span.run(create));
     // The alternate model's answer is checked like the route's own: anything else is no fallback.
-    if (!isMessage(message)) throw error;
+    if (!isMessage(message)) {
+      span?.end({ kind: 'malformed', errorType: 'api_error', status: undefined });
+      throw error;
+    }
+    record.messageAnswered(message);
+    span?.end();
     record.setOutcome('fallback');
     record.answeredBy(fallback.model);
     record.recordUsage(message.usage);
     return message;
-  } catch {
+  } catch (failure) {
+    // Only the kind and type are read for the span (the clock matters to retry-after alone).
+    span?.end(failureInfo(classifyFailure(failure, { deadline, countRateLimits: false, now: Date.now })));
     throw error;
   }
 }

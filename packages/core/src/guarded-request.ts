@@ -5,6 +5,7 @@ import { classifyFailure } from './classify.js';
 import { sendMessage } from './create-message.js';
 import { Deadline, resolveDeadline } from './deadline.js';
 import { internalError } from './failure-wording.js';
+import { startRequestSpan } from './instrumentation.js';
 import { runFallback } from './fallback.js';
 import type { BeginInput, GuardedCall, GuardedClaude, StreamCallOptions } from './guarded-call.js';
 import { isClaudeGuardError, tagRequest, type ClaudeGuardError } from './guard-error.js';
@@ -54,13 +55,19 @@ export function beginRequest(
         ? route.config.deadline
         : { ...route.config.deadline, defaultMs: ownDeadlineMs, defaultSource: 'call-option' },
   });
+  // The request's span, only with the guard's instrumentation: without it nothing is built.
+  const instrumentation = route.instrumentation;
+  const span =
+    instrumentation === undefined
+      ? undefined
+      : startRequestSpan(instrumentation, { route: route.config.route, requestId, headers: input.headers });
   if (resolved instanceof Deadline) {
-    const record = new RequestRecord(route.records, requestId, resolved);
+    const record = new RequestRecord(route.records, requestId, resolved, span);
     const policy = passthrough ? route.passthroughRetry : route.retry;
     return { ok: true, call: new GuardedRequest(route, record, resolved, policy, input.lane) };
   }
   // Answered without a call: still one log line, like every other request.
-  const record = new RequestRecord(route.records, requestId, undefined);
+  const record = new RequestRecord(route.records, requestId, undefined, span);
   record.setOutcome(resolved.outcome);
   record.end(resolved.status);
   return {
@@ -145,7 +152,7 @@ export class GuardedRequest implements GuardedCall {
   ): Promise<{ data: ClaudeMessage; response: Response | undefined }> {
     const route = this.#route;
     const record = this.record;
-    record.called(params.model, false);
+    record.called(params.model, false, params.max_tokens);
     const { client, secrets } = route;
     let release: Release | undefined;
     try {

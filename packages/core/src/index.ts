@@ -60,6 +60,15 @@ export type { AnthropicErrorBody } from './error-body.js';
 export { errorResponse } from './response.js';
 export type { BreakerSnapshot, BreakerState, PublicBreakerStatus } from './breaker-registry.js';
 export type { GuardEvent, GuardEventListener } from './events.js';
+export type {
+  AttemptAnswer,
+  AttemptFailureInfo,
+  AttemptInfo,
+  AttemptSpan,
+  Instrumentation,
+  RequestSpan,
+  RequestStartInfo,
+} from './instrumentation.js';
 export type { GuardLogger, LogFormat, LogLevel, RequestLogger, RequestLogRecord } from './logger.js';
 export type { StreamFormat } from './stream-engine.js';
 export type { StreamFinal } from './stream-final.js';

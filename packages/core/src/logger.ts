@@ -178,6 +178,12 @@ export interface RequestLogRecord {
   firstByteMs: number | undefined;
   /** Milliseconds from the request's start to a stream's commit (its 200 going out). */
   commitMs: number | undefined;
+  /**
+   * Streams: milliseconds from the request's start to the upstream's first data event (of the
+   * attempt that answered; retries before it included). Apart from `commitMs` when a heartbeat
+   * committed the stream first.
+   */
+  firstEventMs: number | undefined;
   sdkVersion: string;
   /**
    * The upstream's own message for the failure that ended the request (a field-level 400, say),

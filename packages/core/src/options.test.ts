@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClaudeClient } from './claude-client.js';
+import type { Instrumentation } from './instrumentation.js';
 import { createClaudeGuard, type ClaudeGuard } from './guard.js';
 import {
   DEFAULTS,
@@ -55,6 +56,8 @@ describe('guard options', () => {
     ['logFormat', { logFormat: 'text' as unknown as 'json' }],
     ['logger', { logger: { warn: () => undefined } as unknown as Console }],
     ['logger', { logger: 'console' as unknown as Console }],
+    ['instrumentation', { instrumentation: {} as unknown as Instrumentation }],
+    ['instrumentation', { instrumentation: (() => undefined) as unknown as Instrumentation }],
     ['deadline.maxMs', { deadline: { maxMs: Number.POSITIVE_INFINITY } }],
     ['deadline.defaultMs', { deadline: { defaultMs: -1 } }],
     ['deadline.defaultMs', { deadline: { defaultMs: Number.NaN } }],

@@ -2,6 +2,7 @@ import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { DEFAULT_DEADLINE_HEADERS } from './deadline-header.js';
 import type { GuardEventListener } from './events.js';
+import type { Instrumentation } from './instrumentation.js';
 import type { GuardLogger, LogFormat } from './logger.js';
 import type { RetryBudgetOptions } from './retry-budget.js';
 import type { RouteFallback } from './fallback.js';
@@ -198,6 +199,12 @@ export interface ClaudeGuardOptions {
   logFormat?: LogFormat;
   /** Typed events: attempts, retries, breaker transitions, ... */
   onEvent?: GuardEventListener | undefined;
+  /**
+   * Spans per request and per upstream attempt (`createOtelInstrumentation()` from
+   * `@claude-guard/telemetry/otel`, or your own {@link Instrumentation}). Default: none, and
+   * nothing is built for them.
+   */
+  instrumentation?: Instrumentation | undefined;
   /** Header carrying the correlation id. Default `x-request-id`. */
   requestIdHeader?: string;
   clock?: Clock;
@@ -244,6 +251,7 @@ export interface GuardConfig {
   readonly logger: GuardLogger | undefined;
   readonly logFormat: LogFormat;
   readonly onEvent: GuardEventListener | undefined;
+  readonly instrumentation: Instrumentation | undefined;
   readonly requestIdHeader: string;
   readonly clock: Clock;
   readonly random: () => number;
@@ -423,6 +431,7 @@ const GUARD_KEYS: KnownKeys<ClaudeGuardOptions> = {
   logger: true,
   logFormat: true,
   onEvent: true,
+  instrumentation: true,
   requestIdHeader: true,
   clock: true,
   random: true,
@@ -803,6 +812,19 @@ export function normalizeGuardOptions(options: ClaudeGuardOptions): GuardConfig 
   ) {
     fail('logger', 'a logger with info() (pino, console)', typeof logger);
   }
+  const instrumentation: unknown = options.instrumentation;
+  if (
+    instrumentation !== undefined &&
+    (typeof instrumentation !== 'object' ||
+      instrumentation === null ||
+      typeof (instrumentation as Instrumentation).startRequest !== 'function')
+  ) {
+    fail(
+      'instrumentation',
+      'an Instrumentation with startRequest() (createOtelInstrumentation())',
+      typeof instrumentation,
+    );
+  }
   const logFormat = options.logFormat ?? DEFAULTS.logFormat;
   if (logFormat !== 'auto' && logFormat !== 'object' && logFormat !== 'json') {
     fail('logFormat', "'auto', 'object' or 'json'", logFormat);
@@ -826,6 +848,7 @@ export function normalizeGuardOptions(options: ClaudeGuardOptions): GuardConfig 
     logger: options.logger,
     logFormat,
     onEvent: options.onEvent,
+    instrumentation: options.instrumentation,
     requestIdHeader: requestIdHeader.toLowerCase(),
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,

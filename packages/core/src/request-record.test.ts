@@ -3,6 +3,7 @@ import type { AttemptFailure } from './classify.js';
 import { Deadline } from './deadline.js';
 import { GuardEvents, type GuardEvent } from './events.js';
 import { LogWriter, type LogLevel, type RequestLogRecord } from './logger.js';
+import type { RequestSpan } from './instrumentation.js';
 import { RequestRecord, type RecordSink } from './request-record.js';
 
 interface Line {
@@ -281,7 +282,10 @@ describe('RequestRecord', () => {
     record.recordUsage({ output_tokens: 4 });
     record.clientAborted();
     expect(record.outcome).toBe('client-aborted');
-    expect(events).toEqual([{ type: 'client-aborted', route: 'chat', requestId: 'cg_1', outputTokens: 4 }]);
+    expect(events).toEqual([
+      { type: 'request-start', route: 'chat', requestId: 'cg_1' },
+      { type: 'client-aborted', route: 'chat', requestId: 'cg_1', outputTokens: 4 },
+    ]);
   });
 
   it('builds no line when nobody listens and there is no logger', () => {
@@ -302,5 +306,109 @@ describe('RequestRecord', () => {
     record.end(200);
     expect(emit).not.toHaveBeenCalled();
     expect(record.ended).toBe(true);
+  });
+});
+
+describe('RequestRecord with a span (the guard has instrumentation)', () => {
+  /** A span that writes down every call the record makes on it. */
+  function tracingSpan() {
+    const calls: unknown[][] = [];
+    const span: RequestSpan = {
+      startAttempt: (info) => {
+        calls.push(['startAttempt', info]);
+        return {
+          run: (fn) => fn(),
+          answer: (answer) => calls.push(['answer', info.attempt, answer]),
+          end: (failure) => calls.push(['end', info.attempt, failure]),
+        };
+      },
+      event: (event) => calls.push(['event', event.type]),
+      end: (line) => calls.push(['request-end', line.status, line.firstEventMs]),
+    };
+    return { span, calls };
+  }
+
+  function quietSink(time: { now: number }): RecordSink {
+    return {
+      route: 'chat',
+      sdkVersion: '1.14.0',
+      now: () => time.now,
+      log: undefined,
+      events: new GuardEvents(),
+      secrets: [],
+    };
+  }
+
+  it('sends every event to the span, starts attempt spans with the call, and ends the span once with the line', () => {
+    const time = { now: 100 };
+    const { span, calls } = tracingSpan();
+    const record = new RequestRecord(quietSink(time), 'cg_1', undefined, span);
+    expect(record.observed).toBe(true);
+    record.called('claude-sonnet-5', true, 64);
+    record.attemptStarted();
+    const attempt = record.startAttemptSpan(0);
+    record.upstreamAnswered('req_1', 200);
+    time.now = 130;
+    record.firstEvent();
+    record.committed('first-event', 0);
+    record.messageAnswered({ id: 'msg_1', model: 'claude-sonnet-5', stop_reason: null, usage: { input_tokens: 3 } });
+    record.streamStalled(0, 'idle', 500);
+    attempt?.end({ kind: 'stream-stalled', errorType: 'api_error', status: undefined });
+    attempt?.end(); // once only
+    record.end(200);
+    record.end(500);
+    expect(calls).toEqual([
+      ['event', 'request-start'],
+      ['startAttempt', { attempt: 0, model: 'claude-sonnet-5', maxTokens: 64, stream: true }],
+      ['answer', 0, { status: 200 }],
+      ['event', 'stream-committed'],
+      [
+        'answer',
+        0,
+        { responseId: 'msg_1', responseModel: 'claude-sonnet-5', stopReason: undefined, usage: { input_tokens: 3 } },
+      ],
+      ['event', 'stream-stalled'],
+      ['end', 0, { kind: 'stream-stalled', errorType: 'api_error', status: undefined }],
+      ['request-end', 200, 30],
+    ]);
+  });
+
+  it('builds no attempt span, and emits nothing, without instrumentation and listeners', () => {
+    const record = new RequestRecord(quietSink({ now: 0 }), 'cg_1', undefined);
+    expect(record.observed).toBe(false);
+    expect(record.startAttemptSpan(0)).toBeUndefined();
+    expect(record.attemptSpan).toBeUndefined();
+  });
+
+  it('keeps a throwing span away from the request', () => {
+    const broken: RequestSpan = {
+      startAttempt: () => {
+        throw new Error('broken');
+      },
+      event: () => {
+        throw new Error('broken');
+      },
+      end: () => {
+        throw new Error('broken');
+      },
+    };
+    const record = new RequestRecord(quietSink({ now: 0 }), 'cg_1', undefined, broken);
+    expect(record.startAttemptSpan(0)).toBeUndefined();
+    expect(() => record.committed('heartbeat', 0)).not.toThrow();
+    expect(() => record.end(200)).not.toThrow();
+    expect(record.ended).toBe(true);
+  });
+
+  it('writes firstEventMs into the line: from the start to the first upstream data event', () => {
+    const time = { now: 0 };
+    const { record, lines } = recordAt(time);
+    time.now = 40;
+    record.committed('heartbeat', 0);
+    time.now = 75;
+    record.firstEvent();
+    time.now = 90;
+    record.firstEvent(); // the first one counts
+    record.end(200);
+    expect(lines[0]!.record).toMatchObject({ commitMs: 40, firstEventMs: 75 });
   });
 });

@@ -3,6 +3,7 @@ import type { AttemptFailure, FailureKind } from './classify.js';
 import type { Deadline } from './deadline.js';
 import { redactSecrets } from './error-body.js';
 import type { GuardEvent } from './events.js';
+import { GuardedAttemptSpan, type AttemptSpan, type RequestSpan } from './instrumentation.js';
 import type { LogLevel, LogWriter, RequestLogRecord } from './logger.js';
 
 /**
@@ -34,6 +35,8 @@ export interface RequestTimings {
   firstUpstreamByteAt: number | undefined;
   /** A stream's commit (its 200 went out). */
   committedAt: number | undefined;
+  /** A stream's first upstream data event (of the attempt that answered). */
+  firstEventAt: number | undefined;
   endedAt: number | undefined;
 }
 
@@ -154,10 +157,12 @@ export class RequestRecord {
   readonly #startedAt: number;
   #firstUpstreamByteAt: number | undefined;
   #committedAt: number | undefined;
+  #firstEventAt: number | undefined;
   #endedAt: number | undefined;
   #attempts = 0;
   #upstreamRequestId: string | undefined;
   #model: string | undefined;
+  #maxTokens: number | undefined;
   #stream = false;
   #inputTokens: number | undefined;
   #outputTokens: number | undefined;
@@ -170,18 +175,79 @@ export class RequestRecord {
   #status: number | undefined;
   #openStreams = 0;
   #ended = false;
+  /** The request's span: only with the guard's `instrumentation`. */
+  readonly #span: RequestSpan | undefined;
+  /** The span of the attempt under way, or of the last one. */
+  #attemptSpan: AttemptSpan | undefined;
 
   /**
    * @param sink - The route's shared part: its name, clock, logger and events.
    * @param requestId - The request's correlation id.
    * @param deadline - The request's deadline, released when the record ends; none for a request
    *   answered before it had one (a malformed deadline header).
+   * @param span - The request's span, when the guard has `instrumentation`: every event of the
+   *   request goes to it, and it ends with the record.
    */
-  constructor(sink: RecordSink, requestId: string, deadline: Deadline | undefined) {
+  constructor(sink: RecordSink, requestId: string, deadline: Deadline | undefined, span?: RequestSpan) {
     this.#sink = sink;
     this.requestId = requestId;
     this.#deadline = deadline;
     this.#startedAt = sink.now();
+    this.#span = span;
+    if (sink.events.active || span !== undefined) {
+      this.emit({ type: 'request-start', route: sink.route, requestId });
+    }
+  }
+
+  /** Whether anyone hears this request's events (listeners, or its span): build them only then. */
+  get observed(): boolean {
+    return this.#span !== undefined || this.#sink.events.active;
+  }
+
+  /** One of this request's events, to its span and to the guard's listeners. */
+  emit(event: GuardEvent): void {
+    const span = this.#span;
+    if (span !== undefined) {
+      try {
+        span.event(event);
+      } catch {
+        // Observing never changes an answer.
+      }
+    }
+    const events = this.#sink.events;
+    if (events.active) events.emit(event);
+  }
+
+  /**
+   * Starts the span of upstream attempt `attempt` (0 for the first) of `model` (the model asked
+   * for unless given), or `undefined` without instrumentation: nothing is built then.
+   */
+  startAttemptSpan(attempt: number, model: string | undefined = this.#model): AttemptSpan | undefined {
+    const span = this.#span;
+    if (span === undefined) return undefined;
+    try {
+      const started = span.startAttempt({ attempt, model, maxTokens: this.#maxTokens, stream: this.#stream });
+      return (this.#attemptSpan = new GuardedAttemptSpan(started));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The span of the attempt under way (or the last one made); `undefined` without instrumentation. */
+  get attemptSpan(): AttemptSpan | undefined {
+    return this.#attemptSpan;
+  }
+
+  /** A Message answered the attempt under way: its id, model, stop reason and usage go to its span. */
+  messageAnswered(message: { id?: unknown; model?: unknown; stop_reason?: unknown; usage?: unknown }): void {
+    const span = this.#attemptSpan;
+    if (span === undefined) return;
+    span.answer({
+      responseId: typeof message.id === 'string' ? message.id : undefined,
+      responseModel: typeof message.model === 'string' ? message.model : undefined,
+      stopReason: typeof message.stop_reason === 'string' ? message.stop_reason : undefined,
+      usage: message.usage,
+    });
   }
 
   get route(): string {
@@ -245,6 +311,7 @@ export class RequestRecord {
       startedAt: this.#startedAt,
       firstUpstreamByteAt: this.#firstUpstreamByteAt,
       committedAt: this.#committedAt,
+      firstEventAt: this.#firstEventAt,
       endedAt: this.#endedAt,
     };
   }
@@ -254,10 +321,32 @@ export class RequestRecord {
     this.#attempts += 1;
   }
 
-  /** An attempt got its response headers; `upstreamRequestId` already validated (an absent one keeps the known id). */
-  upstreamAnswered(upstreamRequestId: string | undefined): void {
+  /**
+   * An attempt got its response headers; `upstreamRequestId` already validated (an absent one keeps
+   * the known id); `status`, when given, goes to the attempt's span.
+   */
+  upstreamAnswered(upstreamRequestId: string | undefined, status?: number): void {
     this.#firstUpstreamByteAt ??= this.#sink.now();
     if (upstreamRequestId) this.#upstreamRequestId = upstreamRequestId;
+    if (status !== undefined) this.#attemptSpan?.answer({ status });
+  }
+
+  /** A stream's first upstream data event arrived (the attempt's that answers). */
+  firstEvent(): void {
+    this.#firstEventAt ??= this.#sink.now();
+  }
+
+  /** An upstream stream stalled during attempt `attempt`: no first event in time, or silent too long after it. */
+  streamStalled(attempt: number, phase: 'first-event' | 'idle', timeoutMs: number): void {
+    if (!this.observed) return;
+    this.emit({
+      type: 'stream-stalled',
+      route: this.#sink.route,
+      requestId: this.requestId,
+      attempt,
+      phase,
+      timeoutMs,
+    });
   }
 
   /** A failure named the upstream's id (from its error's headers), already validated; an absent one changes nothing. */
@@ -271,8 +360,9 @@ export class RequestRecord {
   }
 
   /** A Claude call (`messages.create` or a stream) for `model` starts under this request. */
-  called(model: string, stream: boolean): void {
+  called(model: string, stream: boolean, maxTokens?: number): void {
     this.#model = model;
+    this.#maxTokens = maxTokens;
     if (stream) this.#stream = true;
   }
 
@@ -298,16 +388,17 @@ export class RequestRecord {
   /** A stream committed (its 200 goes out), during attempt `attempt` (0 for the first). */
   committed(by: CommitCause, attempt: number): void {
     this.#committedAt ??= this.#sink.now();
-    const { events, route } = this.#sink;
-    if (events.active) events.emit({ type: 'stream-committed', route, requestId: this.requestId, attempt, by });
+    if (this.observed) {
+      this.emit({ type: 'stream-committed', route: this.#sink.route, requestId: this.requestId, attempt, by });
+    }
   }
 
   /** The client went away from a running stream: the outcome, and the `client-aborted` event. */
   clientAborted(): void {
     this.setOutcome('client-aborted');
-    const { events, route } = this.#sink;
-    if (events.active) {
-      events.emit({ type: 'client-aborted', route, requestId: this.requestId, outputTokens: this.#outputTokens });
+    if (this.observed) {
+      const route = this.#sink.route;
+      this.emit({ type: 'client-aborted', route, requestId: this.requestId, outputTokens: this.#outputTokens });
     }
   }
 
@@ -368,10 +459,18 @@ export class RequestRecord {
     this.#status = status;
     this.#outcome ??= clientGone ? 'client-aborted' : status < 400 ? 'ok' : 'error';
     const { log, events } = this.#sink;
-    if (!log && !events.active) return;
+    const span = this.#span;
+    if (!log && !events.active && span === undefined) return;
     const line = this.#line(status, this.#outcome);
     log?.write(levelOf(line.outcome, status, this.#failure !== undefined), line, 'claude-guard request');
-    events.emit({ type: 'request-end', ...line });
+    if (events.active) events.emit({ type: 'request-end', ...line });
+    if (span !== undefined) {
+      try {
+        span.end(line);
+      } catch {
+        // Observing never changes an answer.
+      }
+    }
   }
 
   #line(status: number, outcome: string): RequestLogRecord {
@@ -392,6 +491,7 @@ export class RequestRecord {
       cacheCreationInputTokens: this.#cacheCreationInputTokens,
       firstByteMs: this.#firstUpstreamByteAt === undefined ? undefined : this.#firstUpstreamByteAt - started,
       commitMs: this.#committedAt === undefined ? undefined : this.#committedAt - started,
+      firstEventMs: this.#firstEventAt === undefined ? undefined : this.#firstEventAt - started,
       sdkVersion: this.#sink.sdkVersion,
       upstreamMessage: this.#failure?.upstreamMessage,
       errorCode: this.#failure?.errorCode,

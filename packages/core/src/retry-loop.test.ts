@@ -391,8 +391,16 @@ describe('RetryPolicy', () => {
     expect(result.value).toBe('ok');
     // The request ends after the policy answered: the record writes request-end.
     request.record.end(200);
-    expect(events.map((e) => e.type)).toEqual(['attempt', 'attempt-failed', 'retry', 'attempt', 'request-end']);
-    expect(events[1]).toEqual({
+    expect(events.map((e) => e.type)).toEqual([
+      'request-start',
+      'attempt',
+      'attempt-failed',
+      'retry',
+      'attempt',
+      'request-end',
+    ]);
+    expect(events[0]).toEqual({ type: 'request-start', route: 'r', requestId: 'ev-1' });
+    expect(events[2]).toEqual({
       type: 'attempt-failed',
       route: 'r',
       requestId: 'ev-1',
@@ -402,6 +410,16 @@ describe('RetryPolicy', () => {
       transient: true,
       upstreamMessage: 'm',
       errorCode: undefined,
+      errorType: 'overloaded_error',
+    });
+    // The retry names what failed before it: a bounded word, fit for a metric label.
+    expect(events[3]).toEqual({
+      type: 'retry',
+      route: 'r',
+      requestId: 'ev-1',
+      attempt: 1,
+      delayMs: 5,
+      reason: 'overloaded_error',
     });
     expect(events.at(-1)).toMatchObject({
       type: 'request-end',

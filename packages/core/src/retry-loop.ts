@@ -11,8 +11,10 @@ import {
 } from './deadline.js';
 import { redactSecrets } from './error-body.js';
 import type { GuardEvent } from './events.js';
+import { failureInfo, failureReason } from './failure-reason.js';
 import { breakerOpenError, wordFailure } from './failure-wording.js';
 import type { ClaudeGuardError, FailureOutcome } from './guard-error.js';
+import type { AttemptSpan } from './instrumentation.js';
 import type { RequestRecord } from './request-record.js';
 import type { RetryBudget } from './retry-budget.js';
 import { borrowController, releaseController } from './signal-pool.js';
@@ -111,7 +113,10 @@ export interface RetryPolicyOptions {
 /** The only per-call state the policy is given: the request's deadline and its record. */
 export interface RetryCall {
   readonly deadline: Deadline;
-  readonly record: Pick<RequestRecord, 'requestId' | 'attemptStarted' | 'upstreamIdentified' | 'failed'>;
+  readonly record: Pick<
+    RequestRecord,
+    'requestId' | 'attemptStarted' | 'upstreamIdentified' | 'failed' | 'observed' | 'emit' | 'startAttemptSpan'
+  >;
 }
 
 type GiveUpReason = 'not-transient' | 'attempts-exhausted' | 'wait-exceeds-deadline' | 'retry-budget';
@@ -152,7 +157,7 @@ export class RetryPolicy {
    * @param traits - Whether the attempts stop by themselves when their signal aborts.
    */
   async execute<T>(start: AttemptStarter<T>, call: RetryCall, traits: AttemptTraits = CALLER_CODE): Promise<T> {
-    const { budget, events, route, maxAttempts, backoff, clock } = this.#options;
+    const { budget, route, maxAttempts, backoff, clock } = this.#options;
     const { deadline, record } = call;
     budget?.recordRequest();
 
@@ -167,14 +172,15 @@ export class RetryPolicy {
         return await this.#runOne(call, attempt, start, traits);
       } catch (error) {
         if (error instanceof BreakerOpenError) {
-          events.emit({ type: 'breaker-rejected', route, key: error.key, requestId: record.requestId });
+          record.emit({ type: 'breaker-rejected', route, key: error.key, requestId: record.requestId });
           throw breakerOpenError(route, error.retryAfterMs);
         }
         failure = error instanceof AttemptFailedError ? error.failure : this.#classify(error, deadline);
       }
       record.upstreamIdentified(failure.upstreamRequestId);
-      if (events.active) {
-        events.emit({
+      // Per-request events go through the record: to the guard's listeners and to the request's span.
+      if (record.observed) {
+        record.emit({
           type: 'attempt-failed',
           route,
           requestId: record.requestId,
@@ -187,12 +193,13 @@ export class RetryPolicy {
               ? undefined
               : redactSecrets(failure.upstreamMessage, this.#options.secrets),
           errorCode: failure.errorCode,
+          errorType: failure.type,
         });
       }
       if (failure.kind === 'deadline') {
         // Also when the SDK's own timeout (the time left) fired a hair before the deadline's timer.
-        if (events.active) {
-          events.emit({
+        if (record.observed) {
+          record.emit({
             type: 'deadline-exceeded',
             route,
             requestId: record.requestId,
@@ -216,12 +223,13 @@ export class RetryPolicy {
         throw this.#final(call, attempts, failure);
       }
       if (budget && !budget.tryWithdraw()) {
-        events.emit({ type: 'retry-budget-rejected', route, requestId: record.requestId });
+        record.emit({ type: 'retry-budget-rejected', route, requestId: record.requestId });
         this.#giveUp(call, attempts, 'retry-budget');
         throw this.#final(call, attempts, failure, 'retry-budget-exhausted');
       }
-      if (events.active) {
-        events.emit({ type: 'retry', route, requestId: record.requestId, attempt: attempt + 1, delayMs });
+      if (record.observed) {
+        const reason = failureReason(failure);
+        record.emit({ type: 'retry', route, requestId: record.requestId, attempt: attempt + 1, delayMs, reason });
       }
       try {
         await sleep(clock, delayMs, deadline.signal);
@@ -241,9 +249,9 @@ export class RetryPolicy {
   }
 
   #giveUp(call: RetryCall, attempts: number, reason: GiveUpReason): void {
-    const { events, route } = this.#options;
-    if (!events.active) return;
-    events.emit({ type: 'give-up', route, requestId: call.record.requestId, attempts, reason });
+    const { route } = this.#options;
+    if (!call.record.observed) return;
+    call.record.emit({ type: 'give-up', route, requestId: call.record.requestId, attempts, reason });
   }
 
   /** The failure that ends the call: recorded, then worded for the client (nothing was sent yet). */
@@ -254,14 +262,14 @@ export class RetryPolicy {
   }
 
   #runOne<T>(call: RetryCall, attempt: number, start: AttemptStarter<T>, traits: AttemptTraits): Promise<T> {
-    const { attemptTimeoutMs, breaker, events, route } = this.#options;
+    const { attemptTimeoutMs, breaker, route } = this.#options;
     const { deadline, record } = call;
     const remaining = deadline.remaining();
     // The route's own limit only when it is shorter than what is left; otherwise the deadline rules.
     const ownTimeout = attemptTimeoutMs !== undefined && attemptTimeoutMs < remaining ? attemptTimeoutMs : undefined;
     const timeout = Math.max(1, Math.ceil(ownTimeout ?? remaining));
-    if (events.active) {
-      events.emit({ type: 'attempt', route, requestId: record.requestId, attempt, timeoutMs: timeout });
+    if (record.observed) {
+      record.emit({ type: 'attempt', route, requestId: record.requestId, attempt, timeoutMs: timeout });
     }
     // An attempt needs its own signal only to be cut short before the deadline (its own timeout)
     // or stopped when it ignores the signal; otherwise a borrowed one that aborts with the deadline.
@@ -280,20 +288,30 @@ export class RetryPolicy {
   async #onDeadlineSignal<T>(call: RetryCall, attempt: number, timeout: number, start: AttemptStarter<T>): Promise<T> {
     const { deadline, record } = call;
     record.attemptStarted();
+    // Only with the guard's instrumentation; otherwise `undefined` and nothing is built for it.
+    const span = record.startAttemptSpan(attempt);
     const borrowed = new BorrowedSignal(deadline);
     let stream: StartedAttempt<T> | undefined;
     try {
-      const started = start({ signal: borrowed.signal, timeout, attempt, deadline });
+      const context: AttemptContext = { signal: borrowed.signal, timeout, attempt, deadline };
+      // The attempt's span is active while the SDK call starts, so the SDK's own span nests under it.
+      const started = span === undefined ? start(context) : span.run(() => start(context));
       // A plain promise answers when it is over: its verdict is its outcome.
-      if (!('ready' in started)) return await started;
+      if (!('ready' in started)) {
+        const value = await started;
+        span?.end();
+        return value;
+      }
       stream = started;
     } catch (error) {
-      throw new AttemptFailedError(this.#classify(error, deadline));
+      const failure = this.#classify(error, deadline);
+      span?.end(failureInfo(failure));
+      throw new AttemptFailedError(failure);
     } finally {
       // A stream keeps it until it is over (`done`).
       if (stream === undefined) borrowed.release();
     }
-    return this.#committing(stream, stream.done, deadline, borrowed);
+    return this.#committing(stream, stream.done, deadline, borrowed, span);
   }
 
   /**
@@ -312,6 +330,7 @@ export class RetryPolicy {
     const { deadline, record } = call;
     const { clock } = this.#options;
     record.attemptStarted();
+    const span = record.startAttemptSpan(attempt);
     const own = new AttemptAbort(deadline);
     const context: AttemptContext = {
       get signal() {
@@ -324,24 +343,30 @@ export class RetryPolicy {
     let started: Promise<T> | StartedAttempt<T>;
     let stream: StartedAttempt<T> | undefined;
     try {
-      started = start(context);
+      started = span === undefined ? start(context) : span.run(() => start(context));
       // A plain promise answers when it is over; a started attempt may answer (commit) first.
       if ('ready' in started) stream = started;
     } catch (error) {
       own.release();
-      throw new AttemptFailedError(this.#classify(error, deadline));
+      const failure = this.#classify(error, deadline);
+      span?.end(failureInfo(failure));
+      throw new AttemptFailedError(failure);
     }
     let done: Promise<unknown> = stream ? stream.done : (started as Promise<T>);
     if (ownTimeout !== undefined) done = withTimeout(clock, done, ownTimeout, attemptTimedOut);
     // A caller's fn that ignores the signal still ends at the deadline or disconnect.
     if (!traits.honoursSignal) done = Promise.race([done, own.stopped()]);
-    if (stream) return this.#committing(stream, done, deadline, own);
+    if (stream) return this.#committing(stream, done, deadline, own, span);
     try {
       // `done` settles as the attempt did (or with the timeout's or the deadline's reason).
-      return (await done) as T;
+      const value = (await done) as T;
+      span?.end();
+      return value;
     } catch (error) {
       own.stop(error);
-      throw new AttemptFailedError(this.#classify(error, deadline));
+      const failure = this.#classify(error, deadline);
+      span?.end(failureInfo(failure));
+      throw new AttemptFailedError(failure);
     } finally {
       own.release();
     }
@@ -357,15 +382,20 @@ export class RetryPolicy {
     done: Promise<unknown>,
     deadline: Deadline,
     own: AttemptSignal,
+    span?: AttemptSpan,
   ): Promise<T> {
     const ready = started.ready;
     ready.catch(noop); // its failure is reported through `done`, classified
     const settled = (async () => {
       try {
         await done;
+        // A stream's attempt span lasts as long as its body: it ends when the upstream exchange does.
+        span?.end();
       } catch (error) {
         own.stop(error);
-        throw new AttemptFailedError(this.#classify(error, deadline));
+        const failure = this.#classify(error, deadline);
+        span?.end(failureInfo(failure));
+        throw new AttemptFailedError(failure);
       } finally {
         own.release();
       }

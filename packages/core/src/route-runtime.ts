@@ -4,6 +4,7 @@ import type { BreakerRegistry } from './breaker-registry.js';
 import type { ClaudeClient } from './claude-client.js';
 import type { Clock } from './clock.js';
 import type { GuardEvents } from './events.js';
+import type { Instrumentation } from './instrumentation.js';
 import type { GuardConfig, RouteConfig } from './options.js';
 import type { LogWriter } from './logger.js';
 import type { RecordSink } from './request-record.js';
@@ -40,6 +41,8 @@ export interface RouteRuntime {
   readonly requestIdHeader: string;
   readonly nextRequestId: () => string;
   readonly secrets: readonly string[];
+  /** Spans per request and attempt; `undefined`: none, and nothing is built for them. */
+  readonly instrumentation: Instrumentation | undefined;
   /** Where the route's request records end: its name, clock, log writer and events. */
   readonly records: RecordSink;
   /** The retry policy of calls made by handlers: failures in our own words, an upstream 4xx message only if the route opts in. */
@@ -88,6 +91,7 @@ export function createRouteRuntime(guard: GuardRuntime, config: RouteConfig, byR
     requestIdHeader,
     nextRequestId: guard.nextRequestId,
     secrets: guard.secrets,
+    instrumentation: guard.config.instrumentation,
     records: {
       route: config.route,
       sdkVersion: guard.sdkVersion,

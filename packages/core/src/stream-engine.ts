@@ -180,7 +180,7 @@ class StreamSession implements RetryCall {
   }
 
   async start(): Promise<Response> {
-    this.record.called(this.#input.params.model, true);
+    this.record.called(this.#input.params.model, true, this.#input.params.max_tokens);
     this.record.streamOpened();
     // The engine's attempts abort their upstream request when the signal aborts.
     this.#retrying = this.#input.policy.execute((context) => this.#startAttempt(context), this, SDK_CALL);
@@ -249,14 +249,17 @@ class StreamSession implements RetryCall {
     const firstEventMs = limits.firstEventTimeoutMs;
     const timer =
       firstEventMs < context.deadline.remaining()
-        ? this.#clock.setTimeout(() => abort.abort(new StreamStallError('first-event', firstEventMs)), firstEventMs)
+        ? this.#clock.setTimeout(() => {
+            this.record.streamStalled(context.attempt, 'first-event', firstEventMs);
+            abort.abort(new StreamStallError('first-event', firstEventMs));
+          }, firstEventMs)
         : undefined;
     let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
     try {
       const response = await client.messages
         .create({ ...params, stream: true }, { signal: abort.signal, timeout: context.timeout, maxRetries: 0 })
         .asResponse();
-      this.record.upstreamAnswered(upstreamRequestId(response.headers.get('request-id'), secrets));
+      this.record.upstreamAnswered(upstreamRequestId(response.headers.get('request-id'), secrets), response.status);
       if (!response.body) throw new MalformedStreamError('The upstream stream had no body');
       reader = response.body.getReader();
       const queue = new UpstreamEventQueue(limits.maxEventBytes);
@@ -273,6 +276,7 @@ class StreamSession implements RetryCall {
           const bad = queue.find((event) => event.event === 'error' || parseObject(event.data) === undefined);
           if (bad?.event === 'error') throw upstreamStreamError(bad.data);
           if (bad) throw malformedEventError();
+          this.record.firstEvent();
           break;
         }
         const { done, value } = await readUpstream(reader);
@@ -331,7 +335,10 @@ class StreamSession implements RetryCall {
         if (result.timedOut) {
           // Decide by the timer that was set, not by re-reading the clock: a timer may fire a
           // millisecond before `now()` says it is due, which would send a stray ping instead.
-          if (idleLeft <= heartbeatLeft) throw new StreamStallError('idle', this.#idleTimeoutMs);
+          if (idleLeft <= heartbeatLeft) {
+            this.record.streamStalled(handle.attempt, 'idle', this.#idleTimeoutMs);
+            throw new StreamStallError('idle', this.#idleTimeoutMs);
+          }
           this.#idleWaitedMs = waitedBefore + (this.#clock.now() - entered);
           return PING;
         }
@@ -361,8 +368,10 @@ class StreamSession implements RetryCall {
     this.#assembler?.add(name, data);
     const format = this.#input.format;
     if (name === 'message_start') {
-      const usage = (data['message'] as { usage?: { input_tokens?: number; output_tokens?: number } } | undefined)
-        ?.usage;
+      const message = data['message'] as
+        { id?: unknown; model?: unknown; usage?: { input_tokens?: number; output_tokens?: number } } | undefined;
+      const usage = message?.usage;
+      if (message !== undefined && this.record.attemptSpan !== undefined) this.record.messageAnswered(message);
       this.#inputTokens = usage?.input_tokens;
       // The count so far; message_delta brings the final one. A client abort mid-stream logs this.
       if (typeof usage?.output_tokens === 'number') this.#outputTokens = usage.output_tokens;
@@ -373,6 +382,7 @@ class StreamSession implements RetryCall {
       this.record.recordUsage(usage);
       const delta = data['delta'] as { stop_reason?: string | null } | undefined;
       this.#stopReason = delta?.stop_reason ?? this.#stopReason;
+      this.record.attemptSpan?.answer({ usage, stopReason: delta?.stop_reason });
     } else if (name === 'message_stop') {
       this.#closing = true;
       this.#ended('message');
@@ -421,6 +431,12 @@ class StreamSession implements RetryCall {
         secrets: this.#input.secrets,
       });
       this.record.failed(failure);
+      // The retry policy tells a deadline that ran out during an attempt; after the commit, the stream does.
+      if (failure.kind === 'deadline' && this.record.observed) {
+        const { source, budgetMs } = this.deadline;
+        const requestId = this.record.requestId;
+        this.record.emit({ type: 'deadline-exceeded', route: this.record.route, requestId, source, budgetMs });
+      }
       told = wordFailure(failure, { phase: 'after-commit' });
     }
     this.record.setOutcome(told.outcome);

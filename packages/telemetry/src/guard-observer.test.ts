@@ -1,4 +1,4 @@
-import type { GuardEvent, RequestLogRecord } from '@claude-guard/core';
+import { errorTypeForStatus, type GuardEvent, type RequestLogRecord } from '@claude-guard/core';
 import { describe, expect, it } from 'vitest';
 import { GuardEventInterpreter } from './guard-observer.js';
 import type { MetricsSink, RequestMeasurement } from './metrics-sink.js';
@@ -61,6 +61,9 @@ const attempt = (requestId: string, n = 0): GuardEvent => ({
   attempt: n,
   timeoutMs: 1000,
 });
+// A retry as an older core told it, without its reason: the interpreter derives it from the failure before.
+const olderRetry = (requestId: string, n: number, delayMs: number): GuardEvent =>
+  ({ type: 'retry', route: ROUTE, requestId, attempt: n, delayMs }) as unknown as GuardEvent;
 const failed = (requestId: string, kind: string, status?: number, n = 0): GuardEvent => ({
   type: 'attempt-failed',
   route: ROUTE,
@@ -70,6 +73,7 @@ const failed = (requestId: string, kind: string, status?: number, n = 0): GuardE
   status,
   transient: true,
   upstreamMessage: undefined,
+  errorType: status === undefined ? 'api_error' : errorTypeForStatus(status),
   errorCode: undefined,
 });
 
@@ -129,9 +133,9 @@ describe('GuardEventInterpreter', () => {
     const interpreter = new GuardEventInterpreter(sink);
     interpreter.handle(attempt('r1'));
     interpreter.handle(failed('r1', 'http', 529));
-    interpreter.handle({ type: 'retry', route: ROUTE, requestId: 'r1', attempt: 1, delayMs: 10 });
+    interpreter.handle(olderRetry('r1', 1, 10));
     interpreter.handle(failed('r1', 'connection', undefined, 1));
-    interpreter.handle({ type: 'retry', route: ROUTE, requestId: 'r1', attempt: 2, delayMs: 20 });
+    interpreter.handle(olderRetry('r1', 2, 20));
     // A newer core names the reason itself.
     interpreter.handle({
       type: 'retry',
@@ -140,7 +144,7 @@ describe('GuardEventInterpreter', () => {
       attempt: 3,
       delayMs: 20,
       reason: 'rate_limit_error',
-    } as GuardEvent);
+    });
     expect(of('retried')).toEqual([
       [ROUTE, 'overloaded_error'],
       [ROUTE, 'connection'],
@@ -154,7 +158,7 @@ describe('GuardEventInterpreter', () => {
     // Stalled before its first event, retried, then stalled after the answer began.
     interpreter.handle(attempt('a'));
     interpreter.handle(failed('a', 'stream-stalled'));
-    interpreter.handle({ type: 'retry', route: ROUTE, requestId: 'a', attempt: 1, delayMs: 1 });
+    interpreter.handle(olderRetry('a', 1, 1));
     interpreter.handle({ type: 'stream-committed', route: ROUTE, requestId: 'a', attempt: 1, by: 'first-event' });
     interpreter.handle(end('a', { stream: true, status: 200, outcome: 'stream-stalled', attempts: 2 }));
     expect(of('streamStalled')).toHaveLength(2);

@@ -3,7 +3,7 @@ import type { GuardEvent, RequestLogRecord } from '@claude-guard/core';
 import { context, ProxyTracerProvider, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { NOOP_REQUEST_SPAN, type Instrumentation, type RequestSpan } from './instrumentation.js';
+import { NOOP_REQUEST_SPAN, type Instrumentation, type RequestSpan, type RequestStartInfo } from './instrumentation.js';
 import { createOtelInstrumentation } from './otel-instrumentation.js';
 import { isChildOf, registerTestOtel, spanNamed } from './testing/otel.js';
 
@@ -86,16 +86,27 @@ function record(fields: Partial<RequestLogRecord> = {}): RequestLogRecord {
   } as RequestLogRecord;
 }
 
+/** With a provider registered every request gets a span: this view of an instrumentation says so. */
+function everySpan(otelInstrumentation: Instrumentation): { startRequest(info: RequestStartInfo): RequestSpan } {
+  return {
+    startRequest(info) {
+      const span = otelInstrumentation.startRequest(info);
+      if (span === undefined) throw new Error('a registered provider must give every request a span');
+      return span;
+    },
+  };
+}
+
 const headers = (entries: Record<string, string> = {}) => new Headers(entries);
 const event = (fields: Record<string, unknown>) => ({ route: ROUTE, requestId: REQUEST_ID, ...fields }) as GuardEvent;
 
 describe('createOtelInstrumentation', () => {
   let otel: ReturnType<typeof registerTestOtel>;
-  let instrumentation: Instrumentation;
+  let instrumentation: { startRequest(info: RequestStartInfo): RequestSpan };
 
   beforeEach(() => {
     otel = registerTestOtel();
-    instrumentation = createOtelInstrumentation();
+    instrumentation = everySpan(createOtelInstrumentation());
   });
   afterEach(async () => {
     await otel.dispose();
@@ -221,7 +232,7 @@ describe('createOtelInstrumentation', () => {
 
   it('traces a stream: commit event, time to first chunk, usage from the events, the SDK span nested', async () => {
     let now = 0;
-    instrumentation = createOtelInstrumentation({ now: () => now });
+    instrumentation = everySpan(createOtelInstrumentation({ now: () => now }));
     const { client } = sdkClient([streamed]);
     const span = instrumentation.startRequest({ route: ROUTE, requestId: REQUEST_ID, headers: headers() });
     const attemptSpan = span.startAttempt({ attempt: 0, model: MODEL, maxTokens: 64, stream: true });
@@ -360,11 +371,13 @@ describe('createOtelInstrumentation', () => {
 });
 
 describe('createOtelInstrumentation without a provider', () => {
-  it('hands back the no-op request span: nothing recorded, nothing propagated, fn runs as is', () => {
+  it('hands back no span: nothing recorded, nothing propagated, and the guard builds nothing more', () => {
     const instrumentation = createOtelInstrumentation({ tracerProvider: new ProxyTracerProvider() });
     const span = instrumentation.startRequest({ route: ROUTE, requestId: REQUEST_ID, headers: headers() });
-    expect(span).toBe(NOOP_REQUEST_SPAN);
-    expect(span.startAttempt({ attempt: 0, model: MODEL, maxTokens: 1, stream: false }).run(() => 42)).toBe(42);
+    expect(span).toBeUndefined();
+    expect(
+      NOOP_REQUEST_SPAN.startAttempt({ attempt: 0, model: MODEL, maxTokens: 1, stream: false }).run(() => 42),
+    ).toBe(42);
   });
 });
 

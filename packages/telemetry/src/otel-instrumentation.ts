@@ -20,7 +20,6 @@ import {
 } from '@claude-guard/core';
 import * as genAi from './gen-ai.js';
 import {
-  NOOP_REQUEST_SPAN,
   type AttemptAnswer,
   type AttemptFailureInfo,
   type AttemptInfo,
@@ -92,7 +91,7 @@ export function createOtelInstrumentation(options: OtelInstrumentationOptions = 
     now: options.now ?? (() => performance.now()),
   };
   return {
-    startRequest(info: RequestStartInfo): RequestSpan {
+    startRequest(info: RequestStartInfo): RequestSpan | undefined {
       const active = context.active();
       // Inside an HTTP server span (instrumentation-http) that span is the parent; else the caller's traceparent.
       const parent = trace.getSpanContext(active) ? active : propagation.extract(active, info.headers, HEADER_GETTER);
@@ -105,8 +104,9 @@ export function createOtelInstrumentation(options: OtelInstrumentationOptions = 
         { kind: SpanKind.INTERNAL, attributes },
         parent,
       );
-      // No provider and no caller's trace: nothing to record and nothing to propagate.
-      if (!span.isRecording() && !trace.isSpanContextValid(span.spanContext())) return NOOP_REQUEST_SPAN;
+      // No provider and no caller's trace: nothing to record and nothing to propagate, so no span
+      // at all: the guard then builds nothing more for this request.
+      if (!span.isRecording() && !trace.isSpanContextValid(span.spanContext())) return undefined;
       return new OtelRequestSpan(shared, span, trace.setSpan(parent, span));
     },
   };
@@ -159,11 +159,11 @@ class OtelRequestSpan implements RequestSpan {
       case 'stream-stalled': {
         // A newer core tells stalls itself (with the phase); attempt ends then stop adding their own.
         this.#stallEvents = true;
-        const phase = (event as { phase?: unknown }).phase;
-        this.#span.addEvent(
-          genAi.EVENT_STREAM_STALLED,
-          typeof phase === 'string' ? { 'claude_guard.stream.stall_phase': phase } : {},
-        );
+        const { phase, attempt } = event as { phase?: unknown; attempt?: unknown };
+        const attributes: Attributes = {};
+        if (typeof attempt === 'number') attributes[genAi.ATTR_ATTEMPT] = attempt;
+        if (phase === 'first-event' || phase === 'idle') attributes['claude_guard.stream.stall_phase'] = phase;
+        this.#span.addEvent(genAi.EVENT_STREAM_STALLED, attributes);
         return;
       }
     }
