@@ -4,6 +4,8 @@ import { sendMessage } from './create-message.js';
 import { Deadline, resolveDeadline } from './deadline.js';
 import { internalError } from './failure-wording.js';
 import { runFallback } from './fallback.js';
+import type { HedgeCall } from './hedge.js';
+import { FALLBACK_HEADER, messageLeg } from './hedge-legs.js';
 import type { BeginInput, GuardedCall, GuardedClaude, StreamCallOptions } from './guarded-call.js';
 import { isClaudeGuardError, tagRequest, type ClaudeGuardError } from './guard-error.js';
 import { NO_REQUEST_LOG, type RequestLogger } from './logger.js';
@@ -80,6 +82,8 @@ export class GuardedRequest implements GuardedCall {
   readonly #route: RouteRuntime;
   readonly #policy: RetryPolicy;
   #log: RequestLogger | undefined;
+  #hedgeCall: HedgeCall | undefined;
+  #fallbackModel: string | undefined;
 
   constructor(route: RouteRuntime, record: RequestRecord, deadline: Deadline, policy: RetryPolicy) {
     this.#route = route;
@@ -101,6 +105,11 @@ export class GuardedRequest implements GuardedCall {
 
   get requestIdHeader(): string {
     return this.#route.requestIdHeader;
+  }
+
+  /** The fallback model that answered this request's non-streaming call, if one did. */
+  get fallbackModel(): string | undefined {
+    return this.#fallbackModel;
   }
 
   run<T>(fn: (attempt: AttemptContext) => Promise<T>): Promise<T> {
@@ -127,8 +136,16 @@ export class GuardedRequest implements GuardedCall {
     const { client, secrets } = route;
     try {
       // The policy directly, not #execute: one async frame less on the hot path, same tagging below.
+      const hedge = route.hedge?.message;
       const answer = await this.#policy.execute(
-        (context) => sendMessage(client, params, options, record, secrets, context),
+        hedge
+          ? (context) =>
+              hedge.run(
+                (leg) => messageLeg(client, params, options, record, secrets, leg),
+                context,
+                (this.#hedgeCall ??= { record, state: { hedges: 0 } }),
+              )
+          : (context) => sendMessage(client, params, options, record, secrets, context),
         this,
         SDK_CALL,
       );
@@ -137,15 +154,17 @@ export class GuardedRequest implements GuardedCall {
       return { data: answer.data, response: answer.response };
     } catch (error) {
       if (isClaudeGuardError(error)) tagRequest(error, this.requestId, this.requestIdHeader);
-      const data = await runFallback(error, {
+      const answer = await runFallback(error, {
         route: route.config.route,
         fallback: route.config.fallback,
-        client: route.client,
+        chain: route.fallbacks,
         params,
         deadline: this.deadline,
+        secrets,
         record,
       });
-      return { data: data as ClaudeMessage, response: undefined };
+      this.#fallbackModel = answer.model;
+      return { data: answer.data as ClaudeMessage, response: answer.response };
     }
   }
 
@@ -166,6 +185,8 @@ export class GuardedRequest implements GuardedCall {
       policy: this.#policy,
       secrets: route.secrets,
       answers: this,
+      fallbacks: route.fallbacks,
+      hedger: route.hedge?.stream,
       onFinal: options?.onFinal,
       log: route.records.log,
     });
@@ -175,6 +196,7 @@ export class GuardedRequest implements GuardedCall {
     const headers = new Headers({ [this.requestIdHeader]: this.requestId });
     const upstream = this.record.upstreamRequestId;
     if (upstream) headers.set('x-upstream-request-id', upstream);
+    if (this.#fallbackModel !== undefined) headers.set(FALLBACK_HEADER, this.#fallbackModel);
     return headers;
   }
 

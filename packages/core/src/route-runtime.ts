@@ -5,6 +5,8 @@ import type { Clock } from './clock.js';
 import type { GuardEvents } from './events.js';
 import type { GuardConfig, RouteConfig } from './options.js';
 import type { LogWriter } from './logger.js';
+import { FallbackChain } from './fallback-targets.js';
+import { Hedger } from './hedge.js';
 import type { RecordSink } from './request-record.js';
 import type { RetryBudget } from './retry-budget.js';
 import { RetryPolicy, type RetryPolicyOptions } from './retry-loop.js';
@@ -41,6 +43,10 @@ export interface RouteRuntime {
   readonly retry: RetryPolicy;
   /** The passthrough's retry policy: the same, but an upstream 4xx message (redacted) is passed on if the route allows it. */
   readonly passthroughRetry: RetryPolicy;
+  /** The route's fallback targets, each with its own breaker and attempt limit; `undefined`: none (or a function). */
+  readonly fallbacks: FallbackChain | undefined;
+  /** The route's hedges (`stream.hedge`), one per kind of call; `undefined`: no hedging. */
+  readonly hedge: { readonly stream: Hedger; readonly message: Hedger } | undefined;
 }
 
 /**
@@ -90,5 +96,46 @@ export function createRouteRuntime(guard: GuardRuntime, config: RouteConfig): Ro
     },
     retry: new RetryPolicy(policy),
     passthroughRetry: new RetryPolicy({ ...policy, forwardClientErrors: config.proxy.forwardUpstreamClientErrors }),
+    fallbacks: fallbackChain(guard, config, policy),
+    hedge: hedgers(guard, config, policy),
   };
+}
+
+/** Each target's own policy: its attempt limit, its own breaker (the route's breaker options), the shared budget. */
+function fallbackChain(guard: GuardRuntime, config: RouteConfig, policy: RetryPolicyOptions): FallbackChain | undefined {
+  if (config.fallbackTargets.length === 0) return undefined;
+  const targets = config.fallbackTargets.map((target) => {
+    const breaker = config.breaker.enabled
+      ? guard.breakers.get(target.breakerKey, config.route, config.breaker)
+      : undefined;
+    return {
+      model: target.model,
+      client: target.client ?? guard.config.client,
+      breakerKey: target.breakerKey,
+      maxAttempts: target.maxAttempts,
+      policy: new RetryPolicy({ ...policy, maxAttempts: target.maxAttempts, breaker }),
+    };
+  });
+  return new FallbackChain(config.route, targets, guard.events);
+}
+
+function hedgers(
+  guard: GuardRuntime,
+  config: RouteConfig,
+  policy: RetryPolicyOptions,
+): RouteRuntime['hedge'] {
+  const options = config.stream.hedge;
+  if (options === false) return undefined;
+  const shared = {
+    route: config.route,
+    options,
+    clock: policy.clock,
+    budget: guard.budget,
+    breaker: policy.breaker,
+    events: guard.events,
+    countRateLimits: policy.countRateLimits,
+    secrets: guard.secrets,
+  };
+  // Apart: a stream's first event and a whole message's headers come at very different times.
+  return { stream: new Hedger({ ...shared, stream: true }), message: new Hedger({ ...shared, stream: false }) };
 }
