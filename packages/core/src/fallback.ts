@@ -35,10 +35,7 @@ export interface FallbackContext {
  * claudeGuard(guard, { route: 'tips', fallback: () => ({ type: 'message', role: 'assistant', content: [] }) });
  * ```
  */
-export type RouteFallback =
-  | FallbackTarget
-  | readonly FallbackTarget[]
-  | ((context: FallbackContext) => unknown);
+export type RouteFallback = FallbackTarget | readonly FallbackTarget[] | ((context: FallbackContext) => unknown);
 
 /** What the fallback of one failed non-streaming call works with. */
 export interface FallbackInput {
@@ -95,8 +92,12 @@ export async function runFallback(error: unknown, input: FallbackInput): Promise
   }
   if (!input.chain) throw error;
   // sendMessage checks the answer is a Message, as for the route's own attempts.
-  const served = await input.chain.serve(error, { deadline, record }, false, (target) => (context) =>
-    sendMessage(target.client, { ...input.params, model: target.model }, undefined, record, input.secrets, context),
+  const served = await input.chain.serve(
+    error,
+    { deadline, record },
+    false,
+    (target) => (context) =>
+      sendMessage(target.client, { ...input.params, model: target.model }, undefined, record, input.secrets, context),
   );
   const message = served.value;
   record.setOutcome('fallback');

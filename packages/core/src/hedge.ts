@@ -321,7 +321,13 @@ class HedgedAttempt<T> {
     this.#call.state.hedges += 1;
     this.#call.record.attemptStarted();
     if (events.active) {
-      events.emit({ type: 'hedge-started', route, requestId: this.#call.record.requestId, stream, delayMs: this.#delayMs });
+      events.emit({
+        type: 'hedge-started',
+        route,
+        requestId: this.#call.record.requestId,
+        stream,
+        delayMs: this.#delayMs,
+      });
     }
     const elapsed = clock.now() - this.#startedAt;
     const left = Math.min(this.#context.timeout - elapsed, this.#context.deadline.remaining());

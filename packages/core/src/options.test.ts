@@ -235,7 +235,10 @@ describe('route options', () => {
     const client = { messages: { create: () => undefined } } as never;
     const config = normalizeRouteOptions(guardConfig, {
       route: 'chat',
-      fallback: [{ client, model: 'claude-sonnet-5', maxAttempts: 2 }, { model: 'claude-haiku-4-5', breakerKey: 'h' }],
+      fallback: [
+        { client, model: 'claude-sonnet-5', maxAttempts: 2 },
+        { model: 'claude-haiku-4-5', breakerKey: 'h' },
+      ],
     });
     expect(config.fallbackTargets).toEqual([
       { model: 'claude-sonnet-5', client, maxAttempts: 2, breakerKey: 'chat:fallback:claude-sonnet-5' },
@@ -246,9 +249,9 @@ describe('route options', () => {
 
   it('normalizes stream.hedge with its defaults; off unless asked for', () => {
     expect(normalizeRouteOptions(guardConfig, { route: 'a' }).stream.hedge).toBe(false);
-    expect(normalizeRouteOptions(guardConfig, { route: 'a', stream: { hedge: { delay: 'p95' } } }).stream.hedge).toEqual(
-      { delay: 'p95', ...HEDGE_DEFAULTS },
-    );
+    expect(
+      normalizeRouteOptions(guardConfig, { route: 'a', stream: { hedge: { delay: 'p95' } } }).stream.hedge,
+    ).toEqual({ delay: 'p95', ...HEDGE_DEFAULTS });
     expect(() => normalizeRouteOptions(guardConfig, { route: 'a', stream: { hedge: { dealy: 5 } as never } })).toThrow(
       'unknown option `stream.hedge.dealy`',
     );

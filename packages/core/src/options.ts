@@ -663,12 +663,18 @@ function normalizeFallbackTargets(
       }
       const client = target.client as Partial<ClaudeClient> | undefined;
       if (client !== undefined && typeof client?.messages?.create !== 'function') {
-        fail(`${option}.client`, 'an Anthropic client (new Anthropic(), AnthropicBedrock, AnthropicVertex)', typeof client);
+        fail(
+          `${option}.client`,
+          'an Anthropic client (new Anthropic(), AnthropicBedrock, AnthropicVertex)',
+          typeof client,
+        );
       }
       const breakerKey = target.breakerKey ?? `${route}:fallback:${target.model}`;
-      if (typeof breakerKey !== 'string' || breakerKey === '') fail(`${option}.breakerKey`, 'a non-empty string', breakerKey);
+      if (typeof breakerKey !== 'string' || breakerKey === '')
+        fail(`${option}.breakerKey`, 'a non-empty string', breakerKey);
       // Two targets on one key would share one breaker's verdicts: one failing would refuse the other.
-      if (keys.has(breakerKey)) fail(`${option}.breakerKey`, `a key no other target of route '${route}' has`, breakerKey);
+      if (keys.has(breakerKey))
+        fail(`${option}.breakerKey`, `a key no other target of route '${route}' has`, breakerKey);
       keys.add(breakerKey);
       return Object.freeze({
         model: target.model,

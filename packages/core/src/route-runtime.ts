@@ -102,7 +102,11 @@ export function createRouteRuntime(guard: GuardRuntime, config: RouteConfig): Ro
 }
 
 /** Each target's own policy: its attempt limit, its own breaker (the route's breaker options), the shared budget. */
-function fallbackChain(guard: GuardRuntime, config: RouteConfig, policy: RetryPolicyOptions): FallbackChain | undefined {
+function fallbackChain(
+  guard: GuardRuntime,
+  config: RouteConfig,
+  policy: RetryPolicyOptions,
+): FallbackChain | undefined {
   if (config.fallbackTargets.length === 0) return undefined;
   const targets = config.fallbackTargets.map((target) => {
     const breaker = config.breaker.enabled
@@ -119,11 +123,7 @@ function fallbackChain(guard: GuardRuntime, config: RouteConfig, policy: RetryPo
   return new FallbackChain(config.route, targets, guard.events);
 }
 
-function hedgers(
-  guard: GuardRuntime,
-  config: RouteConfig,
-  policy: RetryPolicyOptions,
-): RouteRuntime['hedge'] {
+function hedgers(guard: GuardRuntime, config: RouteConfig, policy: RetryPolicyOptions): RouteRuntime['hedge'] {
   const options = config.stream.hedge;
   if (options === false) return undefined;
   const shared = {

@@ -278,8 +278,11 @@ class StreamSession implements RetryCall {
     const chain = this.#input.fallbacks;
     if (!chain || this.#committed) throw error;
     const params = this.#input.params;
-    const served = await chain.serve(error, this, true, (target) => (context) =>
-      this.#startAttempt(context, target.client, { ...params, model: target.model }),
+    const served = await chain.serve(
+      error,
+      this,
+      true,
+      (target) => (context) => this.#startAttempt(context, target.client, { ...params, model: target.model }),
     );
     this.#fallbackModel = served.target.model;
     this.record.answeredBy(served.target.model);
