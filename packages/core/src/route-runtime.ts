@@ -112,12 +112,16 @@ function fallbackChain(
     const breaker = config.breaker.enabled
       ? guard.breakers.get(target.breakerKey, config.route, config.breaker)
       : undefined;
+    const client = target.client ?? guard.config.client;
+    // A target's own key stays out of its events' upstream messages, as the guard's does.
+    const key = (client as { apiKey?: unknown }).apiKey;
+    const secrets = typeof key === 'string' && key.length > 0 ? [...guard.secrets, key] : guard.secrets;
     return {
       model: target.model,
-      client: target.client ?? guard.config.client,
+      client,
       breakerKey: target.breakerKey,
       maxAttempts: target.maxAttempts,
-      policy: new RetryPolicy({ ...policy, maxAttempts: target.maxAttempts, breaker }),
+      policy: new RetryPolicy({ ...policy, maxAttempts: target.maxAttempts, breaker, secrets }),
     };
   });
   return new FallbackChain(config.route, targets, guard.events);
