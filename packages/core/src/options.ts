@@ -281,8 +281,10 @@ export const DEFAULTS = {
     maxEventBytes: 1_048_576,
     hedge: false,
   },
-  hedge: HEDGE_DEFAULTS,
-  fallbackTarget: { maxAttempts: 1 },
+  /** The fields of a `stream.hedge` object (`delay` has no default: it is required). */
+  hedge: { delay: undefined, ...HEDGE_DEFAULTS },
+  /** The fields of a fallback target (`model` is required; `client`: the route's; `breakerKey`: `<route>:fallback:<model>`). */
+  fallbackTarget: { model: undefined, client: undefined, maxAttempts: 1, breakerKey: undefined },
   proxy: {
     maxBodyBytes: 1_048_576,
     allowedModels: undefined,
