@@ -9,6 +9,7 @@ import type { Profile } from './lib/profile.js';
 import { renderScenario, type ScenarioResult } from './lib/report.js';
 import { runDeadline } from './scenarios/deadline.js';
 import { runDisconnect } from './scenarios/disconnect.js';
+import { runLongTail } from './scenarios/long-tail.js';
 import { runOutage } from './scenarios/outage.js';
 import { runOverhead } from './scenarios/overhead.js';
 import { runRouteThroughput } from './scenarios/route-throughput.js';
@@ -21,6 +22,7 @@ const SCENARIOS: Record<number, (profile: Profile) => Promise<ScenarioResult>> =
   4: runOutage,
   5: runDisconnect,
   6: runDeadline,
+  7: runLongTail,
 };
 
 const { values } = parseArgs({
@@ -34,7 +36,7 @@ const { values } = parseArgs({
 const profile: Profile = values.smoke ? 'smoke' : values.quick ? 'quick' : 'full';
 const only = values.only?.split(',').map((s) => Number(s.trim())) ?? Object.keys(SCENARIOS).map(Number);
 for (const id of only) {
-  if (!SCENARIOS[id]) throw new Error(`--only: no scenario ${id} (1-6)`);
+  if (!SCENARIOS[id]) throw new Error(`--only: no scenario ${id} (1-7)`);
 }
 const out =
   values.out ??
