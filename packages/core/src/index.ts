@@ -54,7 +54,7 @@ export type { StreamFinal } from './stream-final.js';
 export type { RecordedFailure } from './request-record.js';
 export type { FailureKind } from './classify.js';
 export type { FallbackContext, RouteFallback } from './fallback.js';
-export type { FallbackTarget } from './fallback-targets.js';
+export type { FallbackClient, FallbackTarget } from './fallback-targets.js';
 export type { HedgeOptions } from './hedge.js';
 export { FALLBACK_HEADER } from './hedge-legs.js';
 export type { Clock, TimerHandle } from './clock.js';

@@ -5,7 +5,7 @@ import type { GuardEventListener } from './events.js';
 import type { GuardLogger, LogFormat } from './logger.js';
 import type { RetryBudgetOptions } from './retry-budget.js';
 import type { RouteFallback } from './fallback.js';
-import type { FallbackTarget } from './fallback-targets.js';
+import type { FallbackClient, FallbackTarget } from './fallback-targets.js';
 import { HEDGE_DEFAULTS, type HedgeOptions, type NormalizedHedge } from './hedge.js';
 import type { ClaudeClient } from './claude-client.js';
 
@@ -247,7 +247,7 @@ export interface RouteConfig {
 /** @internal A fallback target with its defaults applied. */
 export interface NormalizedFallbackTarget {
   readonly model: string;
-  readonly client: ClaudeClient | undefined;
+  readonly client: FallbackClient | undefined;
   readonly maxAttempts: number;
   readonly breakerKey: string;
 }
@@ -663,7 +663,7 @@ function normalizeFallbackTargets(
       if (typeof target.model !== 'string' || !/^[\x21-\x7e]+$/.test(target.model)) {
         fail(`${option}.model`, 'a model name (printable ASCII, no spaces)', target.model);
       }
-      const client = target.client as Partial<ClaudeClient> | undefined;
+      const client = target.client as Partial<FallbackClient> | undefined;
       if (client !== undefined && typeof client?.messages?.create !== 'function') {
         fail(
           `${option}.client`,

@@ -39,6 +39,7 @@ const PUBLIC_EXPORTS = [
   'FALLBACK_HEADER',
   'FailureKind',
   'FailureOutcome',
+  'FallbackClient',
   'FallbackContext',
   'FallbackTarget',
   'GuardEvent',

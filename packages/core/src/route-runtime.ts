@@ -112,7 +112,8 @@ function fallbackChain(
     const breaker = config.breaker.enabled
       ? guard.breakers.get(target.breakerKey, config.route, config.breaker)
       : undefined;
-    const client = target.client ?? guard.config.client;
+    // The guard calls only `messages.create`, which every FallbackClient has (Bedrock and Vertex lack `batches`).
+    const client = (target.client ?? guard.config.client) as ClaudeClient;
     // A target's own key stays out of its events' upstream messages, as the guard's does.
     const key = (client as { apiKey?: unknown }).apiKey;
     const secrets = typeof key === 'string' && key.length > 0 ? [...guard.secrets, key] : guard.secrets;
