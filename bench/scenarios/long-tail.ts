@@ -82,7 +82,6 @@ async function runVariant(variant: Variant, requests: number, warmup: number, co
   const ttfe: number[] = [];
   let failed = 0;
   let next = 0;
-  let upstreamAtStart = 0;
   const one = async (index: number): Promise<void> => {
     const startedAt = performance.now();
     const response = await route.proxy(
@@ -107,7 +106,7 @@ async function runVariant(variant: Variant, requests: number, warmup: number, co
       );
     await workers(warmup, 0);
     await fake.settled();
-    upstreamAtStart = fake.requests.length;
+    const upstreamAtStart = fake.requests.length;
     measuring = true;
     await workers(requests, warmup);
     await fake.settled();

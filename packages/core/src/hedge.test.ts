@@ -1,6 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AttemptFailedError, type BreakerState } from './breaker-registry.js';
+import type { AttemptFailedError, BreakerState } from './breaker-registry.js';
 import { systemClock } from './clock.js';
 import { Deadline } from './deadline.js';
 import { GuardEvents, type GuardEvent } from './events.js';
@@ -168,7 +168,7 @@ describe('Hedger', () => {
     deadline.dispose();
   });
 
-  it("'p95' waits initialDelayMs until minSamples first events were seen, then the observed p95", async () => {
+  it("'p95' waits initialDelayMs until minSamples first events were seen, then the observed p95", () => {
     const { hedger } = setup({ delay: 'p95', minSamples: 3, initialDelayMs: 700 });
     expect(hedger.delayMs()).toBe(700);
     for (const ms of [10, 20, 30]) hedger.times.record(ms);
