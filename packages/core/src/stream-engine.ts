@@ -244,9 +244,9 @@ class StreamSession implements RetryCall {
     context: AttemptContext,
     client: ClaudeClient = this.#input.client,
     params: MessageStreamParams = this.#input.params,
+    hedger: Hedger | undefined = this.#input.hedger,
   ): StartedAttempt<UpstreamHandle> {
     this.#attempt = context.attempt;
-    const hedger = this.#input.hedger;
     const ready = hedger
       ? hedger.run(
           (leg) => this.#leg(leg, client, params),
@@ -282,7 +282,9 @@ class StreamSession implements RetryCall {
       error,
       this,
       true,
-      (target) => (context) => this.#startAttempt(context, target.client, { ...params, model: target.model }),
+      // Not hedged: the route's hedge times and judges the route's own upstream, not a target's.
+      (target) => (context) =>
+        this.#startAttempt(context, target.client, { ...params, model: target.model }, undefined),
     );
     this.#fallbackModel = served.target.model;
     this.record.answeredBy(served.target.model);
