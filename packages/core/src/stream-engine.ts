@@ -244,9 +244,10 @@ class StreamSession implements RetryCall {
     context: AttemptContext,
     client: ClaudeClient = this.#input.client,
     params: MessageStreamParams = this.#input.params,
-    hedger: Hedger | undefined = this.#input.hedger,
+    hedged = true,
   ): StartedAttempt<UpstreamHandle> {
     this.#attempt = context.attempt;
+    const hedger = hedged ? this.#input.hedger : undefined;
     const ready = hedger
       ? hedger.run(
           (leg) => this.#leg(leg, client, params),
@@ -283,8 +284,7 @@ class StreamSession implements RetryCall {
       this,
       true,
       // Not hedged: the route's hedge times and judges the route's own upstream, not a target's.
-      (target) => (context) =>
-        this.#startAttempt(context, target.client, { ...params, model: target.model }, undefined),
+      (target) => (context) => this.#startAttempt(context, target.client, { ...params, model: target.model }, false),
     );
     this.#fallbackModel = served.target.model;
     this.record.answeredBy(served.target.model);
