@@ -44,6 +44,8 @@ interface VariantResult {
   attemptsPerRequest: number;
   hedges: number;
   hedgesWon: number;
+  /** The hedge delay the route used, as its `hedge-started` events say. */
+  delayMs: Dist;
   failed: number;
 }
 
@@ -72,10 +74,14 @@ async function runVariant(variant: Variant, requests: number, warmup: number, co
   });
   let hedges = 0;
   let hedgesWon = 0;
+  const delays: number[] = [];
   let measuring = false;
   guard.on((event) => {
     if (!measuring) return;
-    if (event.type === 'hedge-started') hedges += 1;
+    if (event.type === 'hedge-started') {
+      hedges += 1;
+      delays.push(event.delayMs);
+    }
     if (event.type === 'hedge-won') hedgesWon += 1;
   });
   const route = guard.route({ route: 'proxy', ...ROUTE[variant] });
@@ -111,7 +117,14 @@ async function runVariant(variant: Variant, requests: number, warmup: number, co
     await workers(requests, warmup);
     await fake.settled();
     const upstream = fake.requests.length - upstreamAtStart;
-    return { ttfeMs: dist(ttfe), attemptsPerRequest: upstream / requests, hedges, hedgesWon, failed };
+    return {
+      ttfeMs: dist(ttfe),
+      attemptsPerRequest: upstream / requests,
+      hedges,
+      hedgesWon,
+      delayMs: dist(delays),
+      failed,
+    };
   } finally {
     guard.close();
     await fake.close();
@@ -155,6 +168,7 @@ export async function runLongTail(profile: Profile): Promise<ScenarioResult> {
           'TTFE max (ms)',
           'upstream attempts / request',
           'hedges (won)',
+          'hedge delay p50 (ms)',
           'failed',
         ],
         rows: VARIANTS.map((variant) => {
@@ -166,6 +180,7 @@ export async function runLongTail(profile: Profile): Promise<ScenarioResult> {
             fmt(r.ttfeMs.max),
             r.attemptsPerRequest.toFixed(3),
             `${r.hedges} (${r.hedgesWon})`,
+            r.hedges === 0 ? '-' : fmt(r.delayMs.p50),
             String(r.failed),
           ];
         }),
