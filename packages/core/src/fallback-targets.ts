@@ -1,49 +1,10 @@
-import type Anthropic from '@anthropic-ai/sdk';
 import type { ClaudeClient } from './claude-client.js';
 import type { Deadline } from './deadline.js';
 import { isClaudeGuardError } from './guard-error.js';
 import type { RequestRecord } from './request-record.js';
 import { SDK_CALL, type AttemptStarter, type PolicyEvents, type RetryCall, type RetryPolicy } from './retry-loop.js';
 
-/**
- * What a fallback target's client must have: `messages.create`, the only method the guard calls. Any
- * `new Anthropic()` fits, and so do `AnthropicBedrock` and `AnthropicVertex`, whose `messages` lack
- * `batches` (and, on Bedrock, `countTokens`), so they are no {@link ClaudeClient}.
- *
- * @example
- * ```ts
- * const client: FallbackClient = new AnthropicBedrock({ awsRegion: 'us-east-1', maxRetries: 0 });
- * ```
- */
-export interface FallbackClient {
-  readonly messages: Pick<Anthropic['messages'], 'create'>;
-}
-
-/**
- * One place a route's calls may go when its own deployment cannot answer before anything was sent:
- * another model on the route's client, or another client (a second key or region, or
- * `AnthropicBedrock` / `AnthropicVertex`, which take the same Messages parameters). `model` is the
- * id the target's own platform knows: on Bedrock `anthropic.claude-...` ids or inference-profile
- * ARNs, on Vertex `claude-...@version` ids; the route's callers keep sending Anthropic ids.
- *
- * @example
- * ```ts
- * claudeProxy(guard, { route: 'proxy', fallback: [
- *   { model: 'claude-haiku-4-5' },
- *   { client: new AnthropicBedrock({ awsRegion: 'us-east-1' }), model: 'anthropic.claude-haiku-4-5-20251001-v1:0' },
- * ] });
- * ```
- */
-export interface FallbackTarget {
-  /** The model asked of this target, in its platform's ids. */
-  model: string;
-  /** The client this target is called with. Default: the route's (the guard's) client. */
-  client?: FallbackClient | undefined;
-  /** Attempts on this target, the first included. Default `1`. */
-  maxAttempts?: number;
-  /** This target's breaker key. Default `<route>:fallback:<model>`. */
-  breakerKey?: string;
-}
+export type { FallbackClient, FallbackTarget } from './fallback-options.js';
 
 /** @internal A target ready to be called: its client, its own policy (attempt limit, breaker). */
 export interface ResolvedTarget {

@@ -1,41 +1,12 @@
 import type { MessageCreateParams } from './claude-client.js';
 import { sendMessage } from './create-message.js';
 import type { Deadline } from './deadline.js';
-import { fallbackReason, type FallbackChain, type FallbackTarget } from './fallback-targets.js';
+import type { FallbackContext, RouteFallback } from './fallback-options.js';
+import { fallbackReason, type FallbackChain } from './fallback-targets.js';
 import type { ClaudeGuardError } from './guard-error.js';
 import type { RequestRecord } from './request-record.js';
 
-/**
- * What the fallback is told.
- *
- * @example
- * ```ts
- * fallback: ({ reason, route }) => ({ type: 'message', role: 'assistant', content: [{ type: 'text', text: `${route}: ${reason}` }] })
- * ```
- */
-export interface FallbackContext {
-  route: string;
-  reason: 'breaker-open' | 'exhausted';
-  error: ClaudeGuardError;
-  /** The call's parameters, when the call went through `messages.create` or the passthrough. */
-  params: MessageCreateParams | undefined;
-  signal: AbortSignal;
-}
-
-/**
- * A route's plan B when its own attempts cannot answer before anything was sent (breaker open,
- * attempts exhausted): a {@link FallbackTarget} (another model, or another client), a list of them
- * tried in order (streams and non-streaming calls), or a function computing the answer yourself
- * (its return value is the response body; non-streaming calls only).
- *
- * @example
- * ```ts
- * claudeGuard(guard, { route: 'summarize', fallback: { model: 'claude-haiku-4-5' } });
- * claudeGuard(guard, { route: 'chat', fallback: [{ client: secondRegion, model: 'claude-sonnet-5' }, { model: 'claude-haiku-4-5' }] });
- * claudeGuard(guard, { route: 'tips', fallback: () => ({ type: 'message', role: 'assistant', content: [] }) });
- * ```
- */
-export type RouteFallback = FallbackTarget | readonly FallbackTarget[] | ((context: FallbackContext) => unknown);
+export type { FallbackContext, RouteFallback } from './fallback-options.js';
 
 /** What the fallback of one failed non-streaming call works with. */
 export interface FallbackInput {

@@ -4,9 +4,8 @@ import { DEFAULT_DEADLINE_HEADERS } from './deadline-header.js';
 import type { GuardEventListener } from './events.js';
 import type { GuardLogger, LogFormat } from './logger.js';
 import type { RetryBudgetOptions } from './retry-budget.js';
-import type { RouteFallback } from './fallback.js';
-import type { FallbackClient, FallbackTarget } from './fallback-targets.js';
-import { HEDGE_DEFAULTS, type HedgeOptions, type NormalizedHedge } from './hedge.js';
+import type { FallbackClient, FallbackTarget, RouteFallback } from './fallback-options.js';
+import { HEDGE_DEFAULTS, type HedgeOptions, type NormalizedHedge } from './hedge-options.js';
 import type { ClaudeClient } from './claude-client.js';
 
 /**
