@@ -9,6 +9,7 @@ import type { Profile } from './lib/profile.js';
 import { renderScenario, type ScenarioResult } from './lib/report.js';
 import { runDeadline } from './scenarios/deadline.js';
 import { runDisconnect } from './scenarios/disconnect.js';
+import { runLongTail } from './scenarios/long-tail.js';
 import { runOutage } from './scenarios/outage.js';
 import { runOverQuota } from './scenarios/over-quota.js';
 import { runOverhead } from './scenarios/overhead.js';
@@ -25,6 +26,7 @@ const SCENARIOS: Record<number, (profile: Profile) => Promise<ScenarioResult>> =
   6: runDeadline,
   7: runOverQuota,
   8: runTelemetryCost,
+  9: runLongTail,
 };
 
 const { values } = parseArgs({

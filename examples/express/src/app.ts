@@ -1,4 +1,4 @@
-import { anthropicErrorBody, type ClaudeGuard } from '@claude-guard/core';
+import { anthropicErrorBody, type ClaudeGuard, type RouteOptions } from '@claude-guard/core';
 import {
   chatParams,
   createDirectClaude,
@@ -26,8 +26,11 @@ export function createExpressExample(options: {
   guard: ClaudeGuard;
   upstream: ExampleUpstream;
   model: string;
+  /** Options of both Claude routes (`readExampleConfig`'s `routes`: the fallback and the hedge). Default none. */
+  routes?: Omit<RouteOptions, 'route'> | undefined;
 }): Express {
   const { guard, upstream, model } = options;
+  const routes = options.routes ?? {};
   const app = express();
   app.disable('x-powered-by');
 
@@ -48,12 +51,12 @@ export function createExpressExample(options: {
 
   // The passthrough reads the raw body itself (size limit `proxy.maxBodyBytes`, 1 MiB by default; JSON
   // checks; the deadline): no body parser before it.
-  app.post('/v1/messages', claudeProxy(guard, { route: 'proxy' }));
+  app.post('/v1/messages', claudeProxy(guard, { ...routes, route: 'proxy' }));
 
   app.post(
     '/chat',
     express.json({ limit: '64kb' }),
-    claudeGuard(guard, { route: 'chat' }),
+    claudeGuard(guard, { ...routes, route: 'chat' }),
     // guarded(): req.claude typed, and a rejection goes to the error handler on Express 4 too.
     guarded(async (req, res) => {
       const chat = chatParams(req.body, model);

@@ -14,7 +14,10 @@ import { createExpressExample } from './app.js';
 export async function startExpressExample(env: NodeJS.ProcessEnv, logger?: GuardLogger) {
   const runtime = await createExampleRuntime(env, logger);
   const { config, guard, upstream } = runtime;
-  const server = createExpressExample({ guard, upstream, model: config.model }).listen(config.port, config.host);
+  const server = createExpressExample({ guard, upstream, model: config.model, routes: config.routes }).listen(
+    config.port,
+    config.host,
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

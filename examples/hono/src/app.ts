@@ -1,4 +1,4 @@
-import { anthropicErrorBody, ClaudeGuardError, type ClaudeGuard } from '@claude-guard/core';
+import { anthropicErrorBody, ClaudeGuardError, type ClaudeGuard, type RouteOptions } from '@claude-guard/core';
 import {
   chatParams,
   createDirectClaude,
@@ -56,9 +56,12 @@ export function createHonoExample(options: {
   guard: ClaudeGuard;
   upstream: ExampleUpstream;
   model: string;
+  /** Options of both Claude routes (`readExampleConfig`'s `routes`: the fallback and the hedge). Default none. */
+  routes?: Omit<RouteOptions, 'route'> | undefined;
   applyDemoFault?: ((name: DemoFaultName) => Promise<void>) | undefined;
 }): Hono {
   const { guard, upstream, model } = options;
+  const routes = options.routes ?? {};
   const fake = upstream.fake;
   const applyDemoFault =
     options.applyDemoFault ??
@@ -78,9 +81,9 @@ export function createHonoExample(options: {
   app.get('/metrics', honoMetricsHandler(exampleMetrics(guard)));
 
   // The passthrough limits its own body: `proxy.maxBodyBytes`, 1 MiB by default.
-  app.post('/v1/messages', claudeProxy(guard, { route: 'proxy' }));
+  app.post('/v1/messages', claudeProxy(guard, { ...routes, route: 'proxy' }));
 
-  app.post('/chat', limitBody(guard, CHAT_BODY_LIMIT), claudeGuard(guard, { route: 'chat' }), async (c) => {
+  app.post('/chat', limitBody(guard, CHAT_BODY_LIMIT), claudeGuard(guard, { ...routes, route: 'chat' }), async (c) => {
     const chat = chatParams(await c.req.json().catch(() => null), model);
     if (!chat.ok) return c.json(anthropicErrorBody('invalid_request_error', chat.error, c.var.claude.requestId), 400);
     if (chat.stream) return c.var.claude.stream(c, chat.params, { format: 'text' });

@@ -17,7 +17,12 @@ declare const Bun: {
 };
 
 const runtime = await createExampleRuntime(process.env);
-const app = createHonoExample({ guard: runtime.guard, upstream: runtime.upstream, model: runtime.config.model });
+const app = createHonoExample({
+  guard: runtime.guard,
+  upstream: runtime.upstream,
+  model: runtime.config.model,
+  routes: runtime.config.routes,
+});
 const server = Bun.serve({
   fetch: (request) => app.fetch(request),
   port: runtime.config.port,

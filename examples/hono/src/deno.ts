@@ -18,7 +18,12 @@ declare const Deno: {
 };
 
 const runtime = await createExampleRuntime(Deno.env.toObject());
-const app = createHonoExample({ guard: runtime.guard, upstream: runtime.upstream, model: runtime.config.model });
+const app = createHonoExample({
+  guard: runtime.guard,
+  upstream: runtime.upstream,
+  model: runtime.config.model,
+  routes: runtime.config.routes,
+});
 const server = Deno.serve(
   // Deno prints its own "Listening on" line unless told otherwise; ours says more.
   { port: runtime.config.port, hostname: runtime.config.host, onListen: () => {} },

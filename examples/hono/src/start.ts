@@ -16,7 +16,7 @@ import { createHonoExample } from './app.js';
 export async function startHonoExample(env: NodeJS.ProcessEnv, logger?: GuardLogger) {
   const runtime = await createExampleRuntime(env, logger);
   const { config, guard, upstream } = runtime;
-  const app = createHonoExample({ guard, upstream, model: config.model });
+  const app = createHonoExample({ guard, upstream, model: config.model, routes: config.routes });
   const server = await new Promise<ServerType>((resolve, reject) => {
     const started = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(started));
     started.once('error', reject);

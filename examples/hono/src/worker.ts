@@ -45,7 +45,7 @@ function createWorkerApp(bindings: ExampleBindings): Hono {
         if (!answer.ok) throw new Error(`fake-anthropic's controls answered ${answer.status}`);
       }
     : undefined;
-  return createHonoExample({ guard, upstream, model: config.model, applyDemoFault });
+  return createHonoExample({ guard, upstream, model: config.model, routes: config.routes, applyDemoFault });
 }
 
 export default {

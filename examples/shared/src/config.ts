@@ -1,4 +1,5 @@
-import type { ClaudeGuardOptions } from '@claude-guard/core';
+import Anthropic from '@anthropic-ai/sdk';
+import type { ClaudeGuardOptions, RouteOptions } from '@claude-guard/core';
 
 /** Everything the example apps read from the environment, validated once. */
 export interface ExampleConfig {
@@ -6,6 +7,8 @@ export interface ExampleConfig {
   host: string;
   model: string;
   guard: Omit<ClaudeGuardOptions, 'client'>;
+  /** Options of both Claude routes (the passthrough and `/chat`): the fallback and the hedge. */
+  routes: Omit<RouteOptions, 'route'>;
 }
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
@@ -14,6 +17,28 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got '${raw}'`);
   return value;
+}
+
+/**
+ * The routes' fallback and hedge: `CLAUDE_GUARD_FALLBACK_BASE_URL` makes one fallback client (its key:
+ * `CLAUDE_GUARD_FALLBACK_API_KEY`, else `ANTHROPIC_API_KEY`, else a placeholder a local fake accepts),
+ * asked for `CLAUDE_GUARD_FALLBACK_MODEL` (default: the routes' model); the model alone falls back on
+ * the same client. `CLAUDE_GUARD_HEDGE_MS` turns hedging on with that fixed delay.
+ */
+function routeOptions(env: NodeJS.ProcessEnv, model: string): Omit<RouteOptions, 'route'> {
+  const baseURL = env['CLAUDE_GUARD_FALLBACK_BASE_URL'] || undefined;
+  const fallbackModel = env['CLAUDE_GUARD_FALLBACK_MODEL'] || undefined;
+  const hedgeMs = intFromEnv(env, 'CLAUDE_GUARD_HEDGE_MS');
+  const routes: Omit<RouteOptions, 'route'> = {};
+  if (baseURL !== undefined) {
+    const apiKey = env['CLAUDE_GUARD_FALLBACK_API_KEY'] || env['ANTHROPIC_API_KEY'] || 'fallback-placeholder-key';
+    // The guard owns retries on the fallback too: one attempt by default.
+    routes.fallback = { client: new Anthropic({ apiKey, baseURL, maxRetries: 0 }), model: fallbackModel ?? model };
+  } else if (fallbackModel !== undefined) {
+    routes.fallback = { model: fallbackModel };
+  }
+  if (hedgeMs !== undefined) routes.stream = { hedge: { delay: hedgeMs } };
+  return routes;
 }
 
 /**
@@ -60,10 +85,12 @@ export function readExampleConfig(env: NodeJS.ProcessEnv): ExampleConfig {
     // On by default (the guard's default), said here because the example contract relies on it.
     rateLimits: { enabled: true },
   };
+  const model = env['CLAUDE_MODEL'] || 'claude-sonnet-5';
   return {
     port: intFromEnv(env, 'PORT') ?? 3000,
     host: env['HOST'] || '127.0.0.1',
-    model: env['CLAUDE_MODEL'] || 'claude-sonnet-5',
+    model,
     guard,
+    routes: routeOptions(env, model),
   };
 }

@@ -98,6 +98,41 @@ export type GuardEvent =
       phase: 'first-event' | 'idle';
       timeoutMs: number;
     }
+  | {
+      /** A fallback target was tried before anything was sent (`served`: it answered). */
+      type: 'fallback';
+      route: string;
+      requestId: string;
+      /** The target's model, as sent to its client. */
+      model: string;
+      reason: 'breaker-open' | 'exhausted';
+      stream: boolean;
+      served: boolean;
+    }
+  | {
+      /** A hedged attempt started: the first event (or a non-streaming call's headers) was late. */
+      type: 'hedge-started';
+      route: string;
+      requestId: string;
+      stream: boolean;
+      /** How long the attempt before it had waited. */
+      delayMs: number;
+    }
+  | {
+      /** Which of a hedged pair answered first; the other was aborted. */
+      type: 'hedge-won' | 'hedge-lost';
+      route: string;
+      requestId: string;
+      stream: boolean;
+      /** From the first attempt's start to the winner's first event (or headers). */
+      firstEventMs: number;
+      /**
+       * `hedge-won`: the time saved, estimated from the route's observed times to first event (the mean
+       * of those longer than the first attempt's wait, minus that wait); `undefined` when none were
+       * longer. `hedge-lost`: 0.
+       */
+      savedMs: number | undefined;
+    }
   | ({ type: 'request-end' } & RequestLogRecord);
 
 /**

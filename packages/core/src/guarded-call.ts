@@ -119,6 +119,11 @@ export interface GuardedCall {
   readonly claude: GuardedClaude;
   /** Runs `fn` under the deadline, retry policy and breaker. */
   run<T>(fn: (attempt: AttemptContext) => Promise<T>): Promise<T>;
+  /**
+   * The fallback model that answered this request's non-streaming call (`x-claude-guard-fallback`),
+   * if one did; a stream served by a fallback carries the header itself.
+   */
+  readonly fallbackModel: string | undefined;
   /** Headers every response of this request carries: the correlation id, and the upstream's once it answered. */
   responseHeaders(): Headers;
   /** Turns any error thrown under this call into the sanitized Anthropic-shaped response. */

@@ -7,6 +7,8 @@ import { Deadline, resolveDeadline } from './deadline.js';
 import { internalError } from './failure-wording.js';
 import { startRequestSpan } from './instrumentation.js';
 import { runFallback } from './fallback.js';
+import type { HedgeCall } from './hedge.js';
+import { FALLBACK_HEADER, messageLeg } from './hedge-legs.js';
 import type { BeginInput, GuardedCall, GuardedClaude, StreamCallOptions } from './guarded-call.js';
 import { isClaudeGuardError, tagRequest, type ClaudeGuardError } from './guard-error.js';
 import { claudeGuardErrorOf } from './guard-error-of.js';
@@ -92,6 +94,8 @@ export class GuardedRequest implements GuardedCall {
   /** The call's own queue lane (`guard.run`'s `lane`); `undefined`: the route's. */
   readonly #lane: Lane | undefined;
   #log: RequestLogger | undefined;
+  #hedgeCall: HedgeCall | undefined;
+  #fallbackModel: string | undefined;
 
   constructor(route: RouteRuntime, record: RequestRecord, deadline: Deadline, policy: RetryPolicy, lane?: Lane) {
     this.#route = route;
@@ -124,6 +128,11 @@ export class GuardedRequest implements GuardedCall {
 
   get requestIdHeader(): string {
     return this.#route.requestIdHeader;
+  }
+
+  /** The fallback model that answered this request's non-streaming call, if one did. */
+  get fallbackModel(): string | undefined {
+    return this.#fallbackModel;
   }
 
   run<T>(fn: (attempt: AttemptContext) => Promise<T>): Promise<T> {
@@ -160,8 +169,16 @@ export class GuardedRequest implements GuardedCall {
       const admitting = this.#admit(params);
       if (admitting) release = typeof admitting === 'function' ? admitting : await admitting;
       // The policy directly, not #execute: one async frame less on the hot path, same tagging below.
+      const hedge = route.hedge?.message;
       const answer = await this.#policy.execute(
-        (context) => sendMessage(client, params, options, record, secrets, context),
+        hedge
+          ? (context) =>
+              hedge.run(
+                (leg) => messageLeg(client, params, options, record, secrets, leg),
+                context,
+                (this.#hedgeCall ??= { record, state: { hedges: 0 } }),
+              )
+          : (context) => sendMessage(client, params, options, record, secrets, context),
         this,
         SDK_CALL,
       );
@@ -174,15 +191,17 @@ export class GuardedRequest implements GuardedCall {
       // Before the fallback: its one attempt is not this call's, and it must not hold the slot.
       release?.();
       if (isClaudeGuardError(error)) tagRequest(error, this.requestId, this.requestIdHeader);
-      const data = await runFallback(error, {
+      const answer = await runFallback(error, {
         route: route.config.route,
         fallback: route.config.fallback,
-        client: route.client,
+        chain: route.fallbacks,
         params,
         deadline: this.deadline,
+        secrets,
         record,
       });
-      return { data: data as ClaudeMessage, response: undefined };
+      this.#fallbackModel = answer.model;
+      return { data: answer.data as ClaudeMessage, response: answer.response };
     }
   }
 
@@ -217,6 +236,8 @@ export class GuardedRequest implements GuardedCall {
       policy: this.#policy,
       secrets: route.secrets,
       answers: this,
+      fallbacks: route.fallbacks,
+      hedger: route.hedge?.stream,
       onFinal: options?.onFinal,
       log: route.records.log,
       // The slot is held until the stream is over, however it ends.
@@ -228,6 +249,7 @@ export class GuardedRequest implements GuardedCall {
     const headers = new Headers({ [this.requestIdHeader]: this.requestId });
     const upstream = this.record.upstreamRequestId;
     if (upstream) headers.set('x-upstream-request-id', upstream);
+    if (this.#fallbackModel !== undefined) headers.set(FALLBACK_HEADER, this.#fallbackModel);
     return headers;
   }
 

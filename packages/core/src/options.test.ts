@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClaudeClient } from './claude-client.js';
 import type { Instrumentation } from './instrumentation.js';
+import { HEDGE_DEFAULTS } from './hedge.js';
 import { createClaudeGuard, type ClaudeGuard } from './guard.js';
 import {
   DEFAULTS,
@@ -147,8 +148,17 @@ describe('route options', () => {
     ['route', { route: 'x'.repeat(101) }],
     ['route', { route: 5 as unknown as string }],
     ['breaker.key', { route: 'chat', breaker: { key: '' } }],
-    ['fallback', { route: 'chat', fallback: { model: 5 } as unknown as { model: string } }],
+    ['fallback.model', { route: 'chat', fallback: { model: 5 } as unknown as { model: string } }],
     ['fallback', { route: 'chat', fallback: 'claude-haiku-4-5' as unknown as { model: string } }],
+    ['fallback', { route: 'chat', fallback: [] }],
+    ['fallback[1].client', { route: 'chat', fallback: [{ model: 'a' }, { model: 'b', client: {} as never }] }],
+    ['fallback[0].maxAttempts', { route: 'chat', fallback: [{ model: 'a', maxAttempts: 0 }] }],
+    ['fallback[1].breakerKey', { route: 'chat', fallback: [{ model: 'a' }, { model: 'a' }] }],
+    ['fallback.model', { route: 'chat', fallback: { model: 'two\nlines' } }],
+    ['stream.hedge', { route: 'chat', stream: { hedge: true as unknown as false } }],
+    ['stream.hedge.delay', { route: 'chat', stream: { hedge: { delay: -1 } } }],
+    ['stream.hedge.delay', { route: 'chat', stream: { hedge: { delay: 'p99' as 'p95' } } }],
+    ['stream.hedge.maxHedges', { route: 'chat', stream: { hedge: { delay: 10, maxHedges: 1.5 } } }],
     ['retry.maxAttempts', { route: 'chat', retry: { maxAttempts: -1 } }],
     ['deadline.defaultMs', { route: 'chat', deadline: { defaultMs: 2_000, maxMs: 1_000 } }],
     ['breaker.volumeThreshold', { route: 'chat', breaker: { volumeThreshold: 0.5 } }],
@@ -222,6 +232,32 @@ describe('route options', () => {
     });
     const fn = () => ({});
     expect(normalizeRouteOptions(guardConfig, { route: 'b', fallback: fn }).fallback).toBe(fn);
+  });
+
+  it('normalizes fallback targets: a list in order, one attempt and a breaker of its own each by default', () => {
+    const client = { messages: { create: () => undefined } } as never;
+    const config = normalizeRouteOptions(guardConfig, {
+      route: 'chat',
+      fallback: [
+        { client, model: 'claude-sonnet-5', maxAttempts: 2 },
+        { model: 'claude-haiku-4-5', breakerKey: 'h' },
+      ],
+    });
+    expect(config.fallbackTargets).toEqual([
+      { model: 'claude-sonnet-5', client, maxAttempts: 2, breakerKey: 'chat:fallback:claude-sonnet-5' },
+      { model: 'claude-haiku-4-5', client: undefined, maxAttempts: 1, breakerKey: 'h' },
+    ]);
+    expect(normalizeRouteOptions(guardConfig, { route: 'b', fallback: () => ({}) }).fallbackTargets).toEqual([]);
+  });
+
+  it('normalizes stream.hedge with its defaults; off unless asked for', () => {
+    expect(normalizeRouteOptions(guardConfig, { route: 'a' }).stream.hedge).toBe(false);
+    expect(
+      normalizeRouteOptions(guardConfig, { route: 'a', stream: { hedge: { delay: 'p95' } } }).stream.hedge,
+    ).toEqual({ delay: 'p95', ...HEDGE_DEFAULTS });
+    expect(() => normalizeRouteOptions(guardConfig, { route: 'a', stream: { hedge: { dealy: 5 } as never } })).toThrow(
+      'unknown option `stream.hedge.dealy`',
+    );
   });
 });
 

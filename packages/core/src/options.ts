@@ -5,7 +5,8 @@ import type { GuardEventListener } from './events.js';
 import type { Instrumentation } from './instrumentation.js';
 import type { GuardLogger, LogFormat } from './logger.js';
 import type { RetryBudgetOptions } from './retry-budget.js';
-import type { RouteFallback } from './fallback.js';
+import type { FallbackClient, FallbackTarget, RouteFallback } from './fallback-options.js';
+import { HEDGE_DEFAULTS, type HedgeOptions, type NormalizedHedge } from './hedge-options.js';
 import type { ClaudeClient } from './claude-client.js';
 import type { Lane } from './concurrency-limiter.js';
 import type { RateLimitReserve } from './rate-limit-tracker.js';
@@ -99,6 +100,11 @@ export interface StreamOptions {
   heartbeatMs?: number;
   /** Largest single upstream SSE event accepted. Default `1_048_576`. */
   maxEventBytes?: number;
+  /**
+   * Hedged first events (opt-in): one more attempt in parallel when the first event (a non-streaming
+   * call's response headers) is late; `false`: none. Default `false`.
+   */
+  hedge?: HedgeOptions | false;
 }
 
 /**
@@ -232,7 +238,11 @@ export interface RouteOptions {
   concurrency?: ConcurrencyOptions;
   /** Overrides the guard's `forwardUpstreamClientErrors` for this route's handler calls. */
   forwardUpstreamClientErrors?: boolean;
-  /** What to answer when the breaker is open or retries are exhausted (non-streaming calls). */
+  /**
+   * What answers when the breaker is open or the attempts are exhausted before anything was sent: a
+   * target, a list of targets tried in order (streams and non-streaming calls), or a function
+   * (non-streaming calls).
+   */
   fallback?: RouteFallback | undefined;
 }
 
@@ -243,7 +253,7 @@ export interface GuardConfig {
   readonly retry: NormalizedRetry;
   readonly retryBudget: RetryBudgetOptions | false;
   readonly breaker: Required<Omit<BreakerOptions, 'key'>>;
-  readonly stream: Required<StreamOptions>;
+  readonly stream: NormalizedStream;
   readonly proxy: NormalizedProxy;
   readonly concurrency: NormalizedConcurrency;
   readonly rateLimits: NormalizedRateLimits;
@@ -256,6 +266,11 @@ export interface GuardConfig {
   readonly clock: Clock;
   readonly random: () => number;
 }
+
+/** @internal Stream options with defaults applied. */
+export type NormalizedStream = Readonly<Required<Omit<StreamOptions, 'hedge'>>> & {
+  readonly hedge: NormalizedHedge | false;
+};
 
 /** @internal */
 export interface NormalizedRetry {
@@ -297,12 +312,22 @@ export interface RouteConfig {
   readonly deadline: Required<DeadlineOptions>;
   readonly retry: NormalizedRetry;
   readonly breaker: Required<BreakerOptions>;
-  readonly stream: Required<StreamOptions>;
+  readonly stream: NormalizedStream;
   readonly proxy: NormalizedProxy;
   readonly concurrency: NormalizedConcurrency;
   /** Handler calls answer an upstream 4xx with its own message (redacted). */
   readonly forwardUpstreamClientErrors: boolean;
   readonly fallback: RouteFallback | undefined;
+  /** The fallback's targets, validated; empty for none or a function. */
+  readonly fallbackTargets: readonly NormalizedFallbackTarget[];
+}
+
+/** @internal A fallback target with its defaults applied. */
+export interface NormalizedFallbackTarget {
+  readonly model: string;
+  readonly client: FallbackClient | undefined;
+  readonly maxAttempts: number;
+  readonly breakerKey: string;
 }
 
 /**
@@ -327,7 +352,17 @@ export const DEFAULTS = {
     countRateLimits: false,
     enabled: true,
   },
-  stream: { firstEventTimeoutMs: 60_000, idleTimeoutMs: 60_000, heartbeatMs: 15_000, maxEventBytes: 1_048_576 },
+  stream: {
+    firstEventTimeoutMs: 60_000,
+    idleTimeoutMs: 60_000,
+    heartbeatMs: 15_000,
+    maxEventBytes: 1_048_576,
+    hedge: false,
+  },
+  /** The fields of a `stream.hedge` object (`delay` has no default: it is required). */
+  hedge: { delay: undefined, ...HEDGE_DEFAULTS },
+  /** The fields of a fallback target (`model` is required; `client`: the route's; `breakerKey`: `<route>:fallback:<model>`). */
+  fallbackTarget: { model: undefined, client: undefined, maxAttempts: 1, breakerKey: undefined },
   proxy: {
     maxBodyBytes: 1_048_576,
     allowedModels: undefined,
@@ -390,7 +425,9 @@ const STREAM_KEYS: KnownKeys<StreamOptions> = {
   idleTimeoutMs: true,
   heartbeatMs: true,
   maxEventBytes: true,
+  hedge: true,
 };
+const HEDGE_KEYS: KnownKeys<HedgeOptions> = { delay: true, initialDelayMs: true, minSamples: true, maxHedges: true };
 const PROXY_KEYS: KnownKeys<ProxyOptions> = {
   maxBodyBytes: true,
   allowedModels: true,
@@ -416,7 +453,12 @@ const RESERVE_KEYS: KnownKeys<RateLimitReserve> = {
   outputTokens: true,
   tokens: true,
 };
-const FALLBACK_MODEL_KEYS: KnownKeys<Extract<RouteFallback, { model: string }>> = { model: true };
+const FALLBACK_TARGET_KEYS: KnownKeys<FallbackTarget> = {
+  model: true,
+  client: true,
+  maxAttempts: true,
+  breakerKey: true,
+};
 const GUARD_KEYS: KnownKeys<ClaudeGuardOptions> = {
   client: true,
   deadline: true,
@@ -680,8 +722,9 @@ function minTrialBudget(
 function normalizeStream(
   prefix: string,
   value: StreamOptions | undefined,
-  base: Required<StreamOptions>,
-): Required<StreamOptions> {
+  base: NormalizedStream,
+  site: Site,
+): NormalizedStream {
   return Object.freeze({
     firstEventTimeoutMs: positiveNumber(
       `${prefix}.firstEventTimeoutMs`,
@@ -691,7 +734,72 @@ function normalizeStream(
     idleTimeoutMs: positiveNumber(`${prefix}.idleTimeoutMs`, value?.idleTimeoutMs, base.idleTimeoutMs),
     heartbeatMs: positiveNumber(`${prefix}.heartbeatMs`, value?.heartbeatMs, base.heartbeatMs),
     maxEventBytes: positiveInteger(`${prefix}.maxEventBytes`, value?.maxEventBytes, base.maxEventBytes),
+    hedge: value && 'hedge' in value ? normalizeHedge(`${prefix}.hedge`, value.hedge, site) : base.hedge,
   });
+}
+
+function normalizeHedge(option: string, value: HedgeOptions | false | undefined, site: Site): NormalizedHedge | false {
+  if (value === undefined || value === false) return false;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    fail(option, "false or an object like { delay: 'p95' }", value);
+  }
+  checkKeys(option, value, HEDGE_KEYS, site);
+  const delay = value.delay;
+  if (delay !== 'p95' && !(typeof delay === 'number' && Number.isFinite(delay) && delay >= 0)) {
+    fail(`${option}.delay`, "a number of milliseconds >= 0 or 'p95'", delay);
+  }
+  return Object.freeze({
+    delay,
+    initialDelayMs: nonNegativeNumber(`${option}.initialDelayMs`, value.initialDelayMs, HEDGE_DEFAULTS.initialDelayMs),
+    minSamples: positiveInteger(`${option}.minSamples`, value.minSamples, HEDGE_DEFAULTS.minSamples),
+    maxHedges: nonNegativeInteger(`${option}.maxHedges`, value.maxHedges, HEDGE_DEFAULTS.maxHedges),
+  });
+}
+
+function normalizeFallbackTargets(
+  route: string,
+  fallback: RouteFallback | undefined,
+  site: Site,
+): readonly NormalizedFallbackTarget[] {
+  if (fallback === undefined || typeof fallback === 'function') return [];
+  const list: readonly unknown[] = Array.isArray(fallback) ? fallback : [fallback];
+  if (list.length === 0) fail('fallback', 'a target, a non-empty list of targets or a function', fallback);
+  const keys = new Set<string>();
+  return Object.freeze(
+    list.map((entry, index) => {
+      const option = Array.isArray(fallback) ? `fallback[${index}]` : 'fallback';
+      if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+        fail(option, 'a function, { model } or { client, model }', entry);
+      }
+      checkKeys(option, entry, FALLBACK_TARGET_KEYS, site);
+      const target = entry as FallbackTarget;
+      // It is named in the `x-claude-guard-fallback` response header: printable ASCII without spaces.
+      if (typeof target.model !== 'string' || !/^[\x21-\x7e]+$/.test(target.model)) {
+        fail(`${option}.model`, 'a model name (printable ASCII, no spaces)', target.model);
+      }
+      const client = target.client as Partial<FallbackClient> | undefined;
+      if (client !== undefined && typeof client?.messages?.create !== 'function') {
+        fail(
+          `${option}.client`,
+          'an Anthropic client (new Anthropic(), AnthropicBedrock, AnthropicVertex)',
+          typeof client,
+        );
+      }
+      const breakerKey = target.breakerKey ?? `${route}:fallback:${target.model}`;
+      if (typeof breakerKey !== 'string' || breakerKey === '')
+        fail(`${option}.breakerKey`, 'a non-empty string', breakerKey);
+      // Two targets on one key would share one breaker's verdicts: one failing would refuse the other.
+      if (keys.has(breakerKey))
+        fail(`${option}.breakerKey`, `a key no other target of route '${route}' has`, breakerKey);
+      keys.add(breakerKey);
+      return Object.freeze({
+        model: target.model,
+        client: target.client,
+        maxAttempts: positiveInteger(`${option}.maxAttempts`, target.maxAttempts, DEFAULTS.fallbackTarget.maxAttempts),
+        breakerKey,
+      });
+    }),
+  );
 }
 
 function normalizeProxy(prefix: string, value: ProxyOptions | undefined, base: NormalizedProxy): NormalizedProxy {
@@ -836,7 +944,7 @@ export function normalizeGuardOptions(options: ClaudeGuardOptions): GuardConfig 
     retry: normalizeRetry('retry', options.retry, DEFAULTS.retry),
     retryBudget: options.retryBudget === false ? false : { ...DEFAULTS.retryBudget, ...options.retryBudget },
     breaker: normalizeBreaker('breaker', options.breaker, DEFAULTS.breaker, deadline.defaultMs),
-    stream: normalizeStream('stream', options.stream, DEFAULTS.stream),
+    stream: normalizeStream('stream', options.stream, DEFAULTS.stream, site),
     proxy: normalizeProxy('proxy', options.proxy, DEFAULTS.proxy),
     concurrency: normalizeConcurrency('concurrency', options.concurrency, DEFAULTS.concurrency),
     rateLimits: normalizeRateLimits(options.rateLimits, site),
@@ -866,28 +974,19 @@ export function normalizeRouteOptions(guard: GuardConfig, options: RouteOptions)
   checkGroup('stream', options.stream, STREAM_KEYS, site);
   checkGroup('proxy', options.proxy, PROXY_KEYS, site);
   checkGroup('concurrency', options.concurrency, CONCURRENCY_KEYS, site);
-  if (typeof options.fallback === 'object' && options.fallback !== null) {
-    checkKeys('fallback', options.fallback, FALLBACK_MODEL_KEYS, site);
-  }
   if (typeof options.route !== 'string' || !/^[A-Za-z0-9._:/-]{1,100}$/.test(options.route)) {
     fail('route', 'a name of 1-100 characters [A-Za-z0-9._:/-]', options?.route);
   }
   const key = options.breaker?.key ?? options.route;
   if (typeof key !== 'string' || key === '') fail('breaker.key', 'a non-empty string', key);
-  if (
-    options.fallback !== undefined &&
-    typeof options.fallback !== 'function' &&
-    typeof options.fallback?.model !== 'string'
-  ) {
-    fail('fallback', 'a function or { model: string }', options.fallback);
-  }
+  const fallbackTargets = normalizeFallbackTargets(options.route, options.fallback, site);
   const deadline = normalizeDeadline('deadline', options.deadline, guard.deadline);
   return Object.freeze({
     route: options.route,
     deadline,
     retry: normalizeRetry('retry', options.retry, guard.retry),
     breaker: Object.freeze({ key, ...normalizeBreaker('breaker', options.breaker, guard.breaker, deadline.defaultMs) }),
-    stream: normalizeStream('stream', options.stream, guard.stream),
+    stream: normalizeStream('stream', options.stream, guard.stream, site),
     proxy: normalizeProxy('proxy', options.proxy, guard.proxy),
     concurrency: normalizeConcurrency('concurrency', options.concurrency, guard.concurrency),
     forwardUpstreamClientErrors: bool(
@@ -896,6 +995,7 @@ export function normalizeRouteOptions(guard: GuardConfig, options: RouteOptions)
       guard.forwardUpstreamClientErrors,
     ),
     fallback: options.fallback,
+    fallbackTargets,
   });
 }
 

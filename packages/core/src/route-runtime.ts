@@ -7,6 +7,8 @@ import type { GuardEvents } from './events.js';
 import type { Instrumentation } from './instrumentation.js';
 import type { GuardConfig, RouteConfig } from './options.js';
 import type { LogWriter } from './logger.js';
+import { FallbackChain } from './fallback-targets.js';
+import { Hedger } from './hedge.js';
 import type { RecordSink } from './request-record.js';
 import type { RetryBudget } from './retry-budget.js';
 import { RetryPolicy, type RetryPolicyOptions } from './retry-loop.js';
@@ -51,6 +53,10 @@ export interface RouteRuntime {
   readonly passthroughRetry: RetryPolicy;
   /** Concurrency limit and rate-limit holds, before the retry policy; `undefined`: nothing to admit. */
   readonly admission: RouteAdmission | undefined;
+  /** The route's fallback targets, each with its own breaker and attempt limit; `undefined`: none (or a function). */
+  readonly fallbacks: FallbackChain | undefined;
+  /** The route's hedges (`stream.hedge`), one per kind of call; `undefined`: no hedging. */
+  readonly hedge: { readonly stream: Hedger; readonly message: Hedger } | undefined;
 }
 
 /**
@@ -103,5 +109,51 @@ export function createRouteRuntime(guard: GuardRuntime, config: RouteConfig, byR
     retry: new RetryPolicy(policy),
     passthroughRetry: new RetryPolicy({ ...policy, forwardClientErrors: config.proxy.forwardUpstreamClientErrors }),
     admission: guard.admission.forRoute(config.route, config.breaker.key, config.concurrency, byRun),
+    fallbacks: fallbackChain(guard, config, policy),
+    hedge: hedgers(guard, config, policy),
   };
+}
+
+/** Each target's own policy: its attempt limit, its own breaker (the route's breaker options), the shared budget. */
+function fallbackChain(
+  guard: GuardRuntime,
+  config: RouteConfig,
+  policy: RetryPolicyOptions,
+): FallbackChain | undefined {
+  if (config.fallbackTargets.length === 0) return undefined;
+  const targets = config.fallbackTargets.map((target) => {
+    const breaker = config.breaker.enabled
+      ? guard.breakers.get(target.breakerKey, config.route, config.breaker)
+      : undefined;
+    // The guard calls only `messages.create`, which every FallbackClient has (Bedrock and Vertex lack `batches`).
+    const client = (target.client ?? guard.config.client) as ClaudeClient;
+    // A target's own key stays out of its events' upstream messages, as the guard's does.
+    const key = (client as { apiKey?: unknown }).apiKey;
+    const secrets = typeof key === 'string' && key.length > 0 ? [...guard.secrets, key] : guard.secrets;
+    return {
+      model: target.model,
+      client,
+      breakerKey: target.breakerKey,
+      maxAttempts: target.maxAttempts,
+      policy: new RetryPolicy({ ...policy, maxAttempts: target.maxAttempts, breaker, secrets }),
+    };
+  });
+  return new FallbackChain(config.route, targets, guard.events);
+}
+
+function hedgers(guard: GuardRuntime, config: RouteConfig, policy: RetryPolicyOptions): RouteRuntime['hedge'] {
+  const options = config.stream.hedge;
+  if (options === false) return undefined;
+  const shared = {
+    route: config.route,
+    options,
+    clock: policy.clock,
+    budget: guard.budget,
+    breaker: policy.breaker,
+    events: guard.events,
+    countRateLimits: policy.countRateLimits,
+    secrets: guard.secrets,
+  };
+  // Apart: a stream's first event and a whole message's headers come at very different times.
+  return { stream: new Hedger({ ...shared, stream: true }), message: new Hedger({ ...shared, stream: false }) };
 }

@@ -1,4 +1,7 @@
 import type { ClaudeClient, MessageStreamParams } from './claude-client.js';
+import type { FallbackChain } from './fallback-targets.js';
+import { HedgeLostError, type HedgeCall, type HedgeLeg, type Hedger } from './hedge.js';
+import { FALLBACK_HEADER } from './hedge-legs.js';
 import { classifyFailure } from './classify.js';
 import { raceWithTimeout, type Clock, type Timed } from './clock.js';
 import { ClientAbortedError, type Deadline } from './deadline.js';
@@ -60,7 +63,7 @@ export interface StreamInput {
   readonly params: MessageStreamParams;
   readonly format: StreamFormat;
   /** The route's stream limits: first-event and idle timeouts, heartbeat, largest event. */
-  readonly limits: Readonly<Required<StreamOptions>>;
+  readonly limits: Readonly<Required<Omit<StreamOptions, 'hedge'>>>;
   readonly clock: Clock;
   readonly deadline: Deadline;
   /** The request's record: the stream reports its upstream id, usage, commit and outcome into it. */
@@ -73,6 +76,10 @@ export interface StreamInput {
   /** Kept out of forwarded headers and upstream ids. */
   readonly secrets: readonly string[];
   readonly answers: StreamAnswers;
+  /** Serves the stream when the route's own attempts fail before the commit; `undefined`: no fallback. */
+  readonly fallbacks?: FallbackChain | undefined;
+  /** Hedges a late first event (`stream.hedge`); `undefined`: no hedging. */
+  readonly hedger?: Hedger | undefined;
   /** Told how the stream ended, once (see {@link StreamFinal}); the Message is assembled only for it. */
   readonly onFinal?: ((final: StreamFinal) => unknown) | undefined;
   /**
@@ -168,6 +175,11 @@ class StreamSession implements RetryCall {
   /** How the stream ended, for `onFinal`: the first of complete, failed, aborted wins. */
   #endedAs: StreamFinal['type'] | undefined;
   #error: ClaudeGuardError | undefined;
+  /** Anything was sent (a first event or a heartbeat): no fallback after that. */
+  #committed = false;
+  /** The fallback model serving this stream, once one does. */
+  #fallbackModel: string | undefined;
+  #hedgeCall: HedgeCall | undefined;
 
   constructor(input: StreamInput) {
     this.#input = input;
@@ -183,7 +195,8 @@ class StreamSession implements RetryCall {
     this.record.called(this.#input.params.model, true, this.#input.params.max_tokens);
     this.record.streamOpened();
     // The engine's attempts abort their upstream request when the signal aborts.
-    this.#retrying = this.#input.policy.execute((context) => this.#startAttempt(context), this, SDK_CALL);
+    const own = this.#input.policy.execute((context) => this.#startAttempt(context), this, SDK_CALL);
+    this.#retrying = this.#input.fallbacks ? own.catch((error: unknown) => this.#fallBack(error)) : own;
     this.#retrying.catch(noop);
     const onClosed = this.#input.onClosed;
     // The admission slot stands for the upstream exchange: given back when that is over (message_stop read,
@@ -199,8 +212,14 @@ class StreamSession implements RetryCall {
       this.#finish();
       return response;
     }
+    this.#committed = true;
+    if (!first.timedOut) {
+      // The answering attempt's id (a hedge's loser may have answered headers too).
+      this.record.answeredWith(upstreamRequestId(first.value.response.headers.get('request-id'), this.#input.secrets));
+    }
     const headers = this.#input.answers.responseHeaders();
     for (const [name, value] of Object.entries(SSE_HEADERS)) headers.set(name, value);
+    if (this.#fallbackModel !== undefined) headers.set(FALLBACK_HEADER, this.#fallbackModel);
     if (!first.timedOut) {
       this.#handle = first.value;
       forwardUpstreamHeaders(first.value.response.headers, headers, this.#input.secrets);
@@ -230,15 +249,59 @@ class StreamSession implements RetryCall {
   }
 
   /** One upstream attempt: ready at its first data event (the commit), done when its stream is over. */
-  #startAttempt(context: AttemptContext): StartedAttempt<UpstreamHandle> {
+  #startAttempt(
+    context: AttemptContext,
+    client: ClaudeClient = this.#input.client,
+    params: MessageStreamParams = this.#input.params,
+    hedged = true,
+  ): StartedAttempt<UpstreamHandle> {
     this.#attempt = context.attempt;
-    const ready = this.#connect(context);
+    const hedger = hedged ? this.#input.hedger : undefined;
+    const ready = hedger
+      ? hedger.run(
+          (leg) => this.#leg(leg, client, params),
+          context,
+          (this.#hedgeCall ??= { record: this.record, state: { hedges: 0 } }),
+        )
+      : this.#connect(context, client, params);
     const done = ready.then((handle) => handle.finished.promise);
     return { ready, done };
   }
 
-  async #connect(context: AttemptContext): Promise<UpstreamHandle> {
-    const { client, params, limits, secrets } = this.#input;
+  /** One leg of a hedged attempt: it answers at its first data event. */
+  #leg(context: AttemptContext, client: ClaudeClient, params: MessageStreamParams): HedgeLeg<UpstreamHandle> {
+    const answer = this.#connect(context, client, params);
+    return {
+      first: answer,
+      answer,
+      done: answer.then((handle) => handle.finished.promise),
+      discard: (handle) => discardHandle(handle),
+    };
+  }
+
+  /**
+   * The route's own attempts failed before anything was sent: the route's fallback targets, in
+   * order, each under its own breaker and attempt limit. After a heartbeat commit the failure stays
+   * in-band, as without a fallback.
+   */
+  async #fallBack(error: unknown): Promise<UpstreamHandle> {
+    const chain = this.#input.fallbacks;
+    if (!chain || this.#committed) throw error;
+    const params = this.#input.params;
+    const served = await chain.serve(
+      error,
+      this,
+      true,
+      // Not hedged: the route's hedge times and judges the route's own upstream, not a target's.
+      (target) => (context) => this.#startAttempt(context, target.client, { ...params, model: target.model }, false),
+    );
+    this.#fallbackModel = served.target.model;
+    this.record.answeredBy(served.target.model);
+    return served.value;
+  }
+
+  async #connect(context: AttemptContext, client: ClaudeClient, params: MessageStreamParams): Promise<UpstreamHandle> {
+    const { limits, secrets } = this.#input;
     const abort = new AbortController();
     const onParentAbort = () => abort.abort(context.signal.reason);
     if (context.signal.aborted) throw context.signal.reason as Error;
@@ -386,7 +449,7 @@ class StreamSession implements RetryCall {
     } else if (name === 'message_stop') {
       this.#closing = true;
       this.#ended('message');
-      this.record.setOutcome('ok');
+      this.record.setOutcome(this.#fallbackModel === undefined ? 'ok' : 'fallback');
       handle.finished.resolve();
       this.#releaseUpstream(handle, true);
       if (format === 'text') {
@@ -525,6 +588,16 @@ class StreamSession implements RetryCall {
       report(error);
     }
   }
+}
+
+/** A stream that reached its first event after the other leg of its hedge had won: closed at once. */
+function discardHandle(handle: UpstreamHandle): void {
+  const reason = new HedgeLostError();
+  if (!handle.abort.signal.aborted) handle.abort.abort(reason);
+  handle.finished.promise.catch(noop);
+  handle.finished.reject(reason);
+  handle.detach();
+  handle.reader.cancel().catch(noop);
 }
 
 async function drainBriefly(reader: ReadableStreamDefaultReader<Uint8Array>, clock: Clock): Promise<void> {

@@ -5,6 +5,7 @@ import type {
   RouteOptions,
   StreamCallOptions,
 } from '@claude-guard/core';
+import { FALLBACK_HEADER } from '@claude-guard/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { attachCall, callOf, markGuardHandler } from './guard-route.js';
 import { closeSignal, headerReader, writeWebResponse } from './node-bridge.js';
@@ -102,6 +103,14 @@ export function claudeGuard(guard: ClaudeGuard, options: RouteOptions): RequestH
     const claude: ExpressGuardedClaude = {
       // Everything of the core's facade, with a stream that writes to `res`.
       ...call.claude,
+      messages: {
+        // A fallback's answer says so in a header, set before the handler can send its response.
+        create: async (params, requestOptions) => {
+          const message = await call.claude.messages.create(params, requestOptions);
+          if (call.fallbackModel !== undefined && !res.headersSent) res.setHeader(FALLBACK_HEADER, call.fallbackModel);
+          return message;
+        },
+      },
       stream: async (target, params, streamOptions) =>
         writeWebResponse(target, await call.claude.stream(params, streamOptions)),
       // A getter, as the core's: the request's logger is built only if the handler reads it.

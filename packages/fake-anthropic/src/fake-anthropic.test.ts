@@ -3,6 +3,7 @@ import type { APIError } from '@anthropic-ai/sdk';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FakeAnthropic } from './fake-anthropic.js';
 import { createFakeAnthropic } from './fake-anthropic.js';
+import { drawDelay, resolveOptions } from './options.js';
 
 const model = 'claude-sonnet-5';
 let fake: FakeAnthropic;
@@ -339,5 +340,51 @@ describe('options', () => {
   it('close() is idempotent', async () => {
     await fake.close();
     await fake.close();
+  });
+});
+
+describe('firstEventDelays', () => {
+  it('draws each request its first-event delay from the weighted choices, with the injected random source', async () => {
+    const draws = [0.5, 0.99, 0.1];
+    const fake = await createFakeAnthropic({
+      firstEventDelays: [
+        { ms: 0, weight: 9 },
+        { ms: 150, weight: 1 },
+      ],
+      random: () => draws.shift() ?? 0,
+    });
+    try {
+      const client = new Anthropic({ apiKey: 'k', baseURL: fake.url, maxRetries: 0 });
+      const times: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const started = performance.now();
+        await client.messages.create({
+          model: 'claude-sonnet-5',
+          max_tokens: 5,
+          messages: [{ role: 'user', content: 'hi' }],
+        });
+        times.push(performance.now() - started);
+      }
+      // Only the second draw (0.99) lands in the slow tenth.
+      expect(times[1]).toBeGreaterThanOrEqual(140);
+      expect(draws).toEqual([]);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('rejects a malformed distribution naming the option', () => {
+    expect(() => resolveOptions({ firstEventDelays: [{ ms: -1, weight: 1 }] })).toThrow('`firstEventDelays`');
+    expect(() => resolveOptions({ firstEventDelays: [{ ms: 1, weight: 0 }] })).toThrow('`firstEventDelays`');
+  });
+
+  it('drawDelay picks by weight', () => {
+    const choices = [
+      { ms: 50, weight: 9 },
+      { ms: 2000, weight: 1 },
+    ];
+    expect(drawDelay(choices, () => 0)).toBe(50);
+    expect(drawDelay(choices, () => 0.89)).toBe(50);
+    expect(drawDelay(choices, () => 0.9)).toBe(2000);
   });
 });

@@ -6,7 +6,8 @@ import { createFaultSource } from './fault-source.js';
 import type { HandlerContext, RequestScope } from './handle-request.js';
 import { handleRequest } from './handle-request.js';
 import type { FakeAnthropicBehaviour, FakeAnthropicOptions } from './options.js';
-import { resolveOptions } from './options.js';
+import { drawDelay, resolveOptions } from './options.js';
+import { createPrng } from './prng.js';
 import { createRateLimiter } from './rate-limit-budget.js';
 import type { MutableRecord, RequestOutcome, RequestRecord } from './request-record.js';
 import { errorJson } from './wire-format.js';
@@ -87,12 +88,15 @@ export async function createFakeAnthropic(options: FakeAnthropicOptions = {}): P
   let closing = false;
   let closed: Promise<void> | undefined;
 
+  // Its own sequence, apart from the fault rate's, so turning delays on does not move which requests fail.
+  const delayRandom = config.random ?? createPrng(config.behaviour.seed + 0x9e3779b9);
   const rateLimits = createRateLimiter(config.behaviour.rateLimits, config.wallClock);
   const context: HandlerContext = {
     config,
     faults,
     rateLimits,
     nextMessageId: () => `msg_fake${instance}${String((messageCount += 1)).padStart(6, '0')}`,
+    drawDelay: (choices) => drawDelay(choices, delayRandom),
   };
 
   const server = createServer((req, res) => {

@@ -3,7 +3,7 @@ import type { AnthropicErrorType } from './error-type.js';
 import { defaultErrorCodeMessage, defaultErrorMessage, errorTypeForStatus, statusForErrorType } from './error-type.js';
 import type { Fault, StatusFault } from './fault.js';
 import type { FaultSource } from './fault-source.js';
-import type { ResolvedOptions } from './options.js';
+import type { FirstEventDelayChoice, ResolvedOptions } from './options.js';
 import { FAULT_HEADER, parseFaultHeader } from './parse-fault-header.js';
 import type { RateLimiter } from './rate-limit-budget.js';
 import type { Reply } from './reply.js';
@@ -36,6 +36,8 @@ export type HandlerContext = {
   /** Reports the `anthropic-ratelimit-*` headers of every response and admits Messages requests. */
   readonly rateLimits: RateLimiter;
   readonly nextMessageId: () => string;
+  /** Draws one request's first-event delay from `firstEventDelays`. */
+  readonly drawDelay: (choices: readonly FirstEventDelayChoice[]) => number;
 };
 
 /**
@@ -192,7 +194,11 @@ export async function handleRequest(
   // A delay-headers fault has already been recorded and consumed; keep it in the log.
   if (fault !== undefined) record.fault = fault;
   const timing = {
-    firstEventDelayMs: (fault?.kind === 'slow' ? fault.firstEventDelayMs : undefined) ?? behaviour.firstEventDelayMs,
+    firstEventDelayMs:
+      (fault?.kind === 'slow' ? fault.firstEventDelayMs : undefined) ??
+      (behaviour.firstEventDelays === undefined
+        ? behaviour.firstEventDelayMs
+        : context.drawDelay(behaviour.firstEventDelays)),
     tokenDelayMs: (fault?.kind === 'slow' ? fault.tokenDelayMs : undefined) ?? behaviour.tokenDelayMs,
   };
   const messageId = context.nextMessageId();

@@ -1,6 +1,6 @@
 export { createFakeAnthropic } from './fake-anthropic.js';
 export type { FakeAnthropic } from './fake-anthropic.js';
-export type { FakeAnthropicBehaviour, FakeAnthropicOptions } from './options.js';
+export type { FakeAnthropicBehaviour, FakeAnthropicOptions, FirstEventDelayChoice } from './options.js';
 export type {
   DelayHeadersFault,
   Fault,

@@ -18,6 +18,13 @@ export type FakeAnthropicBehaviour = {
   readonly replyWords?: number | undefined;
   /** Milliseconds between the SSE headers and `message_start` (non-streaming: added before headers). Default 0. */
   readonly firstEventDelayMs?: number | undefined;
+  /**
+   * A long-tailed first-event delay: each request's delay is drawn from these weighted choices (a
+   * weight is a share of the total), in place of `firstEventDelayMs`; e.g. 97 % at 50 ms and 3 % at
+   * 2 s is `[{ ms: 50, weight: 97 }, { ms: 2000, weight: 3 }]`. Drawn with the `random` option. `[]`
+   * turns it off. Default: none.
+   */
+  readonly firstEventDelays?: readonly FirstEventDelayChoice[] | undefined;
   /** Milliseconds between `content_block_delta` events (non-streaming: per word, before headers). Default 0. */
   readonly tokenDelayMs?: number | undefined;
   /** Probability in [0, 1] that a request without header or queued fault gets `fault`. Default 0. */
@@ -32,6 +39,16 @@ export type FakeAnthropicBehaviour = {
    */
   readonly rateLimits?: RateLimitBudget | undefined;
 };
+
+/**
+ * One weighted choice of `firstEventDelays`.
+ *
+ * @example
+ * ```ts
+ * const tail: FirstEventDelayChoice = { ms: 2000, weight: 3 };
+ * ```
+ */
+export type FirstEventDelayChoice = { readonly ms: number; readonly weight: number };
 
 /**
  * Options of `createFakeAnthropic()`: the behaviour plus what is fixed at start.
@@ -54,6 +71,8 @@ export type FakeAnthropicOptions = FakeAnthropicBehaviour & {
   readonly apiKeys?: readonly string[] | undefined;
   /** Called once per request when its outcome is settled. */
   readonly onRequestEnd?: ((record: RequestRecord) => void) | undefined;
+  /** Numbers in [0, 1) that draw `firstEventDelays`. Default: a generator seeded from `seed`. */
+  readonly random?: (() => number) | undefined;
 };
 
 /**
@@ -67,6 +86,7 @@ export type FakeAnthropicOptions = FakeAnthropicBehaviour & {
 export type ResolvedBehaviour = {
   readonly replyWords: number;
   readonly firstEventDelayMs: number;
+  readonly firstEventDelays: readonly FirstEventDelayChoice[] | undefined;
   readonly tokenDelayMs: number;
   readonly faultRate: number;
   readonly faults: readonly (Fault | undefined)[];
@@ -85,6 +105,7 @@ export type ResolvedBehaviour = {
 export const DEFAULT_BEHAVIOUR: ResolvedBehaviour = {
   replyWords: 12,
   firstEventDelayMs: 0,
+  firstEventDelays: undefined,
   tokenDelayMs: 0,
   faultRate: 0,
   faults: [{ kind: 'status', status: 529 }],
@@ -92,7 +113,16 @@ export const DEFAULT_BEHAVIOUR: ResolvedBehaviour = {
   rateLimits: DEFAULT_RATE_LIMITS,
 };
 
-const BEHAVIOUR_KEYS = ['replyWords', 'firstEventDelayMs', 'tokenDelayMs', 'faultRate', 'fault', 'seed', 'rateLimits'];
+const BEHAVIOUR_KEYS = [
+  'replyWords',
+  'firstEventDelayMs',
+  'firstEventDelays',
+  'tokenDelayMs',
+  'faultRate',
+  'fault',
+  'seed',
+  'rateLimits',
+];
 
 /**
  * Applies `partial` over `base`, validating every given value; errors name the option.
@@ -116,7 +146,8 @@ export function resolveBehaviour(
   for (const key of Object.keys(partial)) {
     if (!BEHAVIOUR_KEYS.includes(key)) throw new TypeError(`${where}: unknown option \`${key}\``);
   }
-  const { replyWords, firstEventDelayMs, tokenDelayMs, faultRate, fault, seed, rateLimits } = partial;
+  const { replyWords, firstEventDelayMs, firstEventDelays, tokenDelayMs, faultRate, fault, seed, rateLimits } = partial;
+  const delays = firstEventDelays === undefined ? base.firstEventDelays : resolveDelays(firstEventDelays, where);
   if (replyWords !== undefined && !(Number.isInteger(replyWords) && replyWords >= 1)) {
     throw new RangeError(`${where}: \`replyWords\` must be a positive integer, got ${String(replyWords)}`);
   }
@@ -143,12 +174,51 @@ export function resolveBehaviour(
   return {
     replyWords: replyWords ?? base.replyWords,
     firstEventDelayMs: firstEventDelayMs ?? base.firstEventDelayMs,
+    firstEventDelays: delays,
     tokenDelayMs: tokenDelayMs ?? base.tokenDelayMs,
     faultRate: faultRate ?? base.faultRate,
     faults,
     seed: seed ?? base.seed,
     rateLimits: rateLimits === undefined ? base.rateLimits : resolveRateLimits(rateLimits, `${where}: rateLimits`),
   };
+}
+
+function resolveDelays(value: unknown, where: string): readonly FirstEventDelayChoice[] | undefined {
+  const bad = (): never => {
+    throw new RangeError(
+      `${where}: \`firstEventDelays\` must be a list of { ms >= 0, weight > 0 }, got ${JSON.stringify(value)}`,
+    );
+  };
+  if (!Array.isArray(value)) return bad();
+  if (value.length === 0) return undefined;
+  return value.map((choice: unknown) => {
+    const { ms, weight } = (choice ?? {}) as { ms?: unknown; weight?: unknown };
+    if (typeof ms !== 'number' || !(Number.isFinite(ms) && ms >= 0)) return bad();
+    if (typeof weight !== 'number' || !(Number.isFinite(weight) && weight > 0)) return bad();
+    return { ms, weight };
+  });
+}
+
+/**
+ * Picks one delay of `choices` with `random()` (in [0, 1)), by weight.
+ *
+ * @param choices - the weighted delays
+ * @param random - the random source
+ * @returns milliseconds
+ * @example
+ * ```ts
+ * drawDelay([{ ms: 50, weight: 9 }, { ms: 2000, weight: 1 }], () => 0.95); // 2000
+ * ```
+ */
+export function drawDelay(choices: readonly FirstEventDelayChoice[], random: () => number): number {
+  let total = 0;
+  for (const choice of choices) total += choice.weight;
+  let point = random() * total;
+  for (const choice of choices) {
+    if (point < choice.weight) return choice.ms;
+    point -= choice.weight;
+  }
+  return choices[choices.length - 1]!.ms;
 }
 
 /**
@@ -166,6 +236,7 @@ export type ResolvedOptions = {
   readonly wallClock: () => number;
   readonly apiKeys: ReadonlySet<string> | undefined;
   readonly onRequestEnd: ((record: RequestRecord) => void) | undefined;
+  readonly random: (() => number) | undefined;
   readonly behaviour: ResolvedBehaviour;
 };
 
@@ -181,7 +252,9 @@ export type ResolvedOptions = {
  */
 export function resolveOptions(options: FakeAnthropicOptions = {}): ResolvedOptions {
   const where = 'createFakeAnthropic()';
-  const { host, port, now, wallClock, apiKeys, onRequestEnd, ...behaviour } = options;
+  const { host, port, now, wallClock, apiKeys, onRequestEnd, random, ...behaviour } = options;
+  if (random !== undefined && typeof random !== 'function')
+    throw new TypeError(`${where}: \`random\` must be a function`);
   if (host !== undefined && (typeof host !== 'string' || host === '')) {
     throw new TypeError(`${where}: \`host\` must be a non-empty string`);
   }
@@ -205,6 +278,7 @@ export function resolveOptions(options: FakeAnthropicOptions = {}): ResolvedOpti
     wallClock: wallClock ?? Date.now,
     apiKeys: apiKeys === undefined ? undefined : new Set(apiKeys),
     onRequestEnd,
+    random,
     behaviour: resolveBehaviour(DEFAULT_BEHAVIOUR, behaviour, where),
   };
 }

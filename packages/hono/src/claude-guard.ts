@@ -5,7 +5,7 @@ import type {
   RouteOptions,
   StreamCallOptions,
 } from '@claude-guard/core';
-import { claudeGuardErrorOf } from '@claude-guard/core';
+import { FALLBACK_HEADER, claudeGuardErrorOf } from '@claude-guard/core';
 import type { Context, MiddlewareHandler } from 'hono';
 import { attachCall, markGuardHandler } from './guard-route.js';
 import { httpError } from './http-exception.js';
@@ -84,6 +84,7 @@ export function claudeGuard(
         c.error = undefined;
       }
       c.res.headers.set(call.requestIdHeader, call.requestId);
+      if (call.fallbackModel !== undefined) c.res.headers.set(FALLBACK_HEADER, call.fallbackModel);
     } finally {
       // While a stream is still being read, the call ends when the stream does.
       call.end(c.res.status);

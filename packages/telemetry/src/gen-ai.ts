@@ -44,6 +44,8 @@ export const ATTR_ATTEMPTS = 'claude_guard.attempts';
 export const ATTR_ATTEMPT = 'claude_guard.attempt';
 export const ATTR_STREAM = 'claude_guard.stream';
 export const ATTR_RETRY_REASON = 'claude_guard.retry.reason';
+/** `started`, `won` (the hedge answered first) or `lost` (the first attempt did). */
+export const ATTR_HEDGE_RESULT = 'claude_guard.hedge.result';
 export const ATTR_RETRY_DELAY_MS = 'claude_guard.retry.delay_ms';
 export const ATTR_BREAKER_KEY = 'claude_guard.breaker.key';
 export const ATTR_BREAKER_STATE = 'claude_guard.breaker.state';

@@ -155,6 +155,17 @@ export class GuardEventInterpreter {
         this.#state(event.route, event.requestId);
         this.#sink.deadlineExceeded(event.route, SOURCE.test(event.source) ? event.source : 'other');
         return;
+      case 'hedge-started':
+        this.#sink.hedged?.(event.route, 'started', undefined);
+        return;
+      case 'hedge-won':
+      case 'hedge-lost':
+        this.#sink.hedged?.(
+          event.route,
+          event.type === 'hedge-won' ? 'won' : 'lost',
+          event.savedMs === undefined ? undefined : event.savedMs / 1000,
+        );
+        return;
       case 'breaker-rejected':
         this.#state(event.route, event.requestId);
         this.#sink.breakerRejected(event.route, event.key);

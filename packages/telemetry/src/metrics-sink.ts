@@ -69,6 +69,11 @@ export interface MetricsSink {
   admissionShed(route: string, reason: string): void;
   /** A queued request got its slot after `seconds` in the queue. */
   queueWaited(route: string, seconds: number): void;
+  /**
+   * A hedge (`stream.hedge`) started, won or lost; `savedSeconds`: a won hedge's estimated time saved,
+   * when the route had seen longer first events. Optional, so that sinks written before hedging still fit.
+   */
+  hedged?(route: string, result: 'started' | 'won' | 'lost', savedSeconds: number | undefined): void;
 }
 
 /** Prometheus' and the metrics' numbering of a breaker's state: 0 closed, 1 open, 2 half-open. */

@@ -49,6 +49,8 @@ export const OTEL_METRIC_NAMES = [
   'claude_guard.requests.in_flight',
   'claude_guard.upstream.attempts',
   'claude_guard.retries',
+  'claude_guard.hedges',
+  'claude_guard.hedge.saved',
   'claude_guard.retry_budget.rejections',
   'claude_guard.breaker.state',
   'claude_guard.breaker.transitions',
@@ -141,6 +143,14 @@ export function createOtelMetrics(options: OtelMetricsOptions = {}): OtelMetrics
   const deadlines = meter.createCounter('claude_guard.deadline.exceeded', {
     description: 'Requests whose deadline ran out, by whose budget it was',
     unit: '{request}',
+  });
+  const hedges = meter.createCounter('claude_guard.hedges', {
+    description: 'Hedged attempts (stream.hedge): started, and which leg answered first (won: the hedge)',
+    unit: '{hedge}',
+  });
+  const hedgeSaved = meter.createCounter('claude_guard.hedge.saved', {
+    description: "Time to first event saved by won hedges, estimated from the route's observed times",
+    unit: 's',
   });
   const tokens = meter.createCounter('claude_guard.tokens', {
     description: 'Tokens by type: input (uncached), output, cache_read, cache_write',
@@ -240,6 +250,10 @@ export function createOtelMetrics(options: OtelMetricsOptions = {}): OtelMetrics
     attemptsMade: (name, count) => attempts.add(count, route(name)),
     retried: (name, reason) => retries.add(1, { [genAi.ATTR_ROUTE]: name, [genAi.ATTR_RETRY_REASON]: reason }),
     retryBudgetRejected: (name) => budgetRejections.add(1, route(name)),
+    hedged: (name, result, savedSeconds) => {
+      hedges.add(1, { [genAi.ATTR_ROUTE]: name, [genAi.ATTR_HEDGE_RESULT]: result });
+      if (savedSeconds !== undefined && savedSeconds > 0) hedgeSaved.add(savedSeconds, route(name));
+    },
     breakerTransitioned: (key, to) =>
       transitions.add(1, { [genAi.ATTR_BREAKER_KEY]: key, [genAi.ATTR_BREAKER_STATE]: to }),
     breakerRejected: (name, key) =>

@@ -162,6 +162,20 @@ describe('createPrometheusMetrics', () => {
     expect(value(families, 'claude_guard_retry_budget_rejections_total', { route: 'chat' })).toBe(1);
   });
 
+  it('counts hedges started, won and lost, and the estimated time saved', async () => {
+    const { emit } = script;
+    const base = { route: 'chat', stream: true } as const;
+    emit({ type: 'hedge-started', ...base, requestId: 'h1', delayMs: 100 });
+    emit({ type: 'hedge-won', ...base, requestId: 'h1', firstEventMs: 150, savedMs: 1_500 });
+    emit({ type: 'hedge-started', ...base, requestId: 'h2', delayMs: 100 });
+    emit({ type: 'hedge-lost', ...base, requestId: 'h2', firstEventMs: 120, savedMs: 0 });
+    const families = await scrape(metrics);
+    expect(value(families, 'claude_guard_hedges_total', { route: 'chat', result: 'started' })).toBe(2);
+    expect(value(families, 'claude_guard_hedges_total', { route: 'chat', result: 'won' })).toBe(1);
+    expect(value(families, 'claude_guard_hedges_total', { route: 'chat', result: 'lost' })).toBe(1);
+    expect(value(families, 'claude_guard_hedge_saved_seconds_total', { route: 'chat' })).toBe(1.5);
+  });
+
   it('refuses a second set of metrics in one registry, and close() makes room', () => {
     const registry = new Registry();
     const first = createPrometheusMetrics({ registry });

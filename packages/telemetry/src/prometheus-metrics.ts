@@ -67,6 +67,8 @@ export const PROMETHEUS_METRIC_NAMES = [
   'claude_guard_queue_wait_seconds',
   'claude_guard_queue_length',
   'claude_guard_client_holds',
+  'claude_guard_hedges_total',
+  'claude_guard_hedge_saved_seconds_total',
 ] as const;
 
 /**
@@ -131,6 +133,18 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     name: 'claude_guard_retries_total',
     help: 'Retries by route and the reason of the failed attempt before them',
     labelNames: ['route', 'reason'] as const,
+    registers,
+  });
+  const hedges = new Counter({
+    name: 'claude_guard_hedges_total',
+    help: 'Hedged attempts (stream.hedge): started, and which leg answered first (won: the hedge)',
+    labelNames: ['route', 'result'] as const,
+    registers,
+  });
+  const hedgeSaved = new Counter({
+    name: 'claude_guard_hedge_saved_seconds_total',
+    help: "Time to first event saved by won hedges, estimated from the route's observed times",
+    labelNames: ['route'] as const,
     registers,
   });
   const budgetRejections = new Counter({
@@ -253,6 +267,10 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     attemptsMade: (route, count) => attempts.inc({ route }, count),
     retried: (route, reason) => retries.inc({ route, reason }),
     retryBudgetRejected: (route) => budgetRejections.inc({ route }),
+    hedged: (route, result, savedSeconds) => {
+      hedges.inc({ route, result });
+      if (savedSeconds !== undefined && savedSeconds > 0) hedgeSaved.inc({ route }, savedSeconds);
+    },
     breakerTransitioned: (key, to) => transitions.inc({ key, to }),
     breakerRejected: (route, key) => breakerRejections.inc({ route, key }),
     streamStalled: (route) => stalls.inc({ route }),
