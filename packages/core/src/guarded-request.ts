@@ -1,7 +1,7 @@
 import type { ClaudeMessage, ClaudeRequestOptions, MessageCreateParams, MessageStreamParams } from './claude-client.js';
 import { classifyFailure } from './classify.js';
 import { sendMessage } from './create-message.js';
-import { Deadline, resolveDeadline } from './deadline.js';
+import { Deadline, deadlineFor } from './deadline.js';
 import { internalError } from './failure-wording.js';
 import { runFallback } from './fallback.js';
 import type { BeginInput, GuardedCall, GuardedClaude, StreamCallOptions } from './guarded-call.js';
@@ -42,13 +42,13 @@ export function beginRequest(
 ): Begun {
   const requestIdHeader = route.requestIdHeader;
   const requestId = resolveRequestId(input.headers.get(requestIdHeader), route.nextRequestId);
-  const resolved = resolveDeadline({
-    headers: input.headers,
-    signal: input.signal,
-    clock: route.clock,
-    policy:
-      ownDeadlineMs === undefined ? route.config.deadline : { ...route.config.deadline, defaultMs: ownDeadlineMs },
-  });
+  const policy = route.config.deadline;
+  const resolved = deadlineFor(
+    input.headers,
+    input.signal,
+    route.clock,
+    ownDeadlineMs === undefined ? policy : { ...policy, defaultMs: ownDeadlineMs },
+  );
   if (resolved instanceof Deadline) {
     const record = new RequestRecord(route.records, requestId, resolved);
     const policy = passthrough ? route.passthroughRetry : route.retry;
@@ -115,10 +115,36 @@ export class GuardedRequest implements GuardedCall {
   }
 
   /** Non-streaming create, with the upstream response (its headers are forwarded by the passthrough). */
-  async createMessageWithResponse(
+  createMessageWithResponse(
     params: MessageCreateParams,
     options?: ClaudeRequestOptions,
   ): Promise<{ data: ClaudeMessage; response: Response | undefined }> {
+    return this.#create(params, options, true);
+  }
+
+  createMessage(params: MessageCreateParams, options?: ClaudeRequestOptions): Promise<ClaudeMessage> {
+    return this.#create(params, options, false);
+  }
+
+  /**
+   * Both creates in one async frame: the handler's `messages.create` (`withResponse` false) gets the
+   * Message itself, with no wrapper object or second frame around it.
+   */
+  #create(
+    params: MessageCreateParams,
+    options: ClaudeRequestOptions | undefined,
+    withResponse: true,
+  ): Promise<{ data: ClaudeMessage; response: Response | undefined }>;
+  #create(
+    params: MessageCreateParams,
+    options: ClaudeRequestOptions | undefined,
+    withResponse: false,
+  ): Promise<ClaudeMessage>;
+  async #create(
+    params: MessageCreateParams,
+    options: ClaudeRequestOptions | undefined,
+    withResponse: boolean,
+  ): Promise<ClaudeMessage | { data: ClaudeMessage; response: Response | undefined }> {
     const route = this.#route;
     const record = this.record;
     record.called(params.model, false);
@@ -132,23 +158,19 @@ export class GuardedRequest implements GuardedCall {
       );
       record.answeredWith(answer.upstreamRequestId);
       record.recordUsage(answer.data.usage);
-      return { data: answer.data, response: answer.response };
+      return withResponse ? { data: answer.data, response: answer.response } : answer.data;
     } catch (error) {
       if (isClaudeGuardError(error)) tagRequest(error, this.requestId, this.requestIdHeader);
-      const data = await runFallback(error, {
+      const data = (await runFallback(error, {
         route: route.config.route,
         fallback: route.config.fallback,
         client: route.client,
         params,
         deadline: this.deadline,
         record,
-      });
-      return { data: data as ClaudeMessage, response: undefined };
+      })) as ClaudeMessage;
+      return withResponse ? { data, response: undefined } : data;
     }
-  }
-
-  async createMessage(params: MessageCreateParams, options?: ClaudeRequestOptions): Promise<ClaudeMessage> {
-    return (await this.createMessageWithResponse(params, options)).data;
   }
 
   stream(params: MessageStreamParams, options?: StreamCallOptions): Promise<Response> {
