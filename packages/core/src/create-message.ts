@@ -37,7 +37,7 @@ export interface MessageAnswer {
  * await policy.execute((context) => sendMessage(client, params, undefined, record, secrets, context), call, SDK_CALL);
  * ```
  */
-export async function sendMessage(
+export function sendMessage(
   client: ClaudeClient,
   params: MessageCreateParams,
   options: ClaudeRequestOptions | undefined,
@@ -45,29 +45,40 @@ export async function sendMessage(
   secrets: readonly string[],
   context: AttemptContext,
 ): Promise<MessageAnswer> {
-  const pending = client.messages.create(params, mergeOptions(options, context));
+  // Handlers rather than an async frame (this runs once per attempt), and always a promise: a
+  // synchronous throw (a client that is not the SDK's) is a rejection, as it was when this was async.
+  let pending: ReturnType<ClaudeClient['messages']['create']>;
   // The upstream answered once its headers are in, even if its body then fails (cut off, not JSON).
   // The response and its id are taken here once (`withResponse()` would read them again).
   let response: Response | undefined;
   let upstreamId: string | undefined;
-  const status = pending.asResponse().then((answered) => {
-    response = answered;
-    upstreamId = upstreamRequestId(answered.headers.get('request-id'), secrets);
-    record.upstreamAnswered(upstreamId);
-    return answered.status;
-  }, noUpstreamStatus);
-  let data: unknown;
+  let status: Promise<number | undefined>;
   try {
-    data = await pending;
+    pending = client.messages.create(params, mergeOptions(options, context));
+    status = pending.asResponse().then((answered) => {
+      response = answered;
+      upstreamId = upstreamRequestId(answered.headers.get('request-id'), secrets);
+      record.upstreamAnswered(upstreamId);
+      return answered.status;
+    }, noUpstreamStatus);
   } catch (error) {
-    throw await asBodyFault(error, status);
+    return Promise.reject(error);
   }
-  // The body is read after the headers: the tap above has run by now, unless a wrapper's promise did not wait.
-  if (response === undefined) await status;
-  // The SDK hands back any 2xx body: a page as a string, `[]`, `null`. Only a Message is an answer.
-  if (!isMessage(data)) throw new MalformedMessageError('not-a-message', response?.status);
-  return { data, response: response!, upstreamRequestId: upstreamId };
+  const answer = (data: unknown): MessageAnswer => {
+    // The SDK hands back any 2xx body: a page as a string, `[]`, `null`. Only a Message is an answer.
+    if (!isMessage(data)) throw new MalformedMessageError('not-a-message', response?.status);
+    return { data, response: response!, upstreamRequestId: upstreamId };
+  };
+  return pending.then(
+    // The body is read after the headers: the tap above has run by now, unless a wrapper's promise did not wait.
+    (data: unknown) => (response === undefined ? status.then(() => answer(data)) : answer(data)),
+    (error: unknown) => asBodyFault(error, status).then(rethrow),
+  );
 }
+
+const rethrow = (error: unknown): never => {
+  throw error;
+};
 
 const noUpstreamStatus = (): undefined => undefined;
 

@@ -127,8 +127,8 @@ export class GuardedRequest implements GuardedCall {
   }
 
   /**
-   * Both creates in one async frame: the handler's `messages.create` (`withResponse` false) gets the
-   * Message itself, with no wrapper object or second frame around it.
+   * Both creates: the handler's `messages.create` (`withResponse` false) gets the Message itself,
+   * with no wrapper object or second frame around it.
    */
   #create(
     params: MessageCreateParams,
@@ -140,7 +140,7 @@ export class GuardedRequest implements GuardedCall {
     options: ClaudeRequestOptions | undefined,
     withResponse: false,
   ): Promise<ClaudeMessage>;
-  async #create(
+  #create(
     params: MessageCreateParams,
     options: ClaudeRequestOptions | undefined,
     withResponse: boolean,
@@ -149,28 +149,37 @@ export class GuardedRequest implements GuardedCall {
     const record = this.record;
     record.called(params.model, false);
     const { client, secrets } = route;
-    try {
-      // The policy directly, not #execute: one async frame less on the hot path, same tagging below.
-      const answer = await this.#policy.execute(
-        (context) => sendMessage(client, params, options, record, secrets, context),
-        this,
-        SDK_CALL,
+    // The policy directly, not #execute, and handlers rather than an async frame: this is the
+    // hot path. Same tagging below.
+    return this.#policy
+      .execute((context) => sendMessage(client, params, options, record, secrets, context), this, SDK_CALL)
+      .then(
+        (answer) => {
+          record.answeredWith(answer.upstreamRequestId);
+          record.recordUsage(answer.data.usage);
+          return withResponse ? { data: answer.data, response: answer.response } : answer.data;
+        },
+        (error: unknown) => this.#fallback(error, params, withResponse),
       );
-      record.answeredWith(answer.upstreamRequestId);
-      record.recordUsage(answer.data.usage);
-      return withResponse ? { data: answer.data, response: answer.response } : answer.data;
-    } catch (error) {
-      if (isClaudeGuardError(error)) tagRequest(error, this.requestId, this.requestIdHeader);
-      const data = (await runFallback(error, {
-        route: route.config.route,
-        fallback: route.config.fallback,
-        client: route.client,
-        params,
-        deadline: this.deadline,
-        record,
-      })) as ClaudeMessage;
-      return withResponse ? { data, response: undefined } : data;
-    }
+  }
+
+  /** The route's plan B for a failed create (or the failure, tagged with this request's id). */
+  async #fallback(
+    error: unknown,
+    params: MessageCreateParams,
+    withResponse: boolean,
+  ): Promise<ClaudeMessage | { data: ClaudeMessage; response: Response | undefined }> {
+    const route = this.#route;
+    if (isClaudeGuardError(error)) tagRequest(error, this.requestId, this.requestIdHeader);
+    const data = (await runFallback(error, {
+      route: route.config.route,
+      fallback: route.config.fallback,
+      client: route.client,
+      params,
+      deadline: this.deadline,
+      record: this.record,
+    })) as ClaudeMessage;
+    return withResponse ? { data, response: undefined } : data;
   }
 
   stream(params: MessageStreamParams, options?: StreamCallOptions): Promise<Response> {

@@ -151,27 +151,53 @@ export class RetryPolicy {
    * @param call - The request's deadline and record.
    * @param traits - Whether the attempts stop by themselves when their signal aborts.
    */
-  async execute<T>(start: AttemptStarter<T>, call: RetryCall, traits: AttemptTraits = CALLER_CODE): Promise<T> {
+  execute<T>(start: AttemptStarter<T>, call: RetryCall, traits: AttemptTraits = CALLER_CODE): Promise<T> {
+    this.#options.budget?.recordRequest();
+    // The first attempt runs outside any async frame: most calls answer at once, and an async
+    // function holding the retry loop's locals costs about half a kilobyte per call. A failure
+    // goes on in #retrying, which takes the first attempt's error as if its loop had caught it.
+    const deadline = call.deadline;
+    const aborted = deadlineAbortReason(deadline);
+    if (aborted) return this.#rejectWith(() => this.#final(call, 0, this.#classify(aborted, deadline)));
+    let first: Promise<T>;
+    try {
+      first = this.#runOne(call, 0, start, traits);
+    } catch (error) {
+      first = Promise.reject(error);
+    }
+    return first.then(undefined, (error: unknown) => this.#retrying(start, call, traits, error));
+  }
+
+  /** A rejection with what `fail` throws or returns, as an async function's `throw` would give. */
+  #rejectWith<T>(fail: () => unknown): Promise<T> {
+    try {
+      return Promise.reject(fail());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * The retry loop, from the first attempt's failure: classifies it, then retries while the
+   * failure is transient and attempts, the retry budget and the deadline allow.
+   */
+  async #retrying<T>(
+    start: AttemptStarter<T>,
+    call: RetryCall,
+    traits: AttemptTraits,
+    firstError: unknown,
+  ): Promise<T> {
     const { budget, events, route, maxAttempts, backoff, clock } = this.#options;
     const { deadline, record } = call;
-    budget?.recordRequest();
-
+    let error = firstError;
     // Upstream attempts this execution made: named in the answer ("3 attempts") and its events.
-    let attempts = 0;
     for (let attempt = 0; ; attempt++) {
-      const aborted = deadlineAbortReason(deadline);
-      if (aborted) throw this.#final(call, attempts, this.#classify(aborted, deadline));
-      attempts = attempt + 1;
-      let failure: AttemptFailure;
-      try {
-        return await this.#runOne(call, attempt, start, traits);
-      } catch (error) {
-        if (error instanceof BreakerOpenError) {
-          events.emit({ type: 'breaker-rejected', route, key: error.key, requestId: record.requestId });
-          throw breakerOpenError(route, error.retryAfterMs);
-        }
-        failure = error instanceof AttemptFailedError ? error.failure : this.#classify(error, deadline);
+      const attempts = attempt + 1;
+      if (error instanceof BreakerOpenError) {
+        events.emit({ type: 'breaker-rejected', route, key: error.key, requestId: record.requestId });
+        throw breakerOpenError(route, error.retryAfterMs);
       }
+      const failure = error instanceof AttemptFailedError ? error.failure : this.#classify(error, deadline);
       record.upstreamIdentified(failure.upstreamRequestId);
       if (events.active) {
         events.emit({
@@ -228,6 +254,13 @@ export class RetryPolicy {
       } catch (reason) {
         throw this.#final(call, attempts, this.#classify(reason, deadline));
       }
+      const aborted = deadlineAbortReason(deadline);
+      if (aborted) throw this.#final(call, attempts, this.#classify(aborted, deadline));
+      try {
+        return await this.#runOne(call, attempt + 1, start, traits);
+      } catch (next) {
+        error = next;
+      }
     }
   }
 
@@ -277,23 +310,31 @@ export class RetryPolicy {
    * The hot path: an SDK call of ours, which stops at its signal and keeps it no longer than the
    * call. Its signal is a borrowed one (see signal-pool.ts) that aborts with the deadline.
    */
-  async #onDeadlineSignal<T>(call: RetryCall, attempt: number, timeout: number, start: AttemptStarter<T>): Promise<T> {
+  #onDeadlineSignal<T>(call: RetryCall, attempt: number, timeout: number, start: AttemptStarter<T>): Promise<T> {
     const { deadline, record } = call;
     record.attemptStarted();
     const borrowed = new BorrowedSignal(deadline);
-    let stream: StartedAttempt<T> | undefined;
+    let started: Promise<T> | StartedAttempt<T>;
     try {
-      const started = start({ signal: borrowed.signal, timeout, attempt, deadline });
-      // A plain promise answers when it is over: its verdict is its outcome.
-      if (!('ready' in started)) return await started;
-      stream = started;
+      started = start({ signal: borrowed.signal, timeout, attempt, deadline });
     } catch (error) {
-      throw new AttemptFailedError(this.#classify(error, deadline));
-    } finally {
-      // A stream keeps it until it is over (`done`).
-      if (stream === undefined) borrowed.release();
+      borrowed.release();
+      return this.#rejectWith(() => new AttemptFailedError(this.#classify(error, deadline)));
     }
-    return this.#committing(stream, stream.done, deadline, borrowed);
+    // A stream keeps the signal until it is over (`done`).
+    if ('ready' in started) return this.#committing(started, started.done, deadline, borrowed);
+    // A plain promise answers when it is over: its verdict is its outcome. Handlers, not an async
+    // frame: this runs once per SDK call.
+    return started.then(
+      (value) => {
+        borrowed.release();
+        return value;
+      },
+      (error: unknown) => {
+        borrowed.release();
+        throw new AttemptFailedError(this.#classify(error, deadline));
+      },
+    );
   }
 
   /**
