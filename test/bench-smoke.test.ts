@@ -78,6 +78,7 @@ describe('bench runner (smoke)', () => {
       expect.stringContaining("CPU added <= 5x opossum's fire"),
       expect.stringContaining("CPU added <= 0.25x cockatiel's wrap"),
     ]);
-    for (const target of scenario.targets) expect(typeof target.met).toBe('boolean');
+    // null: "not measured", when the reference's added cost is at or below zero (noise) in this run.
+    for (const target of scenario.targets) expect([true, false, null]).toContain(target.met);
   });
 });
