@@ -107,12 +107,6 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': 'off' },
   },
   {
-    // Another change in flight (the core perf pass) removes this file's `node:events` import; until it lands,
-    // this one import is allowed. Remove this block with it.
-    files: ['packages/core/src/signal-pool.ts'],
-    rules: { 'no-restricted-imports': 'off' },
-  },
-  {
     files: ['**/*.test.ts', 'test/**', 'bench/**'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',

@@ -1,5 +1,6 @@
-// `pnpm bench [--quick] [--only 1,3] [--out file.json]`: runs the scenarios of docs/benchmarks.md,
-// prints one markdown table per scenario and writes every figure to bench/results/.
+// `pnpm bench [overhead ...] [--quick] [--only 1,3] [--out file.json]`: runs the scenarios of
+// docs/benchmarks.md (all, or those named or numbered), prints one markdown table per scenario and
+// writes every figure to bench/results/.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { dirname } from 'node:path';
@@ -29,7 +30,18 @@ const SCENARIOS: Record<number, (profile: Profile) => Promise<ScenarioResult>> =
   9: runLongTail,
 };
 
-const { values } = parseArgs({
+/** Names for the scenarios, so that one can be run alone: `pnpm bench overhead`. */
+const NAMES: Record<string, number> = {
+  overhead: 1,
+  'route-throughput': 2,
+  streaming: 3,
+  outage: 4,
+  disconnect: 5,
+  deadline: 6,
+};
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
   options: {
     quick: { type: 'boolean', default: false },
     smoke: { type: 'boolean', default: false },
@@ -38,7 +50,11 @@ const { values } = parseArgs({
   },
 });
 const profile: Profile = values.smoke ? 'smoke' : values.quick ? 'quick' : 'full';
-const only = values.only?.split(',').map((s) => Number(s.trim())) ?? Object.keys(SCENARIOS).map(Number);
+for (const name of positionals) {
+  if (NAMES[name] === undefined) throw new Error(`no scenario named ${name} (${Object.keys(NAMES).join(', ')})`);
+}
+const picked = [...(values.only?.split(',').map((s) => Number(s.trim())) ?? []), ...positionals.map((n) => NAMES[n]!)];
+const only = picked.length > 0 ? picked : Object.keys(SCENARIOS).map(Number);
 for (const id of only) {
   if (!SCENARIOS[id]) throw new Error(`--only: no scenario ${id} (1-7)`);
 }
@@ -46,7 +62,7 @@ const out =
   values.out ??
   fileURLToPath(
     new URL(
-      profile === 'full' && values.only === undefined ? './results/latest.json' : `./results/${profile}.json`,
+      profile === 'full' && picked.length === 0 ? './results/latest.json' : `./results/${profile}.json`,
       import.meta.url,
     ),
   );

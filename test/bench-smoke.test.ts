@@ -41,14 +41,19 @@ describe('bench runner (smoke)', () => {
 
     const [scenario] = result.scenarios;
     expect(scenario.id).toBe(1);
+    // The "(before)" variants (the pre-redesign core, built from git) are skipped, with the reason
+    // in the config, when the history lacks its commit (a shallow clone).
+    const withBaseline = scenario.config.baseline.commit !== undefined;
+    if (!withBaseline) expect(scenario.config.baseline.skipped).toEqual(expect.any(String));
     const sdkVariants = [
       'bare call',
       'opossum fire',
       'cockatiel wrap(retry, breaker, timeout)',
       'guard.run',
       'route.begin + claude.messages.create',
+      ...(withBaseline ? ['guard.run (before)', 'route.begin + claude.messages.create (before)'] : []),
     ];
-    const noopVariants = sdkVariants.slice(0, 4);
+    const noopVariants = [...sdkVariants.slice(0, 4), ...(withBaseline ? ['guard.run (before)'] : [])];
     expect(scenario.tables.map((t: { rows: string[][] }) => t.rows.map((row) => row[0]))).toEqual([
       sdkVariants,
       noopVariants,
@@ -67,7 +72,13 @@ describe('bench runner (smoke)', () => {
       }
       expect(scenario.figures.perRound[key]['guard.run'].wall).toHaveLength(scenario.config.rounds);
     }
-    expect(scenario.targets).toHaveLength(6);
-    for (const target of scenario.targets) expect(typeof target.met).toBe('boolean');
+    // Six wall-time targets (two per guard variant), then issue 11's two CPU targets around the SDK call.
+    expect(scenario.targets).toHaveLength(8);
+    expect(scenario.targets.slice(6).map((t: { target: string }) => t.target)).toEqual([
+      expect.stringContaining("CPU added <= 5x opossum's fire"),
+      expect.stringContaining("CPU added <= 0.25x cockatiel's wrap"),
+    ]);
+    // null: "not measured", when the reference's added cost is at or below zero (noise) in this run.
+    for (const target of scenario.targets) expect([true, false, null]).toContain(target.met);
   });
 });

@@ -55,11 +55,31 @@ export function parseDeadlineHeaders(
   get: (name: string) => string | null | undefined,
   names: readonly string[] = DEFAULT_DEADLINE_HEADERS,
 ): DeadlineHeaderResult {
+  return readDeadlineHeaders({ get }, names);
+}
+
+/**
+ * {@link parseDeadlineHeaders} on anything with `get(name)` (a `Headers`, an adapter's header view),
+ * read in place: the guard's own path makes no lookup closure per request.
+ *
+ * @param headers - The request's headers.
+ * @param names - Headers to read.
+ * @returns As {@link parseDeadlineHeaders}.
+ *
+ * @example
+ * ```ts
+ * const result = readDeadlineHeaders(request.headers, DEFAULT_DEADLINE_HEADERS);
+ * ```
+ */
+export function readDeadlineHeaders(
+  headers: { get(name: string): string | null | undefined },
+  names: readonly string[],
+): DeadlineHeaderResult {
   let best: number | undefined;
   let bestHeader = '';
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
-    const raw = get(name);
+    const raw = headers.get(name);
     if (raw === null || raw === undefined) continue;
     const value = raw.trim();
     const grpc = isGrpcName(name);

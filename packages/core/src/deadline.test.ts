@@ -251,6 +251,21 @@ describe('onDeadlineAbort', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('tells every listener still registered, in order, whichever was removed', () => {
+    const parent = new AbortController();
+    const deadline = new Deadline(systemClock, 1_000, 'route-default', parent.signal);
+    const heard: string[] = [];
+    const first = () => heard.push('first');
+    const second = () => heard.push('second');
+    const third = () => heard.push('third');
+    onDeadlineAbort(deadline, first);
+    onDeadlineAbort(deadline, second);
+    onDeadlineAbort(deadline, third);
+    offDeadlineAbort(deadline, first);
+    parent.abort();
+    expect(heard).toEqual(['second', 'third']);
+  });
+
   it('returns the reason at once, registering nothing, when the deadline has already aborted', () => {
     const deadline = new Deadline(systemClock, 100, 'route-default');
     vi.advanceTimersByTime(100);

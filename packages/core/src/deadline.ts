@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle } from './clock.js';
-import { deadlineToHeaders, parseDeadlineHeaders } from './deadline-header.js';
+import { deadlineToHeaders, readDeadlineHeaders } from './deadline-header.js';
 import { ClaudeGuardError } from './guard-error.js';
 
 /**
@@ -95,8 +95,9 @@ export class Deadline {
   /** Why it aborted, once it has: the first reason wins. */
   #reason: Error | undefined;
   #controller: AbortController | undefined;
-  /** Who waits for the abort besides the signal: an attempt in flight, usually none or one. */
-  #listeners: DeadlineListener[] | undefined;
+  /** Who waits for the abort besides the signal: an attempt in flight, usually none or one (no array for one). */
+  #listener: DeadlineListener | undefined;
+  #moreListeners: DeadlineListener[] | undefined;
   // Set only while we listen on a live parent: an absent or already-aborted parent costs no closure.
   #parent: AbortSignal | undefined;
   #onParentAbort: (() => void) | undefined;
@@ -174,7 +175,8 @@ export class Deadline {
     // What a timer armed from the start would have done by now (an armed one says it itself).
     if (this.#reason === undefined && this.#timer === undefined && this.#clock.now() >= this.at) this.#expire();
     this.#disposed = true;
-    this.#listeners = undefined;
+    this.#listener = undefined;
+    this.#moreListeners = undefined;
     if (this.#timer !== undefined) {
       this.#clock.clearTimeout(this.#timer);
       this.#timer = undefined;
@@ -191,15 +193,20 @@ export class Deadline {
   #subscribe(listener: DeadlineListener): Error | undefined {
     if (this.#reason === undefined) this.#arm();
     if (this.#reason !== undefined || this.#disposed) return this.#reason;
-    (this.#listeners ??= []).push(listener);
+    if (this.#listener === undefined) this.#listener = listener;
+    else (this.#moreListeners ??= []).push(listener);
     return undefined;
   }
 
   #unsubscribe(listener: DeadlineListener): void {
-    const listeners = this.#listeners;
-    if (listeners === undefined) return;
-    const index = listeners.indexOf(listener);
-    if (index !== -1) listeners.splice(index, 1);
+    if (this.#listener === listener) {
+      this.#listener = this.#moreListeners?.shift();
+      return;
+    }
+    const more = this.#moreListeners;
+    if (more === undefined) return;
+    const index = more.indexOf(listener);
+    if (index !== -1) more.splice(index, 1);
   }
 
   /**
@@ -227,10 +234,12 @@ export class Deadline {
     this.#reason = reason;
     const controller = this.#controller;
     if (controller !== undefined && !controller.signal.aborted) controller.abort(reason);
-    const listeners = this.#listeners;
-    if (listeners === undefined) return;
-    this.#listeners = undefined;
-    for (const listener of listeners) listener(reason);
+    const first = this.#listener;
+    const more = this.#moreListeners;
+    this.#listener = undefined;
+    this.#moreListeners = undefined;
+    first?.(reason);
+    if (more !== undefined) for (const listener of more) listener(reason);
   }
 
   #detach(): void {
@@ -352,8 +361,25 @@ export interface DeadlineInput {
  * ```
  */
 export function resolveDeadline(input: DeadlineInput): Deadline | ClaudeGuardError {
-  const { headers, policy } = input;
-  const parsed = parseDeadlineHeaders((name) => headers.get(name), policy.headers);
+  return deadlineFor(input.headers, input.signal, input.clock, input.policy);
+}
+
+/**
+ * {@link resolveDeadline} with positional parameters: the guard's own path builds no input object
+ * per request.
+ *
+ * @example
+ * ```ts
+ * const deadline = deadlineFor(request.headers, request.signal, clock, policy);
+ * ```
+ */
+export function deadlineFor(
+  headers: DeadlineInput['headers'],
+  signal: AbortSignal | undefined,
+  clock: Clock,
+  policy: DeadlinePolicy,
+): Deadline | ClaudeGuardError {
+  const parsed = readDeadlineHeaders(headers, policy.headers);
   if (parsed.kind === 'invalid') {
     return new ClaudeGuardError({
       status: 400,
@@ -380,5 +406,5 @@ export function resolveDeadline(input: DeadlineInput): Deadline | ClaudeGuardErr
     budget = policy.maxMs;
     source = 'route-maximum';
   }
-  return new Deadline(input.clock, Math.max(1, budget - policy.reserveMs), source, input.signal);
+  return new Deadline(clock, Math.max(1, budget - policy.reserveMs), source, signal);
 }

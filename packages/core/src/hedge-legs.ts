@@ -35,7 +35,7 @@ export function messageLeg(
   client: ClaudeClient,
   params: MessageCreateParams,
   options: ClaudeRequestOptions | undefined,
-  record: Pick<RequestRecord, 'upstreamAnswered'>,
+  record: Pick<RequestRecord, 'upstreamAnswered' | 'messageAnswered'>,
   secrets: readonly string[],
   context: AttemptContext,
 ): HedgeLeg<MessageAnswer> {
@@ -43,11 +43,12 @@ export function messageLeg(
   const headers = new Promise<void>((resolve) => {
     headersIn = resolve;
   });
-  const tap = {
-    upstreamAnswered(upstreamRequestId: string | undefined) {
-      record.upstreamAnswered(upstreamRequestId);
+  const tap: Pick<RequestRecord, 'upstreamAnswered' | 'messageAnswered'> = {
+    upstreamAnswered(upstreamRequestId, status) {
+      record.upstreamAnswered(upstreamRequestId, status);
       headersIn();
     },
+    messageAnswered: (message) => record.messageAnswered(message),
   };
   const answer = sendMessage(client, params, options, tap, secrets, context);
   // Whichever comes first: the headers (this leg answered), or the call's failure before them.
