@@ -4,7 +4,7 @@
 // body); upstream attempts per request are the fake's own request count.
 import Anthropic from '@anthropic-ai/sdk';
 import { createClaudeGuard, type RouteOptions } from '@claude-guard/core';
-import { createFakeAnthropic } from '@claude-guard/fake-anthropic';
+import { createFakeAnthropic, createPrng } from '@claude-guard/fake-anthropic';
 import { sized, type Profile } from '../lib/profile.js';
 import type { ScenarioResult, TargetCheck } from '../lib/report.js';
 import { dist, fmt, type Dist } from '../lib/stats.js';
@@ -26,18 +26,6 @@ const BODY = JSON.stringify({
   stream: true,
   messages: [{ role: 'user', content: 'the quick brown fox' }],
 });
-
-/** mulberry32: the same draws for both variants' first attempts. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface VariantResult {
   ttfeMs: Dist;
@@ -68,7 +56,11 @@ async function timeToFirstEvent(response: Response, startedAt: number): Promise<
 }
 
 async function runVariant(variant: Variant, requests: number, warmup: number, concurrency: number) {
-  const fake = await createFakeAnthropic({ firstEventDelays: DELAYS, random: prng(17), replyWords: 4 });
+  const fake = await createFakeAnthropic({
+    firstEventDelays: DELAYS,
+    random: createPrng(17) /* the same draws for both variants' first attempts */,
+    replyWords: 4,
+  });
   const guard = createClaudeGuard({
     client: new Anthropic({ apiKey: 'bench', baseURL: fake.url, maxRetries: 0 }),
   });

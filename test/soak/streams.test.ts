@@ -1,3 +1,4 @@
+import { createPrng } from '@claude-guard/fake-anthropic';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ADAPTERS,
@@ -24,18 +25,6 @@ const TOKEN_DELAY_MS = 5;
 // end are every stream's verdict however long a loaded machine takes, not only the last 10 s of them.
 const WHOLE_RUN_WINDOW_MS = 600_000;
 
-/** A seeded PRNG (mulberry32), values in [0, 1). */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 interface Plan {
   index: number;
   prompt: string;
@@ -50,7 +39,7 @@ interface Outcome {
 }
 
 function plans(seed: number): Plan[] {
-  const random = seededRandom(seed);
+  const random = createPrng(seed);
   const order = Array.from({ length: STREAMS }, (_, i) => i);
   for (let i = order.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));

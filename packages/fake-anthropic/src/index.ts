@@ -1,4 +1,5 @@
 export { createFakeAnthropic } from './fake-anthropic.js';
+export { createPrng } from './prng.js';
 export type { FakeAnthropic } from './fake-anthropic.js';
 export type { FakeAnthropicBehaviour, FakeAnthropicOptions, FirstEventDelayChoice } from './options.js';
 export type {
