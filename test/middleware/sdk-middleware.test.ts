@@ -267,6 +267,44 @@ describe.each(ALL_ADAPTERS)('guard.middleware() (%s)', (adapter) => {
       expect(await h.logLine()).toMatchObject({ route: 'nightly', outcome: 'deadline-exceeded', status: 504 });
     });
 
+    it("admission applies: a call and a stream hold the route's slot, a call over the limit gets 503 without calling Claude", async () => {
+      const clock = manualClock();
+      const h = await start(adapter, { guard: { clock }, fake: { tokenDelayMs: 2_000, replyWords: 2 } });
+      h.guard.route({
+        route: 'limited',
+        deadline: { defaultMs: 20_000 },
+        concurrency: { maxConcurrency: 1, maxQueue: 0 },
+      });
+      const client = directClient(h.guard, h.guardClient, 'limited');
+      const active = () => h.guard.status().admission.queues.find((q) => q.name === 'limited')?.active;
+      const settle = (call: Promise<unknown>) =>
+        call.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      h.fake.enqueue(LATE_HEADERS);
+      const first = settle(client.messages.create(params()));
+      await vi.waitFor(() => expect(h.fake.requests).toHaveLength(1), { timeout: 10_000, interval: 5 });
+      const refused = await settle(client.messages.create(params()));
+      expect((refused as { status?: number }).status).toBe(503);
+      expect(claudeGuardErrorOf(refused)).toMatchObject({ status: 503, type: 'overloaded_error' });
+      expect(h.fake.requests).toHaveLength(1); // refused before Claude, and not retried by the SDK
+      clock.advance(20_000);
+      expect(claudeGuardErrorOf(await first)).toMatchObject({ status: 504 });
+      // The slot is back: a stream takes it and holds it while the upstream streams.
+      const stream = await client.messages.create({ ...params(), stream: true });
+      expect(active()).toBe(1);
+      const whileStreaming = await settle(client.messages.create(params()));
+      expect(claudeGuardErrorOf(whileStreaming)).toMatchObject({ status: 503, type: 'overloaded_error' });
+      const seen: string[] = [];
+      for await (const event of stream) seen.push(event.type);
+      expect(seen.at(-1)).toBe('message_stop');
+      await vi.waitFor(() => expect(active()).toBe(0), { timeout: 10_000, interval: 5 });
+      const after = await client.messages.create(params());
+      expect(after.type).toBe('message');
+      expect(h.fake.requests).toHaveLength(3);
+    });
+
     it('guard.withContext() sets the deadline and the request id explicitly', async () => {
       const clock = manualClock();
       const h = await start(adapter, { guard: { clock } });

@@ -20,8 +20,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   ADAPTERS,
   API_KEY,
+  directClient,
   manualClock,
   MODEL,
+  params,
   PROMPT,
   SseReader,
   startStack,
@@ -207,6 +209,28 @@ describe.each(ADAPTERS)('OpenTelemetry spans through %s', (adapter) => {
     expect(traceIds.size).toBe(1);
     // The SDK sent its span's trace context upstream: the fake saw this trace.
     expect(stack.fake.requests[1]!.headers['traceparent']).toContain(request.spanContext().traceId);
+    expect(otel.open.open).toBe(0);
+  });
+
+  it('a call on a guard.middleware() client: the same request span and attempt spans, with the answer on the attempt', async () => {
+    const stack = await start();
+    const client = directClient(stack.guard, stack.guardClient, 'chat');
+    stack.fake.enqueue(529);
+    const message = await client.messages.create(params());
+    expect(message.type).toBe('message');
+    await ended(stack, 1);
+    const spans = otel.spans();
+    const request = only(spans, REQUEST_SPAN);
+    expect(request.attributes).toMatchObject({ 'claude_guard.route': 'chat', 'claude_guard.attempts': 2 });
+    const attempts = named(spans, ATTEMPT_SPAN);
+    expect(attempts).toHaveLength(2);
+    for (const attempt of attempts) expect(isChildOf(attempt, request)).toBe(true);
+    const answered = attempts.find((span) => span.attributes['http.request.resend_count'] === 1)!;
+    expect(answered.attributes).toMatchObject({
+      'http.response.status_code': 200,
+      'gen_ai.response.id': message.id,
+      'gen_ai.usage.output_tokens': message.usage.output_tokens,
+    });
     expect(otel.open.open).toBe(0);
   });
 

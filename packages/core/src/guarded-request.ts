@@ -107,6 +107,15 @@ export class GuardedRequest implements GuardedCall {
   }
 
   /**
+   * Admission control for a call made outside this class's own methods (the SDK middleware's): the
+   * slot its attempts share (release it once when the call is over), `undefined` when the route admits
+   * everything, or a rejection with the error that answers it without calling Claude.
+   */
+  async admit(body: unknown): Promise<Release | undefined> {
+    return this.#admit(body);
+  }
+
+  /**
    * Admission control (before the retry policy): the slot this call's attempts share, or the error that
    * answers it without calling Claude. Resolves with a no-op when the route admits everything.
    */

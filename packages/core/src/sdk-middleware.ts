@@ -110,7 +110,10 @@ export function createSdkMiddleware(deps: SdkMiddlewareDeps): Middleware {
         if (signal.aborted) throw signal.reason;
         throw new APIConnectionError({ cause: error instanceof Error ? error : undefined });
       }
-      call.record.upstreamAnswered(upstreamRequestId(response.headers.get('request-id'), route.secrets));
+      call.record.upstreamAnswered(
+        upstreamRequestId(response.headers.get('request-id'), route.secrets),
+        response.status,
+      );
       if (!response.ok) throw await statusError(response);
       return response;
     };
@@ -135,7 +138,10 @@ async function sendOnce(call: GuardedRequest, route: RouteRuntime, request: ApiR
   const isMessages = isMessagesCall(request);
   const params = isMessages ? parseBody(request.body) : undefined;
   if (isMessages) call.record.called(modelOf(params), false);
+  let release: (() => void) | undefined;
   try {
+    // Admission first (the route's concurrency slot, the client's rate-limit hold), as for `req.claude`.
+    release = await call.admit(params);
     const answer = await route.retry.execute(
       async (context) => {
         // Handed to fetch, which may keep listening after the attempt: never reused for another call.
@@ -152,6 +158,8 @@ async function sendOnce(call: GuardedRequest, route: RouteRuntime, request: ApiR
           }
           // A 2xx that is not a Message is the upstream's failure: retried, counted by the breaker.
           if (!isMessage(data)) throw new MalformedMessageError('not-a-message', response.status);
+          // To the attempt's span, if any: its id, model, stop reason and usage (never its content).
+          call.record.messageAnswered(data);
         }
         return { body, response, data };
       },
@@ -167,6 +175,8 @@ async function sendOnce(call: GuardedRequest, route: RouteRuntime, request: ApiR
   } catch (error) {
     const guardError = call.toGuardError(error);
     return { ok: false, response: call.reject(guardError), error: guardError };
+  } finally {
+    release?.();
   }
 }
 
@@ -194,6 +204,15 @@ async function sendStream(call: GuardedRequest, route: RouteRuntime, request: Ap
     },
   } as unknown as ClaudeClient;
   const params = parseBody(request.body);
+  let release: (() => void) | undefined;
+  try {
+    // Admission first, as for `req.claude`: the slot is held until the stream is over.
+    release = await call.admit(params);
+  } catch (error) {
+    call.record.called(modelOf(params), true);
+    const guardError = call.toGuardError(error);
+    return { ok: false, response: call.reject(guardError), error: guardError };
+  }
   const response = await startStream({
     client,
     // The engine reads only `model` (for the record): the body is sent as the SDK built it.
@@ -207,6 +226,7 @@ async function sendStream(call: GuardedRequest, route: RouteRuntime, request: Ap
     secrets: route.secrets,
     answers,
     log: route.records.log,
+    onClosed: release,
   });
   // The record waits for the stream to close before it writes its line.
   call.end(response.status);
