@@ -179,8 +179,10 @@ describe.each(EXAMPLES)('examples/%s', (_name, start) => {
     const status = (await (await fetch(`${url}/guard/status`)).json()) as {
       admission: { queues: { key: string; maxConcurrency: number }[]; clients: unknown[] };
     };
+    // /chat-direct (guard.middleware()) has its own, as a route of the guard like /chat.
     expect(status.admission.queues.map((q) => [q.key, q.maxConcurrency]).sort()).toEqual([
       ['chat', 1],
+      ['chat-direct', 1],
       ['proxy', 1],
     ]);
     // Rate-limit awareness is on by default: the fake's headers were read.

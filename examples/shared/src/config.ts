@@ -43,7 +43,7 @@ function routeOptions(env: NodeJS.ProcessEnv, model: string): Omit<RouteOptions,
 
 /**
  * Reads `PORT`, `HOST`, `CLAUDE_MODEL` and the `CLAUDE_GUARD_*` tuning variables (`CLAUDE_GUARD_MAX_CONCURRENCY`
- * and `CLAUDE_GUARD_MAX_QUEUE` set the concurrency limit and queue of the passthrough and `/chat`).
+ * and `CLAUDE_GUARD_MAX_QUEUE` set the concurrency limit and queue of the passthrough, `/chat` and `/chat-direct`).
  *
  * @example
  * ```ts
