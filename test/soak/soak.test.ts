@@ -97,7 +97,9 @@ describe('soak: non-streaming passthrough under random faults', () => {
       stack = await startStack({
         adapter,
         keep: false,
-        fake: { replyWords: REPLY_WORDS },
+        // 10 500 requests in well under a minute: an upstream whose rate limit fits the load (the fake's default
+        // headers say 4 000 requests a minute, and the guard rightly holds requests once they say none is left).
+        fake: { replyWords: REPLY_WORDS, rateLimits: { requests: 1_000_000 } },
         // A stalled attempt is cut after 1.5 s and retried inside the caller's 5 s. (Shorter limits make
         // this one-process load generator thrash on a busy machine: a cut attempt costs a new upstream
         // connection, Node accepts connections slowly while its event loop is busy, so healthy attempts
