@@ -275,7 +275,11 @@ describe('demo page (Hono example, headless Chromium)', () => {
       await expect(page.locator('.live[data-name="chat"] .legend').innerText()).resolves.toMatch(
         /^chat \d+\.\d req\/s \d+\.\d retries\/s$/,
       );
+      // Leave the breaker closed for the next test: the outage is over, the trial after resetTimeout closes it.
       fake().reset();
+      await expect.poll(() => breakerState(page, 'chat'), { timeout: 5_000 }).toBe('half-open');
+      expect(await send(page)).toBe('done');
+      await expect.poll(() => breakerState(page, 'chat'), { timeout: 5_000 }).toBe('closed');
     },
     TEST_MS,
   );
