@@ -83,6 +83,34 @@ describe('Deadline', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it("runs out, not 'client aborted', when its parent is an enclosing deadline that ran out first", () => {
+    // A guard.middleware() call inside a guarded request: the request's deadline is the call's parent. Its
+    // timer may fire before the call's own (a timer can fire a little early on a busy loop): a 504 still.
+    const outer = new Deadline(systemClock, 500, 'caller-header');
+    const inner = new Deadline(systemClock, 1_000, 'caller-header', outer.signal);
+    expect(inner.signal.aborted).toBe(false);
+    vi.advanceTimersByTime(500);
+    expect(inner.signal.reason).toBeInstanceOf(DeadlineExceededError);
+    expect(inner.expired).toBe(true);
+    expect(inner.clientAborted).toBe(false);
+    expect(vi.getTimerCount()).toBe(0);
+    // Already spent when the call begins: the same.
+    const late = new Deadline(systemClock, 1_000, 'caller-header', outer.signal);
+    expect(late.signal.reason).toBeInstanceOf(DeadlineExceededError);
+    expect(late.clientAborted).toBe(false);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('an enclosing deadline whose client left still means the client left', () => {
+    const client = new AbortController();
+    const outer = new Deadline(systemClock, 500, 'caller-header', client.signal);
+    const inner = new Deadline(systemClock, 400, 'caller-header', outer.signal);
+    expect(inner.signal.aborted).toBe(false);
+    client.abort();
+    expect(inner.clientAborted).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('dispose() clears the timer and detaches from the parent; it is idempotent', () => {
     const parent = new AbortController();
     const deadline = new Deadline(systemClock, 100, 'caller-header', parent.signal);

@@ -120,13 +120,13 @@ export class Deadline {
     this.#clock = clock;
     this.at = clock.now() + budgetMs;
     if (parent?.aborted) {
-      // Nobody is waiting for an answer: no timer, no listener.
-      this.#reason = new ClientAbortedError();
+      // Nobody is waiting for an answer (or the enclosing request's time is up): no timer, no listener.
+      this.#reason = spentBy(parent) ? new DeadlineExceededError(source, budgetMs) : new ClientAbortedError();
       return;
     }
     if (parent) {
       this.#parent = parent;
-      this.#onParentAbort = () => this.abortForClient();
+      this.#onParentAbort = () => (spentBy(parent) ? this.#expireFromParent() : this.abortForClient());
       parent.addEventListener('abort', this.#onParentAbort, ONCE);
     }
   }
@@ -166,6 +166,16 @@ export class Deadline {
   abortForClient(): void {
     // A budget already spent by the clock is the first reason, whether or not a timer said so.
     if (this.#currentReason() === undefined) this.#abort(new ClientAbortedError());
+    this.dispose();
+  }
+
+  /**
+   * The parent is an enclosing request's deadline that ran out (a `guard.middleware()` call inside a
+   * guarded request): this budget is spent too, whatever the clock says (a timer may fire a little
+   * early), so the call ends as a deadline, never as a client that left.
+   */
+  #expireFromParent(): void {
+    this.#expire();
     this.dispose();
   }
 
@@ -251,6 +261,11 @@ export class Deadline {
     this.#parent = undefined;
     this.#onParentAbort = undefined;
   }
+}
+
+/** Whether `signal` aborted because a deadline ran out (not because a client left). */
+function spentBy(signal: AbortSignal): boolean {
+  return signal.reason instanceof DeadlineExceededError;
 }
 
 /**
