@@ -5,6 +5,7 @@ import type { GuardEventListener } from './events.js';
 import type { Instrumentation } from './instrumentation.js';
 import type { GuardLogger, LogFormat } from './logger.js';
 import type { RetryBudgetOptions } from './retry-budget.js';
+import { createMemoryStore, isSharedStore, type SharedStore } from './shared-store.js';
 import type { FallbackClient, FallbackTarget, RouteFallback } from './fallback-options.js';
 import { HEDGE_DEFAULTS, type HedgeOptions, type NormalizedHedge } from './hedge-options.js';
 import type { ClaudeClient } from './claude-client.js';
@@ -211,6 +212,12 @@ export interface ClaudeGuardOptions {
    * nothing is built for them.
    */
   instrumentation?: Instrumentation | undefined;
+  /**
+   * Where state shared by several replicas lives: `createRedisStore()` from `@claude-guard/redis`
+   * for a fleet, or your own {@link SharedStore}. Default: an in-memory store of this guard's own
+   * ({@link createMemoryStore}), so a single process behaves as without one.
+   */
+  store?: SharedStore | undefined;
   /** Header carrying the correlation id. Default `x-request-id`. */
   requestIdHeader?: string;
   clock?: Clock;
@@ -262,6 +269,10 @@ export interface GuardConfig {
   readonly logFormat: LogFormat;
   readonly onEvent: GuardEventListener | undefined;
   readonly instrumentation: Instrumentation | undefined;
+  /** The shared store: the user's, or an in-memory one of this guard's own. */
+  readonly store: SharedStore;
+  /** True when `store` was given (fleet mode); false for the in-memory default. */
+  readonly storeShared: boolean;
   readonly requestIdHeader: string;
   readonly clock: Clock;
   readonly random: () => number;
@@ -474,6 +485,7 @@ const GUARD_KEYS: KnownKeys<ClaudeGuardOptions> = {
   logFormat: true,
   onEvent: true,
   instrumentation: true,
+  store: true,
   requestIdHeader: true,
   clock: true,
   random: true,
@@ -933,6 +945,14 @@ export function normalizeGuardOptions(options: ClaudeGuardOptions): GuardConfig 
       typeof instrumentation,
     );
   }
+  const store: unknown = options.store;
+  if (store !== undefined && !isSharedStore(store)) {
+    fail(
+      'store',
+      'a SharedStore (createRedisStore() from @claude-guard/redis) with addCounters, getCounters, acquireLease, releaseLease, get and set',
+      typeof store,
+    );
+  }
   const logFormat = options.logFormat ?? DEFAULTS.logFormat;
   if (logFormat !== 'auto' && logFormat !== 'object' && logFormat !== 'json') {
     fail('logFormat', "'auto', 'object' or 'json'", logFormat);
@@ -957,6 +977,8 @@ export function normalizeGuardOptions(options: ClaudeGuardOptions): GuardConfig 
     logFormat,
     onEvent: options.onEvent,
     instrumentation: options.instrumentation,
+    store: options.store ?? createMemoryStore({ clock: options.clock ?? systemClock }),
+    storeShared: options.store !== undefined,
     requestIdHeader: requestIdHeader.toLowerCase(),
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,
