@@ -3,6 +3,7 @@ import { AdmissionRegistry, type AdmissionStatus, type PublicAdmissionStatus } f
 import { clientIdOf } from './client-id.js';
 import type { Lane } from './concurrency-limiter.js';
 import { BreakerRegistry, type BreakerSnapshot, type PublicBreakerStatus } from './breaker-registry.js';
+import { FleetSync } from './fleet-sync.js';
 import { GuardEvents, type GuardEventListener } from './events.js';
 import { ClaudeGuardError, isClaudeGuardError } from './guard-error.js';
 import type { BeginInput, BeginResult, HeaderReader } from './guarded-call.js';
@@ -41,6 +42,11 @@ export interface GuardStatus {
   breakers: BreakerSnapshot[];
   /** Concurrency queues (slots held, waiters per lane) and each client's last rate-limit view and hold. */
   admission: AdmissionStatus;
+  /**
+   * The shared store: `shared` when one was given (fleet mode), `connected` unless its last command
+   * failed or was slow (breakers then use local state alone). Always connected without one.
+   */
+  store: { shared: boolean; connected: boolean };
 }
 
 /**
@@ -273,7 +279,11 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
   const runtime: GuardRuntime = {
     config,
     events,
-    breakers: new BreakerRegistry(config.clock, events),
+    breakers: new BreakerRegistry(
+      config.clock,
+      events,
+      config.storeShared ? new FleetSync(config.store, config.clock, events, config.fleet) : undefined,
+    ),
     budget:
       config.retryBudget === false ? undefined : createRetryBudget({ now: config.clock.now, ...config.retryBudget }),
     nextRequestId: createRequestIdGenerator(),
@@ -413,7 +423,11 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
     },
     requestId: () => context.get()?.requestId,
     on: (listener) => events.on(listener),
-    status: () => ({ breakers: runtime.breakers.snapshot(), admission: admission.status() }),
+    status: () => ({
+      breakers: runtime.breakers.snapshot(),
+      admission: admission.status(),
+      store: { shared: config.storeShared, connected: runtime.breakers.storeConnected },
+    }),
     publicStatus: () => ({ breakers: runtime.breakers.publicSnapshot(), admission: admission.publicStatus() }),
     close: () => runtime.breakers.close(),
   };

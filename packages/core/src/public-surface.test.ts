@@ -99,6 +99,7 @@ const PUBLIC_EXPORTS = [
   'createMemoryStore',
   'MemoryStoreOptions',
   'SharedStore',
+  'FleetOptions',
   'deadlineToHeaders',
   'errorResponse',
   'errorTypeForStatus',
@@ -147,6 +148,8 @@ const INTERNAL = [
   'MountedRoutes',
   'LogWriter',
   'MessageAssembler',
+  'FleetSync',
+  'FleetMember',
 ];
 
 function declarations(file: string): string {
