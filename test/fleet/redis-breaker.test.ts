@@ -1,5 +1,11 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { createClaudeGuard, sdkOptions, type ClaudeGuard, type GuardEvent } from '@claude-guard/core';
+import {
+  createClaudeGuard,
+  sdkOptions,
+  type ClaudeGuard,
+  type ClaudeGuardOptions,
+  type GuardEvent,
+} from '@claude-guard/core';
 import { createFakeAnthropic, type FakeAnthropic } from '@claude-guard/fake-anthropic';
 import { createRedisStore } from '@claude-guard/redis';
 import { freePort, startRedisServer, type RedisServer } from '../../packages/redis/src/testing/redis-server.js';
@@ -40,7 +46,7 @@ function connect(port: number): Redis {
   return connection;
 }
 
-function replica(port: number): Replica {
+function replica(port: number, overrides: Partial<ClaudeGuardOptions> = {}): Replica {
   const events: GuardEvent[] = [];
   const client = new Anthropic({ apiKey: 'sk-ant-fleet-test', baseURL: fake.url, maxRetries: 0 });
   const guard = createClaudeGuard({
@@ -53,6 +59,7 @@ function replica(port: number): Replica {
     retryBudget: false,
     rateLimits: { enabled: false },
     onEvent: (event) => events.push(event),
+    ...overrides,
   });
   return { guard, client, events };
 }
@@ -70,6 +77,16 @@ async function call(i: number): Promise<'served' | 'rejected' | 'failed'> {
   }
 }
 
+/** Drives syncs (a sync interval at a time) until `done()`; each sync's commands run on real time, hence the poll. */
+async function syncUntil(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !done(); i++) {
+    clock.advance(SYNC_MS);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  expect(done()).toBe(true);
+}
+
+const localFires = () => replicas.reduce((sum, r) => sum + (r.guard.status().breakers[0]?.counts.fires ?? 0), 0);
 const states = () => replicas.map((r) => r.guard.status().breakers[0]?.state);
 const fleetFires = () => replicas.map((r) => r.guard.status().breakers[0]?.fleetCounts?.fires);
 const connected = () => replicas.map((r) => r.guard.status().store.connected);
@@ -158,6 +175,34 @@ describe('fleet mode on a real Redis: breakers', () => {
     } finally {
       redis.resume();
     }
+  });
+});
+
+describe('fleet mode on a real Redis: the retry budget', () => {
+  it('an outage at three replicas costs the retries of one budget for the fleet, not three', async () => {
+    for (const r of replicas) r.guard.close();
+    // The retries' backoff (a few ms) runs on real time; the syncs still wait for advance().
+    clock = manualClock(1_000_000, { realBelowMs: 100 });
+    // Only the per-second floor (10 retries per 10 s window), so that three budgets would be three floors.
+    // The window is a minute, longer than the test's syncs take on its clock: nothing rotates away meanwhile.
+    const budget = { percentCanRetry: 0, minRetriesPerSecond: 10 / 60, ttlMs: 60_000 };
+    replicas = [0, 1, 2].map(() =>
+      replica(redis.port, {
+        retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
+        retryBudget: budget,
+        breaker: { volumeThreshold: 1_000, rollingCountTimeout: 60_000 },
+      }),
+    );
+    await eventually(() => connections.every((c) => c.status === 'ready'), true);
+    fake.setDefault({ faultRate: 1, fault: 529 });
+    for (let i = 0; i < 30; i++) {
+      expect(await call(i)).toBe('failed');
+      // Syncs until every replica has seen every attempt so far: the test's fleet is never stale, so the figure is exact.
+      const seen = replicas.slice(0, Math.min(i + 1, 3));
+      await syncUntil(() => seen.every((r) => r.guard.status().breakers[0]?.fleetCounts?.fires === localFires()));
+    }
+    // 30 first attempts and 10 retries for the fleet (three budgets: 30 retries).
+    expect(fake.requests).toHaveLength(40);
   });
 });
 

@@ -21,12 +21,13 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
  * const counts: BreakerCounts = { fires: 3, successes: 0, failures: 2, rejects: 1 };
  * ```
  */
-export interface BreakerCounts {
+// A type, not an interface: it is then a `Record<string, number>`, the shape the fleet sync counts in.
+export type BreakerCounts = {
   fires: number;
   successes: number;
   failures: number;
   rejects: number;
-}
+};
 
 /**
  * Everything one breaker knows, as a plain object of numbers and strings: it survives

@@ -91,6 +91,16 @@ function verdictOf(error: unknown): BreakerVerdict {
   return error instanceof AttemptFailedError ? error.failure.breaker : 'success';
 }
 
+/** A fleet view's counters as a breaker's (a field nobody counted yet is 0). */
+function breakerCountsOf(counts: Readonly<Record<string, number>>): BreakerCounts {
+  return {
+    fires: counts.fires ?? 0,
+    successes: counts.successes ?? 0,
+    failures: counts.failures ?? 0,
+    rejects: counts.rejects ?? 0,
+  };
+}
+
 const TRANSITION_EVENT = {
   open: 'breaker-open',
   'half-open': 'breaker-half-open',
@@ -185,15 +195,21 @@ export class RouteBreaker implements FleetMember {
     this.#machine = initialBreakerState(clock.now(), options);
   }
 
+  /** @internal For the fleet sync. */
+  readonly hints = true;
+
+  /** @internal For the fleet sync: this breaker's keys in the store. */
+  get storeKey(): string {
+    return `breaker:${this.key}`;
+  }
+
+  /** @internal For the fleet sync. */
   get bucketMs(): number {
     return this.options.rollingCountTimeout / this.options.rollingCountBuckets;
   }
 
-  get resetTimeout(): number {
-    return this.options.resetTimeout;
-  }
-
-  get rollingCountTimeout(): number {
+  /** @internal For the fleet sync. */
+  get windowMs(): number {
     return this.options.rollingCountTimeout;
   }
 
@@ -282,7 +298,7 @@ export class RouteBreaker implements FleetMember {
       state: machine.state,
       retryAfterMs: breakerRetryAfterMs(machine, now, this.options),
       counts: { ...breakerCounts(machine), neutral: machine.neutral },
-      ...(this.fleet ? { fleetCounts: this.#fleetView ? { ...this.#fleetView.fleet } : undefined } : {}),
+      ...(this.fleet ? { fleetCounts: this.#fleetView && breakerCountsOf(this.#fleetView.fleet) } : {}),
       options: this.options,
     };
   }
@@ -296,7 +312,8 @@ export class RouteBreaker implements FleetMember {
     const now = this.clock.now();
     this.#advance(now);
     const openedAt = this.#machine.openedAt;
-    const moved = settleInBreaker(this.#machine, verdict, trial, now, this.options, this.#fleetView?.elsewhere);
+    const elsewhere = this.#fleetView && breakerCountsOf(this.#fleetView.elsewhere);
+    const moved = settleInBreaker(this.#machine, verdict, trial, now, this.options, elsewhere);
     if (moved) this.events.emit({ type: TRANSITION_EVENT[moved], key: this.key });
     if (!this.fleet) return;
     if (trial !== 0) this.fleet.trialSettled(this.key, trial, verdict, openedAt, this.options.resetTimeout);
