@@ -5,7 +5,7 @@ const src = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/inde
 
 // One project per package (its unit tests, beside the code) plus the cross-package suites in test/.
 // Each package's `pnpm test` runs its own project: `vitest run --root ../.. --project <name>`.
-const PACKAGES = ['core', 'express', 'hono', 'fake-anthropic', 'telemetry'];
+const PACKAGES = ['core', 'express', 'hono', 'fake-anthropic', 'telemetry', 'redis'];
 
 // Tests run against the sources; the built packages are checked by publint and attw.
 export default defineConfig({
@@ -18,6 +18,7 @@ export default defineConfig({
       // The subpath first: the bare name would otherwise match it as a prefix.
       '@claude-guard/telemetry/otel': fileURLToPath(new URL('./packages/telemetry/src/otel.ts', import.meta.url)),
       '@claude-guard/telemetry': src('telemetry'),
+      '@claude-guard/redis': src('redis'),
     },
   },
   test: {

@@ -10,8 +10,9 @@
 set -eu
 
 if [ "$#" -eq 0 ]; then
-  # test/e2e/demo-page.test.ts drives Debian's Chromium (playwright-core downloads no browser).
-  set -- /usr/bin/chromium=chromium
+  # test/e2e/demo-page.test.ts drives Debian's Chromium (playwright-core downloads no browser);
+  # packages/redis and the fleet tests start their own redis-server instances.
+  set -- /usr/bin/chromium=chromium /usr/bin/redis-server=redis-server
 fi
 
 missing=""

@@ -33,7 +33,7 @@ const range = (name: string): string => {
   return spec.replace(/^npm:[^@]+@/, '');
 };
 
-const PACKAGES = ['core', 'express', 'hono', 'fake-anthropic', 'telemetry'] as const;
+const PACKAGES = ['core', 'express', 'hono', 'fake-anthropic', 'telemetry', 'redis'] as const;
 type PackageName = (typeof PACKAGES)[number];
 
 const TSCONFIG = JSON.stringify({
@@ -102,7 +102,13 @@ import { serve } from '@hono/node-server';
 import { createClaudeGuard } from '@claude-guard/core';
 import { createFakeAnthropic } from '@claude-guard/fake-anthropic';
 import { claudeGuard, claudeGuardErrorHandler, claudeProxy } from '@claude-guard/hono';
+import { createRedisStore } from '@claude-guard/redis';
 import { Hono } from 'hono';
+import { Redis } from 'ioredis';
+
+// Fleet mode's types under the user's strict settings: built, never connected (lazyConnect).
+export const fleetStore = (url: string) =>
+  createRedisStore({ client: new Redis(url, { lazyConnect: true, enableOfflineQueue: false }), prefix: 'packed' });
 
 // This app starts its own fake, in-process, through fake-anthropic's ESM entry and types.
 const fake = await createFakeAnthropic();
@@ -151,8 +157,9 @@ const PROJECTS: Project[] = [
   },
   {
     name: 'esm-ts-hono',
-    packages: ['core', 'hono', 'fake-anthropic'],
-    dependencies: ['@anthropic-ai/sdk', 'hono', '@hono/node-server'],
+    // With fleet mode's package and ioredis, as its README installs them.
+    packages: ['core', 'hono', 'fake-anthropic', 'redis'],
+    dependencies: ['@anthropic-ai/sdk', 'hono', '@hono/node-server', 'ioredis'],
     devDependencies: ['typescript', '@types/node'],
     type: 'module',
     file: 'app.ts',
@@ -220,6 +227,7 @@ describe('the packed packages', () => {
       expect(existsSync(join(work, project.name, 'node_modules/@claude-guard/express/node_modules'))).toBe(false);
       expect(existsSync(join(work, project.name, 'node_modules/@claude-guard/hono/node_modules'))).toBe(false);
       expect(existsSync(join(work, project.name, 'node_modules/@claude-guard/telemetry/node_modules'))).toBe(false);
+      expect(existsSync(join(work, project.name, 'node_modules/@claude-guard/redis/node_modules'))).toBe(false);
     }
   });
 

@@ -5,6 +5,7 @@ import {
   DEMO_FAULTS,
   DEMO_PAGE_HTML,
   exampleMetrics,
+  fleetStatus,
   expressMetricsHandler,
   isDemoFault,
   messageText,
@@ -43,7 +44,11 @@ export function createExpressExample(options: {
   // Anyone may read this: key, state and a whole-second wait per breaker. guard.status() (counts,
   // exact timings) belongs behind your own access control.
   app.get('/guard/status', (_req, res) => {
-    res.json({ upstream: upstream.fake ? 'fake-anthropic' : 'anthropic', ...guard.publicStatus() });
+    res.json({
+      upstream: upstream.fake ? 'fake-anthropic' : 'anthropic',
+      ...guard.publicStatus(),
+      ...fleetStatus(guard),
+    });
   });
   // Prometheus text: route, model and breaker names, never a request, a prompt or a key. In production,
   // serve it where only your scraper reaches.

@@ -6,6 +6,7 @@ import {
   DEMO_FAULTS,
   DEMO_PAGE_HTML,
   exampleMetrics,
+  fleetStatus,
   honoMetricsHandler,
   isDemoFault,
   type DemoFaultName,
@@ -74,7 +75,11 @@ export function createHonoExample(options: {
   // Anyone may read this: key, state and a whole-second wait per breaker. guard.status() (counts,
   // exact timings) belongs behind your own access control.
   app.get('/guard/status', (c) =>
-    c.json({ upstream: applyDemoFault ? 'fake-anthropic' : 'anthropic', ...guard.publicStatus() }),
+    c.json({
+      upstream: applyDemoFault ? 'fake-anthropic' : 'anthropic',
+      ...guard.publicStatus(),
+      ...fleetStatus(guard),
+    }),
   );
   // Prometheus text: route, model and breaker names, never a request, a prompt or a key. In production,
   // serve it where only your scraper reaches.

@@ -1,6 +1,7 @@
 import { createClaudeGuard, type ClaudeGuard, type GuardLogger } from '@claude-guard/core';
 import { readExampleConfig, type ExampleConfig } from './config.js';
 import { jsonLogger } from './chat.js';
+import { startExampleFleet, type ExampleFleet } from './fleet.js';
 import { startExampleTelemetry, type ExampleTelemetry } from './telemetry.js';
 import { startUpstream, type ExampleUpstream } from './upstream.js';
 
@@ -11,6 +12,8 @@ export interface ExampleRuntime {
   guard: ClaudeGuard;
   /** `GET /metrics`, and OTLP export when `OTEL_EXPORTER_OTLP_ENDPOINT` is set. */
   telemetry: ExampleTelemetry;
+  /** Fleet mode (`CLAUDE_GUARD_REDIS_URL`): the store and its Redis connection; `undefined` otherwise. */
+  fleet: ExampleFleet | undefined;
 }
 
 /**
@@ -29,15 +32,17 @@ export async function createExampleRuntime(
   // Before the SDK client: its spans go to the tracer provider registered when it is made.
   const telemetry = startExampleTelemetry(env);
   const upstream = await startUpstream(env);
+  const fleet = await startExampleFleet(env);
   // Spans only when OTLP export is configured; otherwise `undefined`, and the guard builds none.
   const guard = createClaudeGuard({
     client: upstream.client,
     logger,
     ...config.guard,
     instrumentation: telemetry.instrumentation,
+    ...(fleet ? { store: fleet.store } : {}),
   });
   telemetry.observe(guard);
-  return { config, upstream, guard, telemetry };
+  return { config, upstream, guard, telemetry, fleet };
 }
 
 /**
@@ -65,6 +70,7 @@ export function runningExample(
       // Telemetry's last export reads the guard's breakers: before the guard closes.
       await runtime.telemetry.close();
       runtime.guard.close();
+      runtime.fleet?.close();
       await runtime.upstream.close();
     },
   };

@@ -8,6 +8,8 @@ export { DEMO_PAGE_HTML } from './demo-page.js';
 export { chatParams, jsonLogger } from './chat.js';
 export { createDirectClaude, messageText } from './direct-claude.js';
 export { createExampleRuntime, runningExample } from './example-runtime.js';
+export { fleetStatus } from './fleet-status.js';
+export type { ExampleFleet } from './fleet.js';
 export type { ExampleRuntime } from './example-runtime.js';
 export { exampleMetrics, readOtlpConfig, startExampleTelemetry } from './telemetry.js';
 export type { ExampleTelemetry, OtlpConfig, OtlpProtocol } from './telemetry.js';

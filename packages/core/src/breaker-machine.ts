@@ -21,12 +21,13 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
  * const counts: BreakerCounts = { fires: 3, successes: 0, failures: 2, rejects: 1 };
  * ```
  */
-export interface BreakerCounts {
+// A type, not an interface: it is then a `Record<string, number>`, the shape the fleet sync counts in.
+export type BreakerCounts = {
   fires: number;
   successes: number;
   failures: number;
   rejects: number;
-}
+};
 
 /**
  * Everything one breaker knows, as a plain object of numbers and strings: it survives
@@ -200,7 +201,8 @@ export function admitToBreaker(state: BreakerMachineState, budgetMs: number, rul
  * Counts a judged call and moves the breaker. `trial` is the id the call got from
  * {@link admitToBreaker} (0 when it was not the trial). A success closes a half-open breaker; a
  * failure opens a closed one when the window holds at least `volumeThreshold` calls and more than
- * `errorThresholdPercentage` of them failed, and re-opens a half-open one at once, for another
+ * `errorThresholdPercentage` of them failed (with `elsewhere`, the window's counts of the other
+ * replicas of a fleet, added to its own), and re-opens a half-open one at once, for another
  * `resetTimeout` (whichever call it came from: any word from the upstream is news). A neutral
  * verdict moves nothing, but a neutral trial hands its slot to the next call, so a client whose
  * own short deadlines end every trial cannot keep the breaker from closing.
@@ -217,6 +219,7 @@ export function settleInBreaker(
   trial: number,
   now: number,
   rules: BreakerRules,
+  elsewhere?: Readonly<BreakerCounts>,
 ): 'open' | 'close' | undefined {
   const counts = newest(state);
   counts.fires += 1;
@@ -237,6 +240,10 @@ export function settleInBreaker(
   if (state.state === 'open') return undefined;
   if (state.state === 'closed') {
     const totals = breakerCounts(state);
+    if (elsewhere !== undefined) {
+      totals.fires += elsewhere.fires;
+      totals.failures += elsewhere.failures;
+    }
     if (totals.fires < rules.volumeThreshold) return undefined;
     if ((totals.failures / totals.fires) * 100 <= rules.errorThresholdPercentage) return undefined;
   }
@@ -279,4 +286,54 @@ export function breakerCounts(state: BreakerMachineState): BreakerCounts {
 export function breakerRetryAfterMs(state: BreakerMachineState, now: number, rules: BreakerRules): number {
   if (state.state === 'open') return Math.max(0, state.openedAt + rules.resetTimeout - now);
   return state.state === 'half-open' ? 1_000 : 0;
+}
+
+/**
+ * Opens the breaker as of `openedAt` (another replica's opening, learnt from a shared store), when
+ * that is later than its own last opening; returns `'open'` when it moved. Its own window is kept.
+ *
+ * @example
+ * ```ts
+ * if (openBreakerAt(state, hint.openedAt) === 'open') events.emit({ type: 'breaker-open', key });
+ * ```
+ */
+export function openBreakerAt(state: BreakerMachineState, openedAt: number): 'open' | undefined {
+  if (openedAt <= state.openedAt) return undefined;
+  const moved = state.state !== 'open';
+  state.state = 'open';
+  state.openedAt = openedAt;
+  state.trial = 0;
+  return moved ? 'open' : undefined;
+}
+
+/**
+ * Closes an open or half-open breaker that last opened no later than `openedAt` (another replica's
+ * trial succeeded after that opening); returns `'close'` when it moved.
+ *
+ * @example
+ * ```ts
+ * if (closeBreakerAfter(state, hint.openedAt) === 'close') events.emit({ type: 'breaker-close', key });
+ * ```
+ */
+export function closeBreakerAfter(state: BreakerMachineState, openedAt: number): 'close' | undefined {
+  if (state.state === 'closed' || state.openedAt > openedAt) return undefined;
+  state.state = 'closed';
+  state.trial = 0;
+  return 'close';
+}
+
+/**
+ * Gives back the trial slot `trial` took, counting the call as a reject: the fleet's one trial is
+ * another replica's.
+ *
+ * @example
+ * ```ts
+ * if (!(await leaseTaken)) denyTrial(state, trialId);
+ * ```
+ */
+export function denyTrial(state: BreakerMachineState, trial: number): void {
+  if (state.trial === trial) state.trial = 0;
+  const counts = newest(state);
+  counts.fires += 1;
+  counts.rejects += 1;
 }

@@ -3,8 +3,12 @@ import {
   advanceBreaker,
   breakerCounts,
   breakerRetryAfterMs,
+  closeBreakerAfter,
+  denyTrial,
   initialBreakerState,
+  openBreakerAt,
   settleInBreaker,
+  type BreakerCounts,
   type BreakerMachineState,
   type BreakerState,
   type BreakerTransition,
@@ -14,6 +18,7 @@ import type { AttemptFailure } from './classify.js';
 import type { Clock } from './clock.js';
 import type { BreakerOptions } from './options.js';
 import type { GuardEvents } from './events.js';
+import type { FleetMember, FleetSync, FleetView } from './fleet-sync.js';
 
 export type { BreakerState } from './breaker-machine.js';
 
@@ -33,6 +38,11 @@ export interface BreakerSnapshot {
   retryAfterMs: number;
   /** Counts over the rolling window; a call counts (`fires` and its verdict) when it is judged or refused, however long it ran. `neutral`: calls that said nothing about upstream health (client aborts, the caller's short deadlines), since the breaker was created. */
   counts: { fires: number; successes: number; failures: number; rejects: number; neutral: number };
+  /**
+   * Fleet mode (a `store` given): the window's counts summed over every replica at the last sync,
+   * this one included; `undefined` without a store, or while the store is away.
+   */
+  fleetCounts?: { fires: number; successes: number; failures: number; rejects: number } | undefined;
   options: Required<Omit<BreakerOptions, 'key'>>;
 }
 
@@ -81,6 +91,16 @@ function verdictOf(error: unknown): BreakerVerdict {
   return error instanceof AttemptFailedError ? error.failure.breaker : 'success';
 }
 
+/** A fleet view's counters as a breaker's (a field nobody counted yet is 0). */
+function breakerCountsOf(counts: Readonly<Record<string, number>>): BreakerCounts {
+  return {
+    fires: counts.fires ?? 0,
+    successes: counts.successes ?? 0,
+    failures: counts.failures ?? 0,
+    rejects: counts.rejects ?? 0,
+  };
+}
+
 const TRANSITION_EVENT = {
   open: 'breaker-open',
   'half-open': 'breaker-half-open',
@@ -108,13 +128,16 @@ export class BreakerRegistry {
   constructor(
     private readonly clock: Clock,
     private readonly events: GuardEvents,
+    /** Fleet mode: shares every breaker through a store; `undefined` for a process on its own. */
+    private readonly fleet?: FleetSync,
   ) {}
 
   get(key: string, route: string, options: Required<Omit<BreakerOptions, 'key'>>): RouteBreaker {
     let breaker = this.#breakers.get(key);
     if (!breaker) {
-      breaker = new RouteBreaker(key, options, this.clock, this.events);
+      breaker = new RouteBreaker(key, options, this.clock, this.events, this.fleet);
       this.#breakers.set(key, breaker);
+      if (this.fleet && options.enabled) this.fleet.add(breaker);
     }
     breaker.routes.add(route);
     return breaker;
@@ -128,8 +151,19 @@ export class BreakerRegistry {
     return [...this.#breakers.values()].map((breaker) => breaker.publicSnapshot());
   }
 
-  /** Forgets every breaker. There is no timer to clear: state moves only when asked. */
+  /** False while the fleet's store is away; always true without one. */
+  get storeConnected(): boolean {
+    return this.fleet?.connected ?? true;
+  }
+
+  /** @internal One fleet sync now (tests drive the fleet with it); resolves at once without a store. */
+  syncFleet(): Promise<void> {
+    return this.fleet?.sync() ?? Promise.resolve();
+  }
+
+  /** Forgets every breaker, and stops the fleet's sync timer (the only timer breakers have). */
   close(): void {
+    this.fleet?.close();
     this.#breakers.clear();
   }
 }
@@ -143,17 +177,63 @@ export class BreakerRegistry {
  * if (breaker.state === 'open') console.log(`retry in ${breaker.retryAfterMs()} ms`);
  * ```
  */
-export class RouteBreaker {
+export class RouteBreaker implements FleetMember {
   readonly routes = new Set<string>();
   readonly #machine: BreakerMachineState;
+  /** The last sync's view of the fleet; `undefined` alone or while the store is away. */
+  #fleetView: FleetView | undefined;
+  /** Half-open: another replica holds the fleet's trial; calls are rejected without asking until then. */
+  #trialElsewhereUntil = 0;
 
   constructor(
     readonly key: string,
     readonly options: Required<Omit<BreakerOptions, 'key'>>,
     private readonly clock: Clock,
     private readonly events: GuardEvents,
+    private readonly fleet?: FleetSync,
   ) {
     this.#machine = initialBreakerState(clock.now(), options);
+  }
+
+  /** @internal For the fleet sync. */
+  readonly hints = true;
+
+  /** @internal For the fleet sync: this breaker's keys in the store. */
+  get storeKey(): string {
+    return `breaker:${this.key}`;
+  }
+
+  /** @internal For the fleet sync. */
+  get bucketMs(): number {
+    return this.options.rollingCountTimeout / this.options.rollingCountBuckets;
+  }
+
+  /** @internal For the fleet sync. */
+  get windowMs(): number {
+    return this.options.rollingCountTimeout;
+  }
+
+  /** @internal For the fleet sync: the window at `now`, each bucket with its absolute number. */
+  windowAt(now: number): { bucket: number; counts: BreakerCounts }[] {
+    this.#advance(now);
+    const window = this.#machine.window;
+    const first = this.#machine.bucket - window.length + 1;
+    return window.map((counts, i) => ({ bucket: first + i, counts }));
+  }
+
+  /** @internal For the fleet sync: the fleet's counts and hints drive this breaker (open, close). */
+  applyFleet(view: FleetView | undefined): void {
+    this.#fleetView = view;
+    if (view === undefined) return;
+    this.#advance(this.clock.now());
+    const moved =
+      view.closedAfter > 0 && view.closedAfter >= view.openedAt
+        ? closeBreakerAfter(this.#machine, view.closedAfter)
+        : view.openedAt > 0
+          ? openBreakerAt(this.#machine, view.openedAt)
+          : undefined;
+    if (moved) this.events.emit({ type: TRANSITION_EVENT[moved], key: this.key });
+    if (moved === 'open') this.#advance(this.clock.now());
   }
 
   get state(): BreakerState {
@@ -190,7 +270,12 @@ export class RouteBreaker {
       if (admission === 'reject' || admission === 'refuse') {
         throw new BreakerOpenError(this.key, breakerRetryAfterMs(machine, now, this.options));
       }
-      if (admission === 'trial') trial = machine.trial;
+      if (admission === 'trial') {
+        trial = machine.trial;
+        if (this.fleet && !(await this.#fleetTrial(trial, now))) {
+          throw new BreakerOpenError(this.key, breakerRetryAfterMs(machine, now, this.options));
+        }
+      }
     }
     let value: T;
     try {
@@ -213,6 +298,7 @@ export class RouteBreaker {
       state: machine.state,
       retryAfterMs: breakerRetryAfterMs(machine, now, this.options),
       counts: { ...breakerCounts(machine), neutral: machine.neutral },
+      ...(this.fleet ? { fleetCounts: this.#fleetView && breakerCountsOf(this.#fleetView.fleet) } : {}),
       options: this.options,
     };
   }
@@ -225,8 +311,29 @@ export class RouteBreaker {
   #settle(verdict: BreakerVerdict, trial: number): void {
     const now = this.clock.now();
     this.#advance(now);
-    const moved = settleInBreaker(this.#machine, verdict, trial, now, this.options);
+    const openedAt = this.#machine.openedAt;
+    const elsewhere = this.#fleetView && breakerCountsOf(this.#fleetView.elsewhere);
+    const moved = settleInBreaker(this.#machine, verdict, trial, now, this.options, elsewhere);
     if (moved) this.events.emit({ type: TRANSITION_EVENT[moved], key: this.key });
+    if (!this.fleet) return;
+    if (trial !== 0) this.fleet.trialSettled(this.key, trial, verdict, openedAt, this.options.resetTimeout);
+    if (moved === 'open') this.fleet.opened(this.key, this.#machine.openedAt, this.options.resetTimeout);
+  }
+
+  /**
+   * Half-open in a fleet: this call took the local trial slot; it is the trial only if it also gets
+   * the fleet's lease. Another replica's lease: a reject, and no more asking for one sync interval.
+   * The store away: the local trial goes on, as without a fleet.
+   */
+  async #fleetTrial(trial: number, now: number): Promise<boolean> {
+    const fleet = this.fleet;
+    if (fleet === undefined) return true;
+    const granted =
+      now < this.#trialElsewhereUntil ? false : await fleet.acquireTrial(this.key, trial, this.options.resetTimeout);
+    if (granted !== false) return true;
+    if (now >= this.#trialElsewhereUntil) this.#trialElsewhereUntil = this.clock.now() + fleet.syncIntervalMs;
+    denyTrial(this.#machine, trial);
+    return false;
   }
 
   #advance(now: number): void {

@@ -133,6 +133,13 @@ export type GuardEvent =
        */
       savedMs: number | undefined;
     }
+  /**
+   * Fleet mode: a store command failed or was slower than `fleet.commandTimeoutMs` (`reason`: the
+   * error's name); breakers decide on local state alone until `store-recovered`. Emitted once per outage.
+   */
+  | { type: 'store-degraded'; reason: string }
+  /** Fleet mode: a sync succeeded after `store-degraded`; what was counted meanwhile has been shared. */
+  | { type: 'store-recovered' }
   | ({ type: 'request-end' } & RequestLogRecord);
 
 /**

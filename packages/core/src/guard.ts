@@ -3,6 +3,8 @@ import { AdmissionRegistry, type AdmissionStatus, type PublicAdmissionStatus } f
 import { clientIdOf } from './client-id.js';
 import type { Lane } from './concurrency-limiter.js';
 import { BreakerRegistry, type BreakerSnapshot, type PublicBreakerStatus } from './breaker-registry.js';
+import { FleetRetryBudget } from './fleet-retry-budget.js';
+import { FleetSync } from './fleet-sync.js';
 import { GuardEvents, type GuardEventListener } from './events.js';
 import { ClaudeGuardError, isClaudeGuardError } from './guard-error.js';
 import type { BeginInput, BeginResult, HeaderReader } from './guarded-call.js';
@@ -12,14 +14,16 @@ import {
   MountedRoutes,
   normalizeGuardOptions,
   normalizeRouteOptions,
+  DEFAULTS,
   type ClaudeGuardOptions,
+  type GuardConfig,
   type RouteOptions,
 } from './options.js';
 import { handleProxy } from './proxy.js';
 import { createRequestIdGenerator, isValidRequestId, resolveRequestId } from './request-id.js';
 import { errorResponse } from './response.js';
 import type { AttemptContext } from './retry-loop.js';
-import { createRetryBudget } from './retry-budget.js';
+import { createRetryBudget, type RetryBudget } from './retry-budget.js';
 import { createRouteRuntime, type GuardRuntime, type RouteRuntime } from './route-runtime.js';
 import { describeError } from './describe-error.js';
 import { createAsyncContext } from './async-context.js';
@@ -41,6 +45,11 @@ export interface GuardStatus {
   breakers: BreakerSnapshot[];
   /** Concurrency queues (slots held, waiters per lane) and each client's last rate-limit view and hold. */
   admission: AdmissionStatus;
+  /**
+   * The shared store: `shared` when one was given (fleet mode), `connected` unless its last command
+   * failed or was slow (breakers then use local state alone). Always connected without one.
+   */
+  store: { shared: boolean; connected: boolean };
 }
 
 /**
@@ -270,12 +279,13 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
   const authToken = (config.client as { authToken?: unknown }).authToken;
   const credential = typeof apiKey === 'string' ? apiKey : typeof authToken === 'string' ? authToken : '';
   const admission = new AdmissionRegistry(config.rateLimits, clientIdOf(credential), config.clock, events, secrets);
+  // Fleet mode: one sync for the breakers and the retry budget, over the store the user gave.
+  const fleet = config.storeShared ? new FleetSync(config.store, config.clock, events, config.fleet) : undefined;
   const runtime: GuardRuntime = {
     config,
     events,
-    breakers: new BreakerRegistry(config.clock, events),
-    budget:
-      config.retryBudget === false ? undefined : createRetryBudget({ now: config.clock.now, ...config.retryBudget }),
+    breakers: new BreakerRegistry(config.clock, events, fleet),
+    budget: retryBudgetOf(config, fleet),
     nextRequestId: createRequestIdGenerator(),
     sdkVersion: SDK_VERSION,
     secrets,
@@ -413,10 +423,26 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
     },
     requestId: () => context.get()?.requestId,
     on: (listener) => events.on(listener),
-    status: () => ({ breakers: runtime.breakers.snapshot(), admission: admission.status() }),
+    status: () => ({
+      breakers: runtime.breakers.snapshot(),
+      admission: admission.status(),
+      store: { shared: config.storeShared, connected: runtime.breakers.storeConnected },
+    }),
     publicStatus: () => ({ breakers: runtime.breakers.publicSnapshot(), admission: admission.publicStatus() }),
     close: () => runtime.breakers.close(),
   };
+}
+
+/** The guard's retry budget: none, this process's own, or (fleet mode) the fleet's. */
+function retryBudgetOf(config: GuardConfig, fleet: FleetSync | undefined): RetryBudget | undefined {
+  if (config.retryBudget === false) return undefined;
+  const options = { now: config.clock.now, ...config.retryBudget };
+  // Built either way: it validates the options, naming the bad one.
+  const local = createRetryBudget(options);
+  if (fleet === undefined) return local;
+  const budget = new FleetRetryBudget({ ...DEFAULTS.retryBudget, ...options });
+  fleet.add(budget);
+  return budget;
 }
 
 /** `guard.run`'s `deadlineMs`: a positive finite number of milliseconds, within the route's maximum. */

@@ -33,6 +33,9 @@ export type {
   StreamOptions,
 } from './options.js';
 export type { RetryBudgetOptions, RetryBudget } from './retry-budget.js';
+export { createMemoryStore } from './shared-store.js';
+export type { MemoryStoreOptions, SharedStore } from './shared-store.js';
+export type { FleetOptions } from './fleet-sync.js';
 export { createRetryBudget } from './retry-budget.js';
 export { exponentialBackoff } from './backoff.js';
 export type { Backoff, BackoffOptions } from './backoff.js';

@@ -5,6 +5,8 @@ import type { GuardEventListener } from './events.js';
 import type { Instrumentation } from './instrumentation.js';
 import type { GuardLogger, LogFormat } from './logger.js';
 import type { RetryBudgetOptions } from './retry-budget.js';
+import { createMemoryStore, isSharedStore, type SharedStore } from './shared-store.js';
+import type { FleetOptions } from './fleet-sync.js';
 import type { FallbackClient, FallbackTarget, RouteFallback } from './fallback-options.js';
 import { HEDGE_DEFAULTS, type HedgeOptions, type NormalizedHedge } from './hedge-options.js';
 import type { ClaudeClient } from './claude-client.js';
@@ -211,6 +213,14 @@ export interface ClaudeGuardOptions {
    * nothing is built for them.
    */
   instrumentation?: Instrumentation | undefined;
+  /**
+   * Where state shared by several replicas lives: `createRedisStore()` from `@claude-guard/redis`
+   * for a fleet, or your own {@link SharedStore}. Default: an in-memory store of this guard's own
+   * ({@link createMemoryStore}), so a single process behaves as without one.
+   */
+  store?: SharedStore | undefined;
+  /** Fleet mode's timing (with a `store`): sync interval, command timeout, the trial lease. */
+  fleet?: FleetOptions;
   /** Header carrying the correlation id. Default `x-request-id`. */
   requestIdHeader?: string;
   clock?: Clock;
@@ -262,6 +272,11 @@ export interface GuardConfig {
   readonly logFormat: LogFormat;
   readonly onEvent: GuardEventListener | undefined;
   readonly instrumentation: Instrumentation | undefined;
+  /** The shared store: the user's, or an in-memory one of this guard's own. */
+  readonly store: SharedStore;
+  /** True when `store` was given (fleet mode); false for the in-memory default. */
+  readonly storeShared: boolean;
+  readonly fleet: Readonly<Required<FleetOptions>>;
   readonly requestIdHeader: string;
   readonly clock: Clock;
   readonly random: () => number;
@@ -382,6 +397,7 @@ export const DEFAULTS = {
     spendLimitHoldMs: 60_000,
     maxClients: 1_000,
   },
+  fleet: { syncIntervalMs: 500, commandTimeoutMs: 50, trialLeaseMs: 10_000 },
   forwardUpstreamClientErrors: false,
   logFormat: 'auto',
   requestIdHeader: 'x-request-id',
@@ -453,6 +469,7 @@ const RESERVE_KEYS: KnownKeys<RateLimitReserve> = {
   outputTokens: true,
   tokens: true,
 };
+const FLEET_KEYS: KnownKeys<FleetOptions> = { syncIntervalMs: true, commandTimeoutMs: true, trialLeaseMs: true };
 const FALLBACK_TARGET_KEYS: KnownKeys<FallbackTarget> = {
   model: true,
   client: true,
@@ -474,6 +491,8 @@ const GUARD_KEYS: KnownKeys<ClaudeGuardOptions> = {
   logFormat: true,
   onEvent: true,
   instrumentation: true,
+  store: true,
+  fleet: true,
   requestIdHeader: true,
   clock: true,
   random: true,
@@ -886,6 +905,19 @@ function normalizeRateLimits(value: RateLimitOptions | undefined, site: Site): N
   });
 }
 
+function normalizeFleet(value: FleetOptions | undefined): Readonly<Required<FleetOptions>> {
+  const base = DEFAULTS.fleet;
+  const syncIntervalMs = positiveNumber('fleet.syncIntervalMs', value?.syncIntervalMs, base.syncIntervalMs);
+  // Faster than 250 ms loads the store for little; slower than 1 s breaks the promise of bounded staleness.
+  if (syncIntervalMs < 250 || syncIntervalMs > 1_000)
+    fail('fleet.syncIntervalMs', 'between 250 and 1000', syncIntervalMs);
+  return Object.freeze({
+    syncIntervalMs,
+    commandTimeoutMs: positiveNumber('fleet.commandTimeoutMs', value?.commandTimeoutMs, base.commandTimeoutMs),
+    trialLeaseMs: positiveNumber('fleet.trialLeaseMs', value?.trialLeaseMs, base.trialLeaseMs),
+  });
+}
+
 /** @internal Applies defaults and validates, once per guard. */
 export function normalizeGuardOptions(options: ClaudeGuardOptions): GuardConfig {
   if (!options || typeof options !== 'object') fail('options', 'an object', options);
@@ -903,6 +935,7 @@ export function normalizeGuardOptions(options: ClaudeGuardOptions): GuardConfig 
   checkGroup('proxy', options.proxy, PROXY_KEYS, site);
   checkGroup('concurrency', options.concurrency, CONCURRENCY_KEYS, site);
   checkGroup('rateLimits', options.rateLimits, RATE_LIMIT_KEYS, site);
+  checkGroup('fleet', options.fleet, FLEET_KEYS, site);
   const client = options.client as Partial<ClaudeClient> | undefined;
   if (!client || typeof client.messages?.create !== 'function') {
     fail('client', 'an Anthropic client (new Anthropic())', typeof client);
@@ -933,6 +966,14 @@ export function normalizeGuardOptions(options: ClaudeGuardOptions): GuardConfig 
       typeof instrumentation,
     );
   }
+  const store: unknown = options.store;
+  if (store !== undefined && !isSharedStore(store)) {
+    fail(
+      'store',
+      'a SharedStore (createRedisStore() from @claude-guard/redis) with addCounters, getCounters, acquireLease, releaseLease, get and set',
+      typeof store,
+    );
+  }
   const logFormat = options.logFormat ?? DEFAULTS.logFormat;
   if (logFormat !== 'auto' && logFormat !== 'object' && logFormat !== 'json') {
     fail('logFormat', "'auto', 'object' or 'json'", logFormat);
@@ -957,6 +998,9 @@ export function normalizeGuardOptions(options: ClaudeGuardOptions): GuardConfig 
     logFormat,
     onEvent: options.onEvent,
     instrumentation: options.instrumentation,
+    store: options.store ?? createMemoryStore({ clock: options.clock ?? systemClock }),
+    storeShared: options.store !== undefined,
+    fleet: normalizeFleet(options.fleet),
     requestIdHeader: requestIdHeader.toLowerCase(),
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,

@@ -96,6 +96,10 @@ const PUBLIC_EXPORTS = [
   'claudeGuardErrorOf',
   'createClaudeGuard',
   'createRetryBudget',
+  'createMemoryStore',
+  'MemoryStoreOptions',
+  'SharedStore',
+  'FleetOptions',
   'deadlineToHeaders',
   'errorResponse',
   'errorTypeForStatus',
@@ -144,6 +148,8 @@ const INTERNAL = [
   'MountedRoutes',
   'LogWriter',
   'MessageAssembler',
+  'FleetSync',
+  'FleetMember',
 ];
 
 function declarations(file: string): string {

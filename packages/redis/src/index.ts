@@ -1,0 +1,2 @@
+export { createRedisStore, StoreTimeoutError, StoreUnavailableError } from './redis-store.js';
+export type { RedisStoreClient, RedisStoreOptions } from './redis-store.js';
