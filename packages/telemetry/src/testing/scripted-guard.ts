@@ -13,7 +13,11 @@ export function scriptedGuard() {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    status: () => ({ breakers: breakers as BreakerSnapshot[], admission: { queues: [], clients: [] } }),
+    status: () => ({
+      breakers: breakers as BreakerSnapshot[],
+      admission: { queues: [], clients: [] },
+      store: { shared: false, connected: true },
+    }),
   };
   const emit = (event: Record<string, unknown>) => {
     for (const listener of listeners) listener(event as GuardEvent);
