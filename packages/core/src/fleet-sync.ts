@@ -1,25 +1,8 @@
 import type { BreakerVerdict } from './breaker-machine.js';
 import { withTimeout, type Clock, type TimerHandle } from './clock.js';
 import type { GuardEvents } from './events.js';
+import type { FleetOptions } from './options.js';
 import type { SharedStore } from './shared-store.js';
-
-/**
- * Fleet mode's timing: how often a replica syncs with the shared store, how long it waits for one
- * command, how long the fleet's half-open trial lease lasts.
- *
- * @example
- * ```ts
- * createClaudeGuard({ client, store, fleet: { syncIntervalMs: 250, commandTimeoutMs: 50 } });
- * ```
- */
-export interface FleetOptions {
-  /** Milliseconds between two syncs with the store (250 to 1 000): the bound on how stale a replica's fleet view is. Default 500. */
-  syncIntervalMs?: number;
-  /** The longest a replica waits for one store command; a slower answer counts as the store being away. Default 50. */
-  commandTimeoutMs?: number;
-  /** How long the fleet's one half-open trial holds its lease, at most (capped at `resetTimeout`). Default 10 000. */
-  trialLeaseMs?: number;
-}
 
 /** Counters by name: a breaker's `fires`, `failures`, ...; the retry budget's `requests` and `retries`. */
 export type FleetCounts = Record<string, number>;

@@ -35,7 +35,7 @@ export type {
 export type { RetryBudgetOptions, RetryBudget } from './retry-budget.js';
 export { createMemoryStore } from './shared-store.js';
 export type { MemoryStoreOptions, SharedStore } from './shared-store.js';
-export type { FleetOptions } from './fleet-sync.js';
+export type { FleetOptions } from './options.js';
 export { createRetryBudget } from './retry-budget.js';
 export { exponentialBackoff } from './backoff.js';
 export type { Backoff, BackoffOptions } from './backoff.js';

@@ -6,12 +6,29 @@ import type { Instrumentation } from './instrumentation.js';
 import type { GuardLogger, LogFormat } from './logger.js';
 import type { RetryBudgetOptions } from './retry-budget.js';
 import { createMemoryStore, isSharedStore, type SharedStore } from './shared-store.js';
-import type { FleetOptions } from './fleet-sync.js';
 import type { FallbackClient, FallbackTarget, RouteFallback } from './fallback-options.js';
 import { HEDGE_DEFAULTS, type HedgeOptions, type NormalizedHedge } from './hedge-options.js';
 import type { ClaudeClient } from './claude-client.js';
 import type { Lane } from './concurrency-limiter.js';
 import type { RateLimitReserve } from './rate-limit-tracker.js';
+
+/**
+ * Fleet mode's timing: how often a replica syncs with the shared store, how long it waits for one
+ * command, how long the fleet's half-open trial lease lasts.
+ *
+ * @example
+ * ```ts
+ * createClaudeGuard({ client, store, fleet: { syncIntervalMs: 250, commandTimeoutMs: 50 } });
+ * ```
+ */
+export interface FleetOptions {
+  /** Milliseconds between two syncs with the store (250 to 1 000): the bound on how stale a replica's fleet view is. Default 500. */
+  syncIntervalMs?: number;
+  /** The longest a replica waits for one store command; a slower answer counts as the store being away. Default 50. */
+  commandTimeoutMs?: number;
+  /** How long the fleet's one half-open trial holds its lease, at most (capped at `resetTimeout`). Default 10 000. */
+  trialLeaseMs?: number;
+}
 
 /**
  * The request's time budget.
