@@ -74,8 +74,7 @@ export function createExpressExample(options: {
         return;
       }
       const message = await req.claude.messages.create(chat.params);
-      const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
-      res.json({ text, request_id: req.claude.requestId });
+      res.json({ text: messageText(message), request_id: req.claude.requestId });
     }),
   );
 

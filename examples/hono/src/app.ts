@@ -93,8 +93,7 @@ export function createHonoExample(options: {
     if (!chat.ok) return c.json(anthropicErrorBody('invalid_request_error', chat.error, c.var.claude.requestId), 400);
     if (chat.stream) return c.var.claude.stream(c, chat.params, { format: 'text' });
     const message = await c.var.claude.messages.create(chat.params);
-    const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
-    return c.json({ text, request_id: c.var.claude.requestId });
+    return c.json({ text: messageText(message), request_id: c.var.claude.requestId });
   });
 
   // Guard code you don't own: this handler never touches c.var.claude. It calls an SDK client built with
