@@ -86,6 +86,8 @@ export class AdmissionRegistry {
   readonly #clock: Clock;
   readonly #events: AdmissionEvents;
   readonly #secrets: readonly string[];
+  /** The estimate `admit` made, handed on to the `messages.create` that follows (one walk of the body per call). */
+  readonly #estimates = new EstimateMemo();
   readonly #limiters = new Map<
     string,
     { limiter: ConcurrencyLimiter; route: string; options: NormalizedConcurrency }
@@ -154,6 +156,7 @@ export class AdmissionRegistry {
       queueFullRetryAfterMs: options.queueFullRetryAfterMs,
       clock: this.#clock,
       events: this.#events,
+      estimates: this.#estimates,
     });
   }
 
@@ -173,7 +176,7 @@ export class AdmissionRegistry {
     };
     const create = (params: { stream?: boolean | null }, options?: unknown): unknown => {
       // Debited when admitted (see RouteAdmission.admit): here only the ticket that `usage` reconciles.
-      const ticket = tracker.estimate(clientId, estimateInputTokens(params), { debit: false });
+      const ticket = tracker.estimate(clientId, this.#estimates.take(params), { debit: false });
       const pending = (messages.create as (p: unknown, o: unknown) => Partial<SdkPromise> | undefined)(params, options);
       // Only the SDK's APIPromise can be read without consuming it; anything else (a stand-in) goes unread.
       if (typeof pending?.asResponse !== 'function' || typeof pending.then !== 'function') return pending;
@@ -256,6 +259,29 @@ export interface RouteAdmissionOptions {
   readonly queueFullRetryAfterMs: number;
   readonly clock: Clock;
   readonly events: AdmissionEvents;
+  /** Shared with the guard's observed client, which reuses the estimate of the body it is about to send. */
+  readonly estimates: EstimateMemo;
+}
+
+/**
+ * The last body estimated and its tokens: `admit` estimates a body, and the `messages.create` that
+ * follows with that same object takes the figure instead of walking the body again. Taken once, then
+ * forgotten, so a body changed and sent again is estimated anew.
+ */
+export class EstimateMemo {
+  #body: unknown = undefined;
+  #tokens = 0;
+
+  estimate(body: unknown): number {
+    this.#body = body;
+    return (this.#tokens = estimateInputTokens(body));
+  }
+
+  take(body: unknown): number {
+    if (body === undefined || body !== this.#body) return estimateInputTokens(body);
+    this.#body = undefined;
+    return this.#tokens;
+  }
 }
 
 /** What one request asks admission for. */
@@ -301,9 +327,9 @@ export class RouteAdmission {
   admit(request: AdmissionRequest): Release | Promise<Release> {
     // The common case, decided synchronously (no promise, no await on the hot path): the client's limits
     // allow the call and a slot is free with nobody waiting.
-    const { tracker, clientId, limiter } = this.#options;
+    const { tracker, clientId, limiter, estimates } = this.#options;
     if (deadlineAbortReason(request.deadline)) return NOOP_RELEASE;
-    const estimatedInputTokens = tracker && request.body !== undefined ? estimateInputTokens(request.body) : 0;
+    const estimatedInputTokens = tracker && request.body !== undefined ? estimates.estimate(request.body) : 0;
     if (tracker && !tracker.check(clientId, { estimatedInputTokens }).ok)
       return this.#admitLater(request, estimatedInputTokens);
     const release = limiter.tryAcquire();

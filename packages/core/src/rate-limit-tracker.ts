@@ -534,11 +534,21 @@ function debit(state: ClientState, name: RateLimitName, amount: number, now?: nu
   view.remaining = Math.min(view.limit, Math.max(0, view.remaining - amount));
 }
 
+/** The three header names of each limit, built once: `readView` runs on every answer. */
+const VIEW_HEADERS = {} as Record<RateLimitName, readonly [string, string, string]>;
+for (const name of RATE_LIMIT_NAMES) {
+  const prefix = `anthropic-ratelimit-${name}`;
+  VIEW_HEADERS[name] = [`${prefix}-limit`, `${prefix}-remaining`, `${prefix}-reset`];
+}
+
 function readView(headers: Headers, name: RateLimitName): LimitView | undefined {
-  const limit = headers.get(`anthropic-ratelimit-${name}-limit`)?.trim();
-  const remaining = headers.get(`anthropic-ratelimit-${name}-remaining`)?.trim();
-  const reset = headers.get(`anthropic-ratelimit-${name}-reset`)?.trim();
-  if (limit === undefined || remaining === undefined || reset === undefined) return undefined;
+  const [limitHeader, remainingHeader, resetHeader] = VIEW_HEADERS[name];
+  // The limit first: an answer without this limit's headers (a proxy's, a fake's) costs one read, not three.
+  const limit = headers.get(limitHeader)?.trim();
+  if (limit === undefined) return undefined;
+  const remaining = headers.get(remainingHeader)?.trim();
+  const reset = headers.get(resetHeader)?.trim();
+  if (remaining === undefined || reset === undefined) return undefined;
   if (!COUNT.test(limit) || !COUNT.test(remaining) || !RFC_3339.test(reset)) return undefined;
   const resetAt = Date.parse(reset);
   if (Number.isNaN(resetAt)) return undefined;
