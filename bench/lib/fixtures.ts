@@ -23,3 +23,17 @@ export function streamBody(maxTokens = 64): string {
 
 export const CHAT_BODY = JSON.stringify({ message: 'hello bench' });
 export const JSON_HEADERS = { 'content-type': 'application/json' } as const;
+
+/**
+ * A fake-anthropic budget no throughput run comes near (a billion requests and tokens a minute): its
+ * `anthropic-ratelimit-*` headers are sent, and read by the guard as a real API's would be, but never run
+ * out. The fake's informational default (4 000 requests a minute) would: the guard would then hold the
+ * client until the reset, and the run would measure that instead of the guard's cost.
+ */
+export const AMPLE_RATE_LIMITS = {
+  requests: 1_000_000_000,
+  inputTokens: 1_000_000_000,
+  outputTokens: 1_000_000_000,
+  tokens: 1_000_000_000,
+  windowMs: 60_000,
+} as const;

@@ -25,9 +25,18 @@ export interface ServerConfig {
   bareMaxRetries?: number;
   /** Guard options (JSON-serializable groups only). */
   guard?: Omit<ClaudeGuardOptions, 'client' | 'logger' | 'onEvent' | 'clock' | 'random'>;
-  /** Also serve `/observed/chat`: the guarded route on a guard with telemetry on (scenario 7). */
+  /** Also serve `/observed/chat`: the guarded route on a guard with telemetry on (scenario 8). */
   telemetry?: boolean;
+  /**
+   * Serve only this one of the chat routes (`/bare/chat`, `/guard/chat`, `/observed/chat`), for a
+   * throughput run with one variant per process: a real app runs one of them, and sharing a process
+   * makes the SDK's code see several call shapes (polymorphic) and every variant share one heap.
+   */
+  only?: ChatVariant;
 }
+
+/** The chat routes: unguarded, guarded, guarded with telemetry. */
+export type ChatVariant = 'bare' | 'guard' | 'observed';
 
 export interface ServerReady {
   express: string;
@@ -53,7 +62,8 @@ const guard = createClaudeGuard({
 });
 
 // Scenario 7: the same guard options, with spans (the real OTel SDK, exported to nowhere) and metrics.
-const telemetry = config.telemetry ? benchTelemetry() : undefined;
+const serves = (variant: ChatVariant): boolean => config.only === undefined || config.only === variant;
+const telemetry = (config.telemetry ?? config.only === 'observed') && serves('observed') ? benchTelemetry() : undefined;
 const observed = telemetry
   ? createClaudeGuard({
       ...config.guard,
@@ -75,19 +85,23 @@ const bareErrors: ErrorRequestHandler = (error: { status?: unknown }, _req, res,
 };
 
 const app = express();
-app.post('/bare/chat', express.json(), async (req, res) => {
-  const message = await bare.messages.create(chatParams(String(req.body.message)));
-  res.json({ text: textOf(message) });
-});
-app.post(
-  '/guard/chat',
-  express.json(),
-  guardExpress.claudeGuard(guard, { route: 'express-chat' }),
-  guardExpress.guarded(async (req, res) => {
-    const message = await req.claude.messages.create(chatParams(String(req.body.message)));
+if (serves('bare')) {
+  app.post('/bare/chat', express.json(), async (req, res) => {
+    const message = await bare.messages.create(chatParams(String(req.body.message)));
     res.json({ text: textOf(message) });
-  }),
-);
+  });
+}
+if (serves('guard')) {
+  app.post(
+    '/guard/chat',
+    express.json(),
+    guardExpress.claudeGuard(guard, { route: 'express-chat' }),
+    guardExpress.guarded(async (req, res) => {
+      const message = await req.claude.messages.create(chatParams(String(req.body.message)));
+      res.json({ text: textOf(message) });
+    }),
+  );
+}
 app.post('/v1/messages', guardExpress.claudeProxy(guard, { route: 'express-proxy' }));
 app.post('/naive/v1/messages', express.json({ limit: '1mb' }), async (req, res) => {
   const body = req.body as Anthropic.MessageCreateParamsStreaming;
@@ -111,16 +125,20 @@ app.use(guardExpress.claudeGuardErrorHandler(guard));
 app.use(bareErrors);
 
 const hono = new Hono<{ Variables: guardHono.ClaudeGuardVariables }>();
-hono.post('/bare/chat', async (c) => {
-  const body = await c.req.json<{ message: unknown }>();
-  const message = await bare.messages.create(chatParams(String(body.message)));
-  return c.json({ text: textOf(message) });
-});
-hono.post('/guard/chat', guardHono.claudeGuard(guard, { route: 'hono-chat' }), async (c) => {
-  const body = await c.req.json<{ message: unknown }>();
-  const message = await c.var.claude.messages.create(chatParams(String(body.message)));
-  return c.json({ text: textOf(message) });
-});
+if (serves('bare')) {
+  hono.post('/bare/chat', async (c) => {
+    const body = await c.req.json<{ message: unknown }>();
+    const message = await bare.messages.create(chatParams(String(body.message)));
+    return c.json({ text: textOf(message) });
+  });
+}
+if (serves('guard')) {
+  hono.post('/guard/chat', guardHono.claudeGuard(guard, { route: 'hono-chat' }), async (c) => {
+    const body = await c.req.json<{ message: unknown }>();
+    const message = await c.var.claude.messages.create(chatParams(String(body.message)));
+    return c.json({ text: textOf(message) });
+  });
+}
 hono.post('/v1/messages', guardHono.claudeProxy(guard, { route: 'hono-proxy' }));
 if (observed) {
   hono.post('/observed/chat', guardHono.claudeGuard(observed, { route: 'hono-chat' }), async (c) => {

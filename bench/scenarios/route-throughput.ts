@@ -2,8 +2,8 @@
 // fake-anthropic (2 ms before its headers). Server, fake and load generator are three processes.
 import type { FakeReady } from '../procs/fake.js';
 import type { CannonParams, CannonResult } from '../procs/load.js';
-import type { ServerReady } from '../procs/server.js';
-import { CHAT_BODY, JSON_HEADERS } from '../lib/fixtures.js';
+import type { ChatVariant, ServerReady } from '../procs/server.js';
+import { AMPLE_RATE_LIMITS, CHAT_BODY, JSON_HEADERS } from '../lib/fixtures.js';
 import { forkChild, type BenchChild } from '../lib/ipc.js';
 import { rotated, sized, type Profile } from '../lib/profile.js';
 import type { ScenarioResult, Table, TargetCheck } from '../lib/report.js';
@@ -16,6 +16,8 @@ type Variant = (typeof VARIANTS)[number];
 type Mode = 'saturated' | 'fixed';
 
 const PATH: Record<Variant, string> = { unguarded: '/bare/chat', guarded: '/guard/chat' };
+/** Each variant is served by a process of its own (see `ServerConfig.only`). */
+const SERVES: Record<Variant, ChatVariant> = { unguarded: 'bare', guarded: 'guard' };
 
 export async function runRouteThroughput(profile: Profile): Promise<ScenarioResult> {
   const startedAt = performance.now();
@@ -32,18 +34,26 @@ export async function runRouteThroughput(profile: Profile): Promise<ScenarioResu
   try {
     const fake = await forkChild<FakeReady>(new URL('../procs/fake.ts', import.meta.url), {});
     children.push(fake);
-    await fake.call('setDefault', { faultRate: 1, fault: { kind: 'delay-headers', ms: upstreamDelayMs } });
-    const server = await forkChild<ServerReady>(new URL('../procs/server.ts', import.meta.url), {
-      upstream: fake.ready.url,
-      bareMaxRetries: 0,
+    await fake.call('setDefault', {
+      faultRate: 1,
+      fault: { kind: 'delay-headers', ms: upstreamDelayMs },
+      rateLimits: AMPLE_RATE_LIMITS,
     });
-    children.push(server);
+    const servers = {} as Record<Variant, BenchChild<ServerReady>>;
+    for (const variant of VARIANTS) {
+      servers[variant] = await forkChild<ServerReady>(new URL('../procs/server.ts', import.meta.url), {
+        upstream: fake.ready.url,
+        bareMaxRetries: 0,
+        only: SERVES[variant],
+      });
+      children.push(servers[variant]);
+    }
     const load = await forkChild<unknown>(new URL('../procs/load.ts', import.meta.url), {});
     children.push(load);
 
     const cannon = async (framework: Framework, variant: Variant, mode: Mode | 'warmup'): Promise<CannonResult> => {
       const params: CannonParams = {
-        url: `${server.ready[framework]}${PATH[variant]}`,
+        url: `${servers[variant].ready[framework]}${PATH[variant]}`,
         body: CHAT_BODY,
         headers: JSON_HEADERS,
         connections: mode === 'fixed' ? fixedConnections : saturatedConnections,
@@ -158,6 +168,8 @@ export async function runRouteThroughput(profile: Profile): Promise<ScenarioResu
       notes: [
         'Ratios and deltas are paired per round (guarded run next to its unguarded run) before taking the median.',
         'Three busy processes (server, fake, load generator) share 2 cores, so the absolute req/s is a floor, not a capacity figure.',
+        'Each variant has a server process of its own (both frameworks in it), as a real app runs one of them: in one shared process the SDK sees several call shapes and the variants share a heap, which slows all of them. Only one server is under load at a time.',
+        "fake-anthropic sends its rate-limit headers with a budget no run reaches (a billion a minute), which the guard reads as it would the real API's; its default informational budget (4 000 requests a minute) would run out within a round and the guard would then hold requests until the reset.",
       ],
       figures: { runs, summary },
       durationMs: performance.now() - startedAt,

@@ -6,8 +6,8 @@ import Anthropic from '@anthropic-ai/sdk';
 import { createClaudeGuard, type HeaderReader } from '@claude-guard/core';
 import type { FakeReady } from '../procs/fake.js';
 import type { CannonParams, CannonResult } from '../procs/load.js';
-import type { ServerReady } from '../procs/server.js';
-import { CHAT_BODY, chatParams, JSON_HEADERS, MODEL } from '../lib/fixtures.js';
+import type { ChatVariant, ServerReady } from '../procs/server.js';
+import { AMPLE_RATE_LIMITS, CHAT_BODY, chatParams, JSON_HEADERS, MODEL } from '../lib/fixtures.js';
 import { forkChild, type BenchChild } from '../lib/ipc.js';
 import { gc, rotated, sized, type Profile } from '../lib/profile.js';
 import type { ScenarioResult, Table, TargetCheck } from '../lib/report.js';
@@ -34,6 +34,12 @@ const PATH: Record<RouteVariant, string> = {
   unguarded: '/bare/chat',
   guarded: '/guard/chat',
   'guarded + telemetry': '/observed/chat',
+};
+/** Each variant is served by a process of its own (see `ServerConfig.only`). */
+const SERVES: Record<RouteVariant, ChatVariant> = {
+  unguarded: 'bare',
+  guarded: 'guard',
+  'guarded + telemetry': 'observed',
 };
 
 /** Sequential awaited calls; ns per call, wall. */
@@ -133,18 +139,25 @@ async function routeThroughput(profile: Profile) {
   try {
     const fake = await forkChild<FakeReady>(new URL('../procs/fake.ts', import.meta.url), {});
     children.push(fake);
-    await fake.call('setDefault', { faultRate: 1, fault: { kind: 'delay-headers', ms: 2 } });
-    const server = await forkChild<ServerReady>(new URL('../procs/server.ts', import.meta.url), {
-      upstream: fake.ready.url,
-      bareMaxRetries: 0,
-      telemetry: true,
+    await fake.call('setDefault', {
+      faultRate: 1,
+      fault: { kind: 'delay-headers', ms: 2 },
+      rateLimits: AMPLE_RATE_LIMITS,
     });
-    children.push(server);
+    const servers = {} as Record<RouteVariant, BenchChild<ServerReady>>;
+    for (const variant of ROUTES) {
+      servers[variant] = await forkChild<ServerReady>(new URL('../procs/server.ts', import.meta.url), {
+        upstream: fake.ready.url,
+        bareMaxRetries: 0,
+        only: SERVES[variant],
+      });
+      children.push(servers[variant]);
+    }
     const load = await forkChild<unknown>(new URL('../procs/load.ts', import.meta.url), {});
     children.push(load);
     const cannon = async (framework: Framework, variant: RouteVariant, durationSec: number) => {
       const params: CannonParams = {
-        url: `${server.ready[framework]}${PATH[variant]}`,
+        url: `${servers[variant].ready[framework]}${PATH[variant]}`,
         body: CHAT_BODY,
         headers: JSON_HEADERS,
         connections,
@@ -164,7 +177,7 @@ async function routeThroughput(profile: Profile) {
         }
       }
     }
-    const scraped = await server.call<string>('scrape');
+    const scraped = await servers['guarded + telemetry'].call<string>('scrape');
     const tables: Table[] = [];
     const targets: TargetCheck[] = [];
     const summary: Record<string, unknown> = {};
@@ -226,6 +239,8 @@ export async function runTelemetryCost(profile: Profile): Promise<ScenarioResult
       'Ratios are paired per round (each variant next to the others of the same round) before taking the median.',
       "The providers are given to the guard's telemetry, not registered globally, so the Anthropic SDK makes no spans of its own in either variant: its spans are the SDK's cost, not the guard's.",
       'Three busy processes (server, fake, load generator) share 2 cores with other work: absolute req/s is a floor, not a capacity figure.',
+      'Each variant has a server process of its own (both frameworks in it), as a real app runs one of them: in one shared process the SDK sees several call shapes and the variants share a heap, which slows all of them. Only one server is under load at a time.',
+      "fake-anthropic sends its rate-limit headers with a budget no run reaches (a billion a minute), which the guard reads as it would the real API's; its default informational budget (4 000 requests a minute) would run out within a round and the guard would then hold requests until the reset.",
     ],
     figures: { perCall: perCallPart, routes: routePart.summary, runs: routePart.runs },
     durationMs: performance.now() - startedAt,
