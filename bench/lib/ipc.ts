@@ -19,19 +19,18 @@ export interface BenchChild<Ready> {
   stop(): Promise<void>;
 }
 
-const TSX = import.meta.resolve('tsx');
-
 /**
- * Forks `script` (a TypeScript file run through tsx) with `config` as its JSON argument and waits for
- * its `ready` message (at most 30 s).
+ * Forks `script` (a TypeScript file run through tsx, or with `tsx: false` a JavaScript file run by
+ * node alone) with `config` as its JSON argument and waits for its `ready` message (at most 30 s).
  */
 export async function forkChild<Ready>(
   script: URL,
   config: unknown,
-  options: { execArgv?: string[] } = {},
+  options: { execArgv?: string[]; tsx?: boolean } = {},
 ): Promise<BenchChild<Ready>> {
   const child = fork(fileURLToPath(script), [JSON.stringify(config)], {
-    execArgv: ['--import', TSX, ...(options.execArgv ?? [])],
+    // Resolved here, not at load: a bundled child (bench/lib/bundle.ts) has this module but no tsx beside it.
+    execArgv: [...(options.tsx === false ? [] : ['--import', import.meta.resolve('tsx')]), ...(options.execArgv ?? [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let next = 0;
@@ -93,7 +92,13 @@ export async function forkChild<Ready>(
     async stop() {
       if (exited) return;
       child.send({ rpc: 0, method: 'stop', params: undefined } satisfies RpcRequest);
-      const killed = await Promise.race([exit.then(() => false), sleep(5_000).then(() => true)]);
+      // The grace timer is cleared once the child exits, so it does not keep the parent alive for 5 s.
+      let grace: NodeJS.Timeout | undefined;
+      const killed = await Promise.race([
+        exit.then(() => false),
+        new Promise<boolean>((resolve) => (grace = setTimeout(() => resolve(true), 5_000))),
+      ]);
+      clearTimeout(grace);
       if (killed && !exited) {
         child.kill('SIGKILL');
         await exit;

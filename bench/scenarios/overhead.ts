@@ -1,37 +1,32 @@
 // Scenario 1: what the guard adds to one call on the happy path, in-process (the SDK's `fetch`
 // answers at once), against opossum's `fire` and a cockatiel retry + breaker + timeout stack, and
-// against the core as it was before the redesign of issue 11 (built from git, same process).
-import Anthropic from '@anthropic-ai/sdk';
-import { createClaudeGuard, type HeaderReader } from '@claude-guard/core';
-import {
-  circuitBreaker,
-  ConsecutiveBreaker,
-  ExponentialBackoff,
-  handleAll,
-  retry,
-  timeout,
-  TimeoutStrategy,
-  wrap,
-} from 'cockatiel';
-import CircuitBreaker from 'opossum';
-import { chatParams, MODEL } from '../lib/fixtures.js';
+// against the core as it was before the redesign of issue 11 (built from git). Each variant runs in a
+// process of its own (bench/procs/overhead-variant.ts), as in an app that uses that one wrapper; the
+// parent drives them in interleaved rounds, one at a time. All variants in one process are measured
+// too, as a cross-check only.
 import { BASELINE_COMMIT, buildBaselineCore, type BaselineCore } from '../lib/baseline.js';
+import { bundleProc, type BundledProc } from '../lib/bundle.js';
+import { forkChild, type BenchChild } from '../lib/ipc.js';
+import {
+  BARE,
+  before,
+  chunkCost,
+  COCKATIEL,
+  OPOSSUM,
+  ROUTE_CREATE,
+  variantContext,
+  variantSpecs,
+  type ChunkCost,
+  type CoreModule,
+  type UpstreamKey,
+  type VariantContext,
+} from '../lib/overhead-variants.js';
 import { gc, rotated, sized, type Profile } from '../lib/profile.js';
-import type { ScenarioResult } from '../lib/report.js';
+import type { ScenarioResult, Table } from '../lib/report.js';
 import { fmt, fmtSpread, spread, type Spread } from '../lib/stats.js';
+import type { VariantConfig, VariantReady } from '../procs/overhead-variant.js';
 
-const MESSAGE = {
-  id: 'msg_bench',
-  type: 'message',
-  role: 'assistant',
-  model: MODEL,
-  content: [{ type: 'text', text: 'Hello from the bench' }],
-  stop_reason: 'end_turn',
-  stop_sequence: null,
-  usage: { input_tokens: 11, output_tokens: 6 },
-};
-
-const NO_HEADERS: HeaderReader = { get: () => null };
+const VARIANT_PROC = new URL('../procs/overhead-variant.ts', import.meta.url);
 
 type Clock = 'cpu' | 'wall';
 
@@ -42,32 +37,26 @@ interface CostSummary {
   addedVsCockatiel: number;
 }
 
-const BARE = 'bare call';
-const OPOSSUM = 'opossum fire';
-const COCKATIEL = 'cockatiel wrap(retry, breaker, timeout)';
-const GUARD_RUN = 'guard.run';
-const ROUTE_CREATE = 'route.begin + claude.messages.create';
-/** The same variant on the pre-redesign core. */
-const before = (name: string): string => `${name} (before)`;
+/**
+ * Whether the parent has each child collect garbage (`gc()`) at the start of each round, as the
+ * in-one-process measurement does. Off: a forced full GC deoptimizes the child's optimized code (V8
+ * drops code whose embedded objects it collected, "weak objects"), and the re-optimization that
+ * follows (on compiler threads, counted in the process CPU time) made a one-variant process pay 2x to
+ * 4x per call for the next thousand calls or more, whereas a shared process spreads that over every
+ * variant. A process of its own keeps its GC debt to itself, so the ordinary GCs inside its chunks
+ * are its own cost, as in an app.
+ */
+const GC_EACH_ROUND_IN_CHILDREN = false;
 
 /** The issue's CPU targets for the guard around the SDK call (issue 11): its added CPU time against each library's. */
 const CPU_TARGET_VS_OPOSSUM = 5;
 const CPU_TARGET_VS_COCKATIEL = 0.25;
 
-/** What the core module gives the scenario; the current and the baseline core both have it. */
-interface CoreModule {
-  createClaudeGuard: typeof createClaudeGuard;
-}
-
-interface Variant {
-  name: string;
-  once: () => Promise<unknown>;
-}
-
 interface Upstream {
-  key: 'sdk' | 'noop';
+  key: UpstreamKey;
   title: string;
-  variants: Variant[];
+  /** Variant names, in table order. */
+  variants: string[];
   /** Calls per variant in a row before switching to the next variant. */
   chunk: number;
   /** Chunks per variant in a round; variants rotate after every chunk. */
@@ -75,49 +64,58 @@ interface Upstream {
 }
 
 type Costs = { wall: number[]; cpu: number[] };
+type Summary = Record<Clock, Record<string, CostSummary>>;
 
-/** Sequential awaited calls; returns the totals in ns (wall, and process CPU time). */
-async function chunkCost(once: () => Promise<unknown>, calls: number): Promise<{ wall: number; cpu: number }> {
-  const cpu = process.cpuUsage();
-  const started = process.hrtime.bigint();
-  for (let i = 0; i < calls; i++) await once();
-  const wall = Number(process.hrtime.bigint() - started);
-  const used = process.cpuUsage(cpu);
-  return { wall, cpu: (used.user + used.system) * 1000 };
-}
+/** Runs `chunk` calls of one variant, wherever it lives; gives the totals in ns. */
+type RunChunk = (variant: string, calls: number) => Promise<ChunkCost>;
 
 /**
- * One round: `cycles` times, every variant runs `chunk` calls, in an order rotated each cycle. Fine
- * interleaving keeps the variants under the same machine conditions; returns ns per call.
+ * `rounds` rounds of: a GC (`collect`), then `cycles` times every variant runs `chunk` calls, in an
+ * order rotated each cycle, one variant at a time. Fine interleaving keeps the variants under the same
+ * machine conditions; gives ns per call, per variant and round.
  */
-async function measureRound(upstream: Upstream, round: number): Promise<Map<string, { wall: number; cpu: number }>> {
-  const totals = new Map(upstream.variants.map((v) => [v.name, { wall: 0, cpu: 0 }]));
-  gc();
-  for (let cycle = 0; cycle < upstream.cycles; cycle++) {
-    for (const variant of rotated(upstream.variants, cycle + round)) {
-      const cost = await chunkCost(variant.once, upstream.chunk);
-      const total = totals.get(variant.name)!;
-      total.wall += cost.wall;
-      total.cpu += cost.cpu;
+async function measure(
+  upstream: Upstream,
+  rounds: number,
+  warmupCalls: number,
+  run: RunChunk,
+  collect: () => Promise<void>,
+): Promise<Map<string, Costs>> {
+  for (const variant of upstream.variants) await run(variant, warmupCalls);
+  const perRound = new Map<string, Costs>(upstream.variants.map((name) => [name, { wall: [], cpu: [] }]));
+  const calls = upstream.chunk * upstream.cycles;
+  for (let round = 0; round < rounds; round++) {
+    const totals = new Map(upstream.variants.map((name) => [name, { wall: 0, cpu: 0 }]));
+    await collect();
+    for (let cycle = 0; cycle < upstream.cycles; cycle++) {
+      for (const variant of rotated(upstream.variants, cycle + round)) {
+        const cost = await run(variant, upstream.chunk);
+        const total = totals.get(variant)!;
+        total.wall += cost.wall;
+        total.cpu += cost.cpu;
+      }
+    }
+    for (const [name, t] of totals) {
+      perRound.get(name)!.wall.push(t.wall / calls);
+      perRound.get(name)!.cpu.push(t.cpu / calls);
     }
   }
-  const calls = upstream.chunk * upstream.cycles;
-  return new Map([...totals].map(([name, t]) => [name, { wall: t.wall / calls, cpu: t.cpu / calls }]));
+  return perRound;
 }
 
-function summarize(variants: Variant[], perRound: Map<string, Costs>, clock: Clock): Record<string, CostSummary> {
+function summarize(variants: string[], perRound: Map<string, Costs>, clock: Clock): Record<string, CostSummary> {
   const nsPerOp = (name: string) => perRound.get(name)![clock];
   const bare = nsPerOp(BARE);
   const added = (name: string) => spread(nsPerOp(name).map((ns, i) => ns - bare[i]!));
   const opossum = added(OPOSSUM).median;
   const cockatiel = added(COCKATIEL).median;
   return Object.fromEntries(
-    variants.map((v) => {
-      const own = added(v.name);
+    variants.map((name) => {
+      const own = added(name);
       return [
-        v.name,
+        name,
         {
-          nsPerOp: spread(nsPerOp(v.name)),
+          nsPerOp: spread(nsPerOp(name)),
           addedNs: own,
           addedVsOpossum: own.median / opossum,
           addedVsCockatiel: own.median / cockatiel,
@@ -126,6 +124,11 @@ function summarize(variants: Variant[], perRound: Map<string, Costs>, clock: Clo
     }),
   );
 }
+
+const summaryOf = (u: Upstream, perRound: Map<string, Costs>): Summary => ({
+  cpu: summarize(u.variants, perRound, 'cpu'),
+  wall: summarize(u.variants, perRound, 'wall'),
+});
 
 /**
  * A ratio target's verdict: `null` (not measured) when the reference's added cost is not above zero,
@@ -136,47 +139,48 @@ const within = (ratio: number, reference: number, limit: number): boolean | null
 
 const us = (s: Spread) => fmtSpread({ ...s, median: s.median / 1000, min: s.min / 1000, max: s.max / 1000 }, 1);
 
+function costTable(title: string, u: Upstream, summary: Summary): Table {
+  return {
+    title,
+    columns: [
+      'variant',
+      'us/call',
+      'added over bare, us',
+      'added / opossum added',
+      'added / cockatiel added',
+      'CPU us/call',
+      'CPU added, us',
+      'CPU added / opossum',
+      'CPU added / cockatiel',
+    ],
+    rows: u.variants.map((name) => {
+      const wall = summary.wall[name]!;
+      const cpu = summary.cpu[name]!;
+      const isBare = name === BARE;
+      return [
+        name,
+        us(wall.nsPerOp),
+        isBare ? '-' : us(wall.addedNs),
+        isBare || name === OPOSSUM ? '-' : fmt(wall.addedVsOpossum, 2),
+        isBare || name === COCKATIEL ? '-' : fmt(wall.addedVsCockatiel, 2),
+        us(cpu.nsPerOp),
+        isBare ? '-' : us(cpu.addedNs),
+        isBare || name === OPOSSUM ? '-' : fmt(cpu.addedVsOpossum, 2),
+        isBare || name === COCKATIEL ? '-' : fmt(cpu.addedVsCockatiel, 2),
+      ];
+    }),
+  };
+}
+
+const roundsText = (u: Upstream, rounds: number) =>
+  `${rounds} rounds; each round ${u.cycles} x ${u.chunk} sequential awaited calls per variant, variants alternating; median (min to max) over rounds`;
+
 export async function runOverhead(profile: Profile): Promise<ScenarioResult> {
   const startedAt = performance.now();
   const rounds = sized(profile, { full: 12, quick: 3, smoke: 2 });
   const warmupCalls = sized(profile, { full: 5_000, quick: 2_000, smoke: 50 });
-
-  const client = new Anthropic({
-    apiKey: 'x',
-    maxRetries: 0,
-    fetch: () =>
-      Promise.resolve(
-        new Response(JSON.stringify(MESSAGE), {
-          headers: { 'content-type': 'application/json', 'request-id': 'req_1' },
-        }),
-      ),
-  });
-  const params = chatParams('hello bench');
-  const noop = () => Promise.resolve(MESSAGE);
-  type Guard = ReturnType<typeof createClaudeGuard>;
-  type Route = ReturnType<Guard['route']>;
-  const sdkRun = (g: Guard) =>
-    g.run('bench', ({ signal, timeout }) => client.messages.create(params, { signal, timeout, maxRetries: 0 }));
-  const routeCreate = async (r: Route) => {
-    const begun = r.begin({ headers: NO_HEADERS });
-    if (!begun.ok) throw begun.error;
-    await begun.call.claude.messages.create(params);
-    begun.call.end(200);
-  };
-
-  // Library defaults, as a user would write them.
-  const sdkBreaker = new CircuitBreaker((p: Anthropic.MessageCreateParamsNonStreaming) => client.messages.create(p));
-  const noopBreaker = new CircuitBreaker(noop);
-  const policy = () =>
-    wrap(
-      retry(handleAll, { maxAttempts: 2, backoff: new ExponentialBackoff() }),
-      circuitBreaker(handleAll, { halfOpenAfter: 30_000, breaker: new ConsecutiveBreaker(5) }),
-      timeout(60_000, TimeoutStrategy.Aggressive),
-    );
-  const sdkPolicy = policy();
-  const noopPolicy = policy();
-  const guard = createClaudeGuard({ client });
-  const route = guard.route({ route: 'bench-begin' });
+  // The in-one-process cross-check doubles the scenario's time; the smoke run (a shape check) skips it.
+  const withCrossCheck = profile !== 'smoke';
 
   // The pre-redesign core, when git history has its commit (a shallow clone does not): same options, same client.
   let baseline: BaselineCore | undefined;
@@ -187,115 +191,115 @@ export async function runOverhead(profile: Profile): Promise<ScenarioResult> {
     baselineSkipped = `the core before the redesign (${BASELINE_COMMIT}) could not be built from git history (${firstLine(error)}); a shallow clone lacks it: \`git fetch --unshallow\` and run again`;
     process.stdout.write(`Scenario 1: skipping the "(before)" variants: ${baselineSkipped}\n\n`);
   }
-  const oldCore = baseline ? ((await import(baseline.url)) as CoreModule) : undefined;
-  const oldGuard = oldCore?.createClaudeGuard({ client });
-  const oldRoute = oldGuard?.route({ route: 'bench-begin' });
+  const withBaseline = baseline !== undefined;
+  const names = (key: UpstreamKey) => variantSpecs(key, withBaseline).map((v) => v.name);
 
   const upstreams: Upstream[] = [
     {
       key: 'sdk',
       title: 'Around the SDK call (client.messages.create, fetch answered in-process)',
+      variants: names('sdk'),
       chunk: sized(profile, { full: 100, quick: 50, smoke: 10 }),
       cycles: sized(profile, { full: 10, quick: 8, smoke: 2 }),
-      variants: [
-        { name: BARE, once: () => client.messages.create(params) },
-        { name: OPOSSUM, once: () => sdkBreaker.fire(params) },
-        { name: COCKATIEL, once: () => sdkPolicy.execute(({ signal }) => client.messages.create(params, { signal })) },
-        { name: GUARD_RUN, once: () => sdkRun(guard) },
-        { name: ROUTE_CREATE, once: () => routeCreate(route) },
-        ...(oldGuard && oldRoute
-          ? [
-              { name: before(GUARD_RUN), once: () => sdkRun(oldGuard) },
-              { name: before(ROUTE_CREATE), once: () => routeCreate(oldRoute) },
-            ]
-          : []),
-      ],
     },
     {
       key: 'noop',
       title: "Around a no-op async function (the wrappers' own cost)",
+      variants: names('noop'),
       chunk: sized(profile, { full: 1_000, quick: 500, smoke: 50 }),
       cycles: sized(profile, { full: 10, quick: 8, smoke: 2 }),
-      variants: [
-        { name: BARE, once: noop },
-        { name: OPOSSUM, once: () => noopBreaker.fire() },
-        { name: COCKATIEL, once: () => noopPolicy.execute(noop) },
-        { name: GUARD_RUN, once: () => guard.run('bench-noop', noop) },
-        ...(oldGuard ? [{ name: before(GUARD_RUN), once: () => oldGuard.run('bench-noop', noop) }] : []),
-      ],
     },
   ];
 
+  const children = new Map<string, BenchChild<VariantReady>>();
+  const childKey = (key: UpstreamKey, variant: string) => `${key}: ${variant}`;
+  let crossCheckContext: VariantContext | undefined;
+  let proc: BundledProc | undefined;
   try {
-    const perUpstream: Record<string, Map<string, Costs>> = {};
-    for (const upstream of upstreams) {
-      for (const variant of upstream.variants) await chunkCost(variant.once, warmupCalls);
-      const perRound = new Map<string, Costs>(upstream.variants.map((v) => [v.name, { wall: [], cpu: [] }]));
-      for (let round = 0; round < rounds; round++) {
-        for (const [name, cost] of await measureRound(upstream, round)) {
-          perRound.get(name)!.wall.push(cost.wall);
-          perRound.get(name)!.cpu.push(cost.cpu);
-        }
-      }
-      perUpstream[upstream.key] = perRound;
+    // Bundled and forked with node alone (no tsx): a dozen children start in seconds.
+    proc = await bundleProc(VARIANT_PROC);
+    const script = proc.url;
+    // One process per variant and upstream, all forked at once (start-up is not measured) and kept
+    // for the whole scenario; only one of them runs at a time.
+    const forked = await Promise.allSettled(
+      upstreams.flatMap((u) =>
+        u.variants.map(async (variant) => {
+          const config: VariantConfig = { upstream: u.key, variant, ...(baseline && { baselineUrl: baseline.url }) };
+          const child = await forkChild<VariantReady>(script, config, { execArgv: ['--expose-gc'], tsx: false });
+          children.set(childKey(u.key, variant), child);
+        }),
+      ),
+    );
+    const failed = forked.find((f): f is PromiseRejectedResult => f.status === 'rejected');
+    if (failed) throw failed.reason;
+
+    const perUpstream = {} as Record<UpstreamKey, Map<string, Costs>>;
+    for (const u of upstreams) {
+      const own = u.variants.map((variant) => children.get(childKey(u.key, variant))!);
+      perUpstream[u.key] = await measure(
+        u,
+        rounds,
+        warmupCalls,
+        (variant, calls) => children.get(childKey(u.key, variant))!.call<ChunkCost>('run', { calls }),
+        async () => {
+          if (GC_EACH_ROUND_IN_CHILDREN) for (const child of own) await child.call('gc');
+        },
+      );
+    }
+    const summary = {
+      sdk: summaryOf(upstreams[0]!, perUpstream.sdk),
+      noop: summaryOf(upstreams[1]!, perUpstream.noop),
+    } satisfies Record<UpstreamKey, Summary>;
+
+    // The cross-check: every variant around the SDK call in this one process, as the scenario measured
+    // before; its SDK functions see every caller's option shape and its heap is shared.
+    let crossCheck: { perRound: Map<string, Costs>; summary: Summary } | undefined;
+    if (withCrossCheck) {
+      const sdk = upstreams[0]!;
+      const oldCore = baseline ? ((await import(baseline.url)) as CoreModule) : undefined;
+      crossCheckContext = variantContext(oldCore);
+      const ctx = crossCheckContext;
+      const calls = new Map(variantSpecs('sdk', withBaseline).map((v) => [v.name, v.build(ctx)]));
+      const perRound = await measure(
+        sdk,
+        rounds,
+        warmupCalls,
+        (variant, n) => chunkCost(calls.get(variant)!, n),
+        () => Promise.resolve(gc()),
+      );
+      crossCheck = { perRound, summary: summaryOf(sdk, perRound) };
     }
 
-    const summary = Object.fromEntries(
-      upstreams.map((u) => [
-        u.key,
-        {
-          cpu: summarize(u.variants, perUpstream[u.key]!, 'cpu'),
-          wall: summarize(u.variants, perUpstream[u.key]!, 'wall'),
-        },
-      ]),
-    ) as Record<Upstream['key'], Record<Clock, Record<string, CostSummary>>>;
-
-    const tables = upstreams.map((u) => ({
-      title: `${u.title}: ${rounds} rounds; each round ${u.cycles} x ${u.chunk} sequential awaited calls per variant, variants alternating; median (min to max) over rounds`,
-      columns: [
-        'variant',
-        'us/call',
-        'added over bare, us',
-        'added / opossum added',
-        'added / cockatiel added',
-        'CPU us/call',
-        'CPU added, us',
-        'CPU added / opossum',
-        'CPU added / cockatiel',
-      ],
-      rows: u.variants.map((v) => {
-        const wall = summary[u.key].wall[v.name]!;
-        const cpu = summary[u.key].cpu[v.name]!;
-        const isBare = v.name === BARE;
-        return [
-          v.name,
-          us(wall.nsPerOp),
-          isBare ? '-' : us(wall.addedNs),
-          isBare || v.name === OPOSSUM ? '-' : fmt(wall.addedVsOpossum, 2),
-          isBare || v.name === COCKATIEL ? '-' : fmt(wall.addedVsCockatiel, 2),
-          us(cpu.nsPerOp),
-          isBare ? '-' : us(cpu.addedNs),
-          isBare || v.name === OPOSSUM ? '-' : fmt(cpu.addedVsOpossum, 2),
-          isBare || v.name === COCKATIEL ? '-' : fmt(cpu.addedVsCockatiel, 2),
-        ];
-      }),
-    }));
+    const tables = [
+      ...upstreams.map((u) =>
+        costTable(`${u.title}, each variant in a process of its own: ${roundsText(u, rounds)}`, u, summary[u.key]),
+      ),
+      ...(crossCheck
+        ? [
+            costTable(
+              `Cross-check: all variants in one process (polymorphic SDK, shared heap), around the SDK call; not used for the targets: ${roundsText(upstreams[0]!, rounds)}`,
+              upstreams[0]!,
+              crossCheck.summary,
+            ),
+          ]
+        : []),
+    ];
 
     const wallTargets = upstreams.flatMap((u) =>
       u.variants
-        .filter((v) => (v.name.startsWith('guard') || v.name.startsWith('route')) && !v.name.endsWith('(before)'))
-        .flatMap((v) => {
+        .filter((name) => (name.startsWith('guard') || name.startsWith('route')) && !name.endsWith('(before)'))
+        .flatMap((name) => {
           const wall = summary[u.key].wall;
-          const s = wall[v.name]!;
+          const s = wall[name]!;
           const where = u.key === 'sdk' ? 'around the SDK call' : 'around a no-op';
           return [
             {
-              target: `${v.name} ${where}: added cost <= 1.5x opossum's`,
+              target: `${name} ${where}: added cost <= 1.5x opossum's`,
               measured: `${fmt(s.addedVsOpossum, 2)}x (${fmt(s.addedNs.median / 1000, 1)} vs ${fmt(wall[OPOSSUM]!.addedNs.median / 1000, 1)} us)`,
               met: within(s.addedVsOpossum, wall[OPOSSUM]!.addedNs.median, 1.5),
             },
             {
-              target: `${v.name} ${where}: added cost <= cockatiel's full stack`,
+              target: `${name} ${where}: added cost <= cockatiel's full stack`,
               measured: `${fmt(s.addedVsCockatiel, 2)}x (${fmt(s.addedNs.median / 1000, 1)} vs ${fmt(wall[COCKATIEL]!.addedNs.median / 1000, 1)} us)`,
               met: within(s.addedVsCockatiel, wall[COCKATIEL]!.addedNs.median, 1),
             },
@@ -322,6 +326,11 @@ export async function runOverhead(profile: Profile): Promise<ScenarioResult> {
     ];
     const targets = [...wallTargets, ...cpuTargets];
 
+    const bareCpuUs = (s: Summary) => fmt(s.cpu[BARE]!.nsPerOp.median / 1000, 1);
+    const sharedNote = crossCheck
+      ? ` In this run the bare SDK call took ${bareCpuUs(summary.sdk)} us CPU in its own process and ${bareCpuUs(crossCheck.summary)} us in the shared one (${fmt(crossCheck.summary.cpu[BARE]!.nsPerOp.median / summary.sdk.cpu[BARE]!.nsPerOp.median, 2)}x).`
+      : ' (The smoke profile skips the cross-check.)';
+
     return {
       id: 1,
       name: 'Per-call overhead, happy path (in-process upstream)',
@@ -329,6 +338,10 @@ export async function runOverhead(profile: Profile): Promise<ScenarioResult> {
         rounds,
         warmupCalls,
         chunks: Object.fromEntries(upstreams.map((u) => [u.key, { chunk: u.chunk, cycles: u.cycles }])),
+        isolation:
+          'one child process per variant and upstream (bench/procs/overhead-variant.ts), one running at a time',
+        gcEachRoundInChildren: GC_EACH_ROUND_IN_CHILDREN,
+        crossCheck: withCrossCheck ? 'sdk: all variants in the parent process' : 'skipped (smoke)',
         guardOptions: 'defaults',
         baseline: baseline ? { commit: baseline.commit } : { skipped: baselineSkipped },
         opossumOptions: 'defaults',
@@ -338,24 +351,27 @@ export async function runOverhead(profile: Profile): Promise<ScenarioResult> {
       tables,
       targets,
       notes: [
+        `Each variant runs in a child process of its own (forked once, warmed up with ${warmupCalls} calls, kept for the whole scenario) that builds only that variant, as an app that uses one of these wrappers would; the parent drives the children in the interleaved rounds, one at a time, and each child measures its own chunks (its process CPU time and wall time). The children are bundled with esbuild and run by node alone (no tsx), and are not made to collect garbage between rounds (a forced full GC deoptimizes a process's optimized code; see GC_EACH_ROUND_IN_CHILDREN in bench/scenarios/overhead.ts): their GCs are their own, inside their chunks. Why: in one process the SDK's functions see every variant's option shape (none, {signal}, {signal, timeout, maxRetries}) and go polymorphic, and the heap and GC are shared, so each variant's cost depends on the others: the bare call costs about 2x its isolated CPU time there.${sharedNote} The cross-check table (all variants in one process, the earlier method) is shown for comparison only; the targets use the isolated figures.`,
         "Added cost is paired per round (each variant's calls minus the bare calls of the same round); the ratios divide the medians of the added costs.",
-        'us/call is wall time. CPU us/call is the process CPU time (all threads, so GC helper threads too, which is why it can exceed wall time); it is shown as a cross-check, since on a shared machine wall time also counts time spent waiting for a core.',
+        "us/call is wall time. CPU us/call is the variant's process CPU time (all threads, so GC helper threads too, which is why it can exceed wall time); it is shown as a cross-check, since on a shared machine wall time also counts time spent waiting for a core.",
         "Around the SDK call the per-round noise (see the min to max) is larger than opossum's own cost, so ratios to it are unstable there; the no-op table measures the wrappers alone. A target whose reference (opossum's or cockatiel's added cost) has a median at or below zero in this run is 'not measured'.",
         baseline
-          ? `"(before)": the same calls on the core as it was before the redesign of issue 11 (${baseline.commit}, packages/core/src from git, bundled with esbuild), with the same options, client and SDK, in the same rounds.`
+          ? `"(before)": the same calls on the core as it was before the redesign of issue 11 (${baseline.commit}, packages/core/src from git, bundled with esbuild), with the same options, client and SDK, in the same rounds, each in a process of its own too.`
           : `"(before)" variants skipped: ${baselineSkipped}.`,
       ],
       figures: {
-        perRound: Object.fromEntries(upstreams.map((u) => [u.key, Object.fromEntries(perUpstream[u.key]!)])),
+        perRound: Object.fromEntries(upstreams.map((u) => [u.key, Object.fromEntries(perUpstream[u.key])])),
         summary,
+        ...(crossCheck && {
+          crossCheck: { sdk: { perRound: Object.fromEntries(crossCheck.perRound), summary: crossCheck.summary } },
+        }),
       },
       durationMs: performance.now() - startedAt,
     };
   } finally {
-    sdkBreaker.shutdown();
-    noopBreaker.shutdown();
-    guard.close();
-    oldGuard?.close();
+    crossCheckContext?.close();
+    await Promise.allSettled([...children.values()].map((child) => child.stop()));
+    proc?.dispose();
     baseline?.dispose();
   }
 }
