@@ -60,11 +60,11 @@ async function startRedisServer(): Promise<{ url: string; stop(): Promise<void> 
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       if (!output.includes('Ready to accept connections')) return;
-      child.stdout!.off('data', onData);
-      child.stdout!.resume();
+      child.stdout.off('data', onData);
+      child.stdout.resume();
       resolve();
     };
-    child.stdout!.on('data', onData);
+    child.stdout.on('data', onData);
     child.once('exit', () => reject(new Error(`redis-server exited:\n${output}`)));
   });
   return {
@@ -92,7 +92,7 @@ async function startReplica(env: Record<string, string>): Promise<{ url: string;
     await exited;
   };
   let head = '';
-  child.stderr!.resume();
+  child.stderr.resume();
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`replica printed no URL:\n${head}`)), 60_000);
     const onData = (chunk: Buffer) => {
@@ -100,11 +100,11 @@ async function startReplica(env: Record<string, string>): Promise<{ url: string;
       if (!head.includes('listening on')) return;
       clearTimeout(timer);
       // Its per-request log lines are drained and dropped: a full pipe would block it.
-      child.stdout!.off('data', onData);
-      child.stdout!.resume();
+      child.stdout.off('data', onData);
+      child.stdout.resume();
       resolve();
     };
-    child.stdout!.on('data', onData);
+    child.stdout.on('data', onData);
   }).catch(async (error: unknown) => {
     await kill();
     throw error;

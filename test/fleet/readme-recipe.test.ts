@@ -32,7 +32,7 @@ describe("the README's local fleet recipe", () => {
   it('is one sh block, and runs: three replicas serve a round-robin client and share their counts', async () => {
     expect(recipe).toHaveLength(1);
     const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-    const [redisPort, ...replicaPorts] = ports as [number, number, number, number];
+    const [redisPort, ...replicaPorts] = ports;
     let script = recipe[0]!.code.replace(/\b6379\b/g, String(redisPort));
     for (const [i, port] of replicaPorts.entries())
       script = script.replace(new RegExp(`\\b${3001 + i}\\b`, 'g'), String(port));

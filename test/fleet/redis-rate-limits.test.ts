@@ -4,7 +4,8 @@ import { createFakeAnthropic, type FakeAnthropic } from '@claude-guard/fake-anth
 import { createRedisStore } from '@claude-guard/redis';
 import { startRedisServer, type RedisServer } from '../../packages/redis/src/testing/redis-server.js';
 import { Redis } from 'ioredis';
-import type { AddressInfo, Server } from 'node:net';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startApp } from '../support/apps.js';
 import { eventually, manualClock, params, type ManualClock } from '../support/index.js';
