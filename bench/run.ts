@@ -10,6 +10,7 @@ import type { Profile } from './lib/profile.js';
 import { renderScenario, type ScenarioResult } from './lib/report.js';
 import { runDeadline } from './scenarios/deadline.js';
 import { runDisconnect } from './scenarios/disconnect.js';
+import { runFleet } from './scenarios/fleet.js';
 import { runLongTail } from './scenarios/long-tail.js';
 import { runOutage } from './scenarios/outage.js';
 import { runOverQuota } from './scenarios/over-quota.js';
@@ -28,6 +29,7 @@ const SCENARIOS: Record<number, (profile: Profile) => Promise<ScenarioResult>> =
   7: runOverQuota,
   8: runTelemetryCost,
   9: runLongTail,
+  10: runFleet,
 };
 
 /** Names for the scenarios, so that one can be run alone: `pnpm bench overhead`. */
@@ -38,6 +40,7 @@ const NAMES: Record<string, number> = {
   outage: 4,
   disconnect: 5,
   deadline: 6,
+  fleet: 10,
 };
 
 const { values, positionals } = parseArgs({
@@ -56,7 +59,7 @@ for (const name of positionals) {
 const picked = [...(values.only?.split(',').map((s) => Number(s.trim())) ?? []), ...positionals.map((n) => NAMES[n]!)];
 const only = picked.length > 0 ? picked : Object.keys(SCENARIOS).map(Number);
 for (const id of only) {
-  if (!SCENARIOS[id]) throw new Error(`--only: no scenario ${id} (1-7)`);
+  if (!SCENARIOS[id]) throw new Error(`--only: no scenario ${id} (1-10)`);
 }
 const out =
   values.out ??

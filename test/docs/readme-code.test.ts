@@ -279,6 +279,8 @@ describe('every ```ts block of every README type-checks against the built packag
 
 interface Command {
   readme: string;
+  /** The heading its block sits under. */
+  heading: string;
   line: number;
   text: string;
 }
@@ -293,7 +295,7 @@ function commandsOf(block: FencedBlock): Command[] {
     if (text === '' || text.startsWith('#')) continue;
     while (text.endsWith('\\') && index + 1 < lines.length)
       text = `${text.slice(0, -1).trim()} ${lines[++index]!.trim()}`;
-    commands.push({ readme: block.readme, line, text });
+    commands.push({ readme: block.readme, heading: block.heading, line, text });
   }
   return commands;
 }
@@ -380,9 +382,25 @@ const EXERCISED: Record<string, Exercised> = {
   },
 };
 
+/** The README's local fleet recipe: test/fleet/readme-recipe.test.ts runs its block, every command of it, with bash. */
+const FLEET_RECIPE_HEADING = 'Running several replicas (`store`, `fleet`)';
+const FLEET_RECIPE: Exercised = {
+  where:
+    'test/fleet/readme-recipe.test.ts: bash runs the whole block from the root (free ports instead of the shown ones)',
+  check: () => {
+    const test = read('test/fleet/readme-recipe.test.ts');
+    expect(test).toContain(`const RECIPE_HEADING = '${FLEET_RECIPE_HEADING}';`);
+    expect(test).toContain(
+      "fencedBlocks('README.md').filter((block) => block.heading === RECIPE_HEADING && block.lang === 'sh')",
+    );
+    expect(test).toContain("spawn('bash', ['-e', '-c', script]");
+  },
+};
+
 function exercised(command: Command): Exercised | undefined {
   const known = EXERCISED[command.text];
   if (known) return known;
+  if (command.readme === 'README.md' && command.heading === FLEET_RECIPE_HEADING) return FLEET_RECIPE;
   const install = INSTALL.exec(command.text);
   if (!install) return undefined;
   const names = install[1]!.trim().split(' ');
@@ -443,8 +461,10 @@ async function runFakeAnthropicCommand(command: Command): Promise<void> {
 }
 
 describe('every command of a README’s ```sh block is exercised in CI', () => {
-  it('finds the commands (the quick start’s two at least)', () => {
-    expect(commands.filter((command) => command.readme === 'README.md')).toHaveLength(2);
+  it('finds the commands (the quick start’s two, and the fleet recipe’s eight)', () => {
+    const root = commands.filter((command) => command.readme === 'README.md');
+    expect(root.filter((command) => command.heading !== FLEET_RECIPE_HEADING)).toHaveLength(2);
+    expect(root.filter((command) => command.heading === FLEET_RECIPE_HEADING)).toHaveLength(8);
   });
 
   it.each(commands.map((command) => [`${command.readme}:${command.line} \`${command.text}\``, command] as const))(

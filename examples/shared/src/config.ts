@@ -60,6 +60,8 @@ export function readExampleConfig(env: NodeJS.ProcessEnv): ExampleConfig {
   const firstEventTimeoutMs = intFromEnv(env, 'CLAUDE_GUARD_STREAM_FIRST_EVENT_MS');
   const idleTimeoutMs = intFromEnv(env, 'CLAUDE_GUARD_STREAM_IDLE_MS');
   const heartbeatMs = intFromEnv(env, 'CLAUDE_GUARD_HEARTBEAT_MS');
+  // Fleet mode's sync interval (250 to 1000 ms); read only when CLAUDE_GUARD_REDIS_URL gives a store.
+  const fleetSyncMs = intFromEnv(env, 'CLAUDE_GUARD_FLEET_SYNC_MS');
   // Admission control of the passthrough and /chat (each route its own limiter): unset, no limit.
   const maxConcurrency = intFromEnv(env, 'CLAUDE_GUARD_MAX_CONCURRENCY');
   const maxQueue = intFromEnv(env, 'CLAUDE_GUARD_MAX_QUEUE');
@@ -82,6 +84,7 @@ export function readExampleConfig(env: NodeJS.ProcessEnv): ExampleConfig {
       ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
       ...(maxQueue === undefined ? {} : { maxQueue }),
     },
+    fleet: fleetSyncMs === undefined ? {} : { syncIntervalMs: fleetSyncMs },
     // On by default (the guard's default), said here because the example contract relies on it.
     rateLimits: { enabled: true },
   };

@@ -12,6 +12,8 @@ import {
 import { ClientAbortedError, deadlineAbortReason, type Deadline } from './deadline.js';
 import { redactSecrets } from './error-body.js';
 import type { GuardEvent } from './events.js';
+import { FleetRateLimits } from './fleet-rate-limits.js';
+import type { FleetSync } from './fleet-sync.js';
 import { heldError, queueFullError, queueTimeoutError } from './failure-wording.js';
 import { ClaudeGuardError } from './guard-error.js';
 import type { NormalizedConcurrency, NormalizedRateLimits } from './options.js';
@@ -88,6 +90,8 @@ export class AdmissionRegistry {
   readonly #secrets: readonly string[];
   /** The estimate `admit` made, handed on to the `messages.create` that follows (one walk of the body per call). */
   readonly #estimates = new EstimateMemo();
+  /** Fleet mode: the client's view and holds, shared with the other replicas. */
+  readonly #fleet: FleetRateLimits | undefined;
   readonly #limiters = new Map<
     string,
     { limiter: ConcurrencyLimiter; route: string; options: NormalizedConcurrency }
@@ -99,6 +103,7 @@ export class AdmissionRegistry {
     clock: Clock,
     events: AdmissionEvents,
     secrets: readonly string[],
+    fleet?: FleetSync,
   ) {
     this.clientId = clientId;
     this.#clock = clock;
@@ -112,6 +117,8 @@ export class AdmissionRegistry {
           maxClients: rateLimits.maxClients,
         })
       : undefined;
+    this.#fleet =
+      this.tracker && fleet ? new FleetRateLimits(this.tracker, clientId, fleet, () => clock.now()) : undefined;
   }
 
   /**
@@ -172,7 +179,9 @@ export class AdmissionRegistry {
     const messages = client.messages;
     const watch = (answer: Parameters<RateLimitTracker['observe']>[1]): void => {
       const hold = tracker.observe(clientId, answer);
-      if (hold && this.#events.active) this.#events.emit({ type: 'client-held', clientId, ...hold });
+      if (hold === undefined) return;
+      this.#fleet?.publish();
+      if (this.#events.active) this.#events.emit({ type: 'client-held', clientId, ...hold });
     };
     const create = (params: { stream?: boolean | null }, options?: unknown): unknown => {
       // Debited when admitted (see RouteAdmission.admit): here only the ticket that `usage` reconciles.

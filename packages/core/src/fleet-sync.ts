@@ -34,12 +34,35 @@ export interface FleetView {
   closedAfter: number;
 }
 
+/**
+ * Fleet state kept as plain values rather than counters (a client's rate-limit view and hold): each
+ * sync reads its keys, merges what they hold into the local state, and writes back what the merge
+ * knows more of.
+ */
+export interface FleetStateMember {
+  /** Its keys in the store, read every sync, in a fixed order. */
+  readonly stateKeys: readonly string[];
+  /**
+   * Merges what the store holds under {@link stateKeys} (in order, `undefined` for an absent key) and
+   * returns the writes that bring the store up to the merged state (none when it already holds it).
+   */
+  mergeFleet(values: readonly (string | undefined)[]): FleetWrite[];
+}
+
+/** One value a {@link FleetStateMember} writes. */
+export interface FleetWrite {
+  readonly key: string;
+  readonly value: string;
+  readonly ttlMs: number;
+}
+
 const storeUnavailable = (ms: number) => new Error(`shared store did not answer within ${ms} ms`);
 
 /**
- * Keeps this replica's breakers in step with the fleet through a {@link SharedStore}, in the
- * background: every `syncIntervalMs` it adds what each breaker counted since the last sync to the
- * store's per-bucket counters, reads the fleet's window back, and reads the open and close hints.
+ * Keeps this replica's breakers, retry budget and rate-limit view in step with the fleet through a
+ * {@link SharedStore}, in the background: every `syncIntervalMs` it adds what each breaker counted
+ * since the last sync to the store's per-bucket counters, reads the fleet's window back, reads the
+ * open and close hints, and merges the client's rate-limit view and hold both ways.
  * The request path never waits for it; the one command a request may wait for is the half-open
  * trial's lease ({@link FleetSync.acquireTrial}), bounded by `commandTimeoutMs`. Any failed or slow
  * command marks the store degraded (`store-degraded`, once): breakers then decide on local state
@@ -55,6 +78,7 @@ const storeUnavailable = (ms: number) => new Error(`shared store did not answer 
  */
 export class FleetSync {
   readonly #members = new Map<string, FleetMember>();
+  readonly #states: FleetStateMember[] = [];
   /** Per breaker key and bucket: what was already added to the store, so each sync adds only the difference. */
   readonly #pushed = new Map<string, Map<number, FleetCounts>>();
   readonly #replica: string;
@@ -89,8 +113,19 @@ export class FleetSync {
     if (this.#timer === undefined && !this.#closed) this.#arm();
   }
 
+  /** Syncs `member`'s values from now on (arms the timer as {@link add} does). */
+  addState(member: FleetStateMember): void {
+    this.#states.push(member);
+    if (this.#timer === undefined && !this.#closed) this.#arm();
+  }
+
+  /** Writes `writes` now, in the background (a hold one replica just learnt): nobody waits for it. */
+  publish(writes: readonly FleetWrite[]): void {
+    for (const { key, value, ttlMs } of writes) this.#background(this.store.set(key, value, ttlMs));
+  }
+
   /**
-   * One sync of every breaker, now (the timer's job; tests call it to drive the fleet). Never
+   * One sync of every member, now (the timer's job; tests call it to drive the fleet). Never
    * rejects: a failure marks the store degraded. Concurrent calls share one run.
    */
   sync(): Promise<void> {
@@ -151,6 +186,7 @@ export class FleetSync {
   async #syncAll(): Promise<void> {
     try {
       for (const member of this.#members.values()) await this.#syncOne(member);
+      for (const member of this.#states) await this.#syncState(member);
       if (!this.#connected) {
         this.#connected = true;
         this.events.emit({ type: 'store-recovered' });
@@ -204,6 +240,13 @@ export class FleetSync {
       openedAt: Number(openHint ?? 0) || 0,
       closedAfter: Number(closeHint ?? 0) || 0,
     });
+  }
+
+  async #syncState(member: FleetStateMember): Promise<void> {
+    const values = await this.#call(Promise.all(member.stateKeys.map((key) => this.store.get(key))));
+    const writes = member.mergeFleet(values);
+    if (writes.length === 0) return;
+    await this.#call(Promise.all(writes.map(({ key, value, ttlMs }) => this.store.set(key, value, ttlMs))));
   }
 
   #call<T>(promise: Promise<T>): Promise<T> {

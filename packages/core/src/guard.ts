@@ -278,9 +278,16 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
   // One client per guard: its rate-limit state is keyed by a hash of its key, never the key.
   const authToken = (config.client as { authToken?: unknown }).authToken;
   const credential = typeof apiKey === 'string' ? apiKey : typeof authToken === 'string' ? authToken : '';
-  const admission = new AdmissionRegistry(config.rateLimits, clientIdOf(credential), config.clock, events, secrets);
-  // Fleet mode: one sync for the breakers and the retry budget, over the store the user gave.
+  // Fleet mode: one sync for the breakers, the retry budget and the rate-limit view, over the store the user gave.
   const fleet = config.storeShared ? new FleetSync(config.store, config.clock, events, config.fleet) : undefined;
+  const admission = new AdmissionRegistry(
+    config.rateLimits,
+    clientIdOf(credential),
+    config.clock,
+    events,
+    secrets,
+    fleet,
+  );
   const runtime: GuardRuntime = {
     config,
     events,

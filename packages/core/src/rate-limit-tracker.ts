@@ -227,6 +227,35 @@ export interface RateLimitTracker {
   ): void;
   /** Every remembered client's view. */
   snapshot(): ClientRateLimitView[];
+  /**
+   * @internal Fleet mode: what this replica knows of `clientId` that every replica should, as of now
+   * (active hold, limits whose reset is still ahead); no upstream message. `undefined`: nothing.
+   */
+  shared(clientId: string): SharedRateLimitState | undefined;
+  /**
+   * @internal Fleet mode: merges what another replica knows of `clientId`: a longer or stronger hold
+   * (a spend limit over a pause) replaces the local one; a limit of a later window replaces the local
+   * view, one of the same window lowers its `remaining`. Returns true when anything changed.
+   */
+  adopt(clientId: string, state: SharedRateLimitState): boolean;
+}
+
+/**
+ * What a fleet's replicas share of one client's rate limits through the store (see
+ * {@link RateLimitTracker.shared}): plain numbers and the upstream's `error_code`, never a message.
+ *
+ * @example
+ * ```ts
+ * const state: SharedRateLimitState = { hold: { reason: 'paused', until: 1_700_000_030_000, errorCode: undefined }, limits: {} };
+ * ```
+ */
+export interface SharedRateLimitState {
+  readonly hold?:
+    | { readonly reason: 'paused' | 'spend-limit'; readonly until: number; readonly errorCode?: string | undefined }
+    | undefined;
+  readonly limits: Partial<
+    Record<RateLimitName, { readonly limit: number; readonly remaining: number; readonly resetAt: number }>
+  >;
 }
 
 interface LimitView {
@@ -500,6 +529,68 @@ export function createRateLimitTracker(options: RateLimitTrackerOptions): RateLi
         });
       }
       return views;
+    },
+
+    shared(clientId) {
+      const state = clients.get(clientId);
+      if (state === undefined) return undefined;
+      const now = clock.now();
+      const limits: Partial<Record<RateLimitName, { limit: number; remaining: number; resetAt: number }>> = {};
+      let any = false;
+      for (const name of RATE_LIMIT_NAMES) {
+        const view = state.views[name];
+        if (view === undefined || view.resetAt <= now) continue;
+        limits[name] = { limit: view.limit, remaining: view.remaining, resetAt: view.resetAt };
+        any = true;
+      }
+      const hold = state.hold !== undefined && state.hold.until > now ? state.hold : undefined;
+      if (hold === undefined && !any) return undefined;
+      return {
+        ...(hold && { hold: { reason: hold.reason, until: hold.until, errorCode: hold.errorCode } }),
+        limits,
+      };
+    },
+
+    adopt(clientId, shared) {
+      const now = clock.now();
+      let state = clients.get(clientId);
+      let changed = false;
+      const hold = shared.hold;
+      if (hold !== undefined && hold.until > now) {
+        state ??= touch(clientId);
+        const current = state.hold !== undefined && state.hold.until > now ? state.hold : undefined;
+        const stronger =
+          current === undefined ||
+          (hold.reason === 'spend-limit' && current.reason === 'paused') ||
+          (hold.reason === current.reason && hold.until > current.until);
+        if (stronger) {
+          // The other replica's message stays there: its own wording (or the default) is shown here.
+          const message = current?.reason === hold.reason ? current.message : '';
+          state.hold = { reason: hold.reason, until: hold.until, errorCode: hold.errorCode, message };
+          changed = true;
+        }
+      }
+      for (const name of RATE_LIMIT_NAMES) {
+        const view = shared.limits[name];
+        if (view === undefined || view.resetAt <= now) continue;
+        state ??= touch(clientId);
+        const current = state.views[name];
+        if (current === undefined || current.blind || view.resetAt > current.resetAt) {
+          state.views[name] = {
+            limit: view.limit,
+            remaining: Math.min(view.remaining, view.limit),
+            resetAt: view.resetAt,
+            blind: false,
+          };
+          changed = true;
+        } else if (view.resetAt === current.resetAt && view.remaining < current.remaining) {
+          current.remaining = Math.max(0, view.remaining);
+          changed = true;
+        }
+      }
+      // Newer than any ticket taken before: their `usage` no longer corrects these views.
+      if (changed && state !== undefined) state.generation += 1;
+      return changed;
     },
   };
 }

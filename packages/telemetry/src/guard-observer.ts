@@ -182,6 +182,9 @@ export class GuardEventInterpreter {
       case 'admission-granted':
         this.#sink.queueWaited(event.route, event.waitedMs / 1000);
         return;
+      case 'store-degraded':
+        this.#sink.storeDegraded?.();
+        return;
       case 'client-aborted':
         // Counted once, at the request's end (status 499), streamed or not.
         this.#state(event.route, event.requestId);

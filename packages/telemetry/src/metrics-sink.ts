@@ -74,6 +74,8 @@ export interface MetricsSink {
    * when the route had seen longer first events. Optional, so that sinks written before hedging still fit.
    */
   hedged?(route: string, result: 'started' | 'won' | 'lost', savedSeconds: number | undefined): void;
+  /** Fleet mode: the shared store went away (`store-degraded`); optional, as `hedged`. */
+  storeDegraded?(): void;
 }
 
 /** Prometheus' and the metrics' numbering of a breaker's state: 0 closed, 1 open, 2 half-open. */

@@ -60,3 +60,22 @@ export class ObservedGuards {
 function isList(value: ObservableGuard | readonly ObservableGuard[]): value is readonly ObservableGuard[] {
   return Array.isArray(value);
 }
+
+/**
+ * Whether the guards' shared stores answer: 0 when any guard in fleet mode runs on local state (its
+ * store away), else 1. As `guard.status().store.connected`, a guard without a store counts as
+ * connected: it has nothing to lose, and an alert on 0 fires only for a real outage.
+ *
+ * @example
+ * ```ts
+ * const connected = storeConnected(observed.guards()); // 1 or 0
+ * ```
+ */
+export function storeConnected(guards: Iterable<ObservableGuard>): 0 | 1 {
+  for (const guard of guards) {
+    // `store` is absent from an older core's status.
+    const store = (guard.status() as { store?: { connected: boolean } }).store;
+    if (store?.connected === false) return 0;
+  }
+  return 1;
+}

@@ -115,6 +115,21 @@ describe('createOtelMetrics', () => {
     }
   });
 
+  it('fleet mode: counts store-degraded events and observes whether the store answers', async () => {
+    const { guard, emit, store } = scriptedGuard();
+    const metrics = createOtelMetrics({ guard });
+    const points = async (name: string) => (await otel.reader.points(name)).map((p) => p.value);
+    expect(await points('claude_guard.store.connected')).toEqual([1]);
+    store.shared = true;
+    store.connected = false;
+    emit({ type: 'store-degraded', reason: 'StoreUnavailableError' });
+    expect(await points('claude_guard.store.connected')).toEqual([0]);
+    expect(await points('claude_guard.store.degraded')).toEqual([1]);
+    store.connected = true;
+    expect(await points('claude_guard.store.connected')).toEqual([1]);
+    metrics.close();
+  });
+
   it('stops listening on close', () => {
     const { guard, listeners } = scriptedGuard();
     const metrics = createOtelMetrics({ guard: [guard] });

@@ -3,7 +3,7 @@ import { GuardEventInterpreter, type ObserveOptions } from './guard-observer.js'
 import * as genAi from './gen-ai.js';
 import { NO_MODEL } from './labels.js';
 import { BREAKER_STATE_VALUE, type MetricsSink, type RequestMeasurement } from './metrics-sink.js';
-import { ObservedGuards, type ObservableGuard } from './observed-guards.js';
+import { ObservedGuards, storeConnected, type ObservableGuard } from './observed-guards.js';
 import { TELEMETRY_SCOPE, TELEMETRY_VERSION } from './version.js';
 
 /**
@@ -63,6 +63,8 @@ export const OTEL_METRIC_NAMES = [
   'claude_guard.queue.wait',
   'claude_guard.queue.length',
   'claude_guard.client.holds',
+  'claude_guard.store.degraded',
+  'claude_guard.store.connected',
 ] as const;
 
 /**
@@ -198,6 +200,17 @@ export function createOtelMetrics(options: OtelMetricsOptions = {}): OtelMetrics
       }
       for (const [reason, count] of Object.entries(held)) result.observe(count, { 'claude_guard.hold.reason': reason });
     });
+  const storeDegraded = meter.createCounter('claude_guard.store.degraded', {
+    description: 'Fleet mode: times the shared store went away (a command failed or was slow); local state meanwhile',
+  });
+  meter
+    .createObservableGauge('claude_guard.store.connected', {
+      description:
+        'Fleet mode: 0 while a replica runs on local state (its shared store away), else 1 (also without a store)',
+    })
+    .addCallback((result: ObservableResult) => {
+      result.observe(storeConnected(observed.guards()));
+    });
 
   const route = (name: string): Attributes => ({ [genAi.ATTR_ROUTE]: name });
   const sink: MetricsSink = {
@@ -263,6 +276,7 @@ export function createOtelMetrics(options: OtelMetricsOptions = {}): OtelMetrics
       deadlines.add(1, { [genAi.ATTR_ROUTE]: name, [genAi.ATTR_DEADLINE_SOURCE]: source }),
     admissionShed: (name, reason) => shed.add(1, { [genAi.ATTR_ROUTE]: name, 'claude_guard.admission.reason': reason }),
     queueWaited: (name, seconds) => queueWait.record(seconds, route(name)),
+    storeDegraded: () => storeDegraded.add(1),
   };
   const interpreter = new GuardEventInterpreter(sink, options);
   const observed = new ObservedGuards((event) => interpreter.handle(event));

@@ -176,6 +176,23 @@ describe('createPrometheusMetrics', () => {
     expect(value(families, 'claude_guard_hedge_saved_seconds_total', { route: 'chat' })).toBe(1.5);
   });
 
+  it('fleet mode: counts store-degraded events and shows whether the store answers', async () => {
+    const { emit, store } = script;
+    // Without a shared store, as the guard's status says: connected (nothing to lose).
+    expect(samples(await scrape(metrics), 'claude_guard_store_connected').map((s) => s.value)).toEqual(['1']);
+    store.shared = true;
+    expect(value(await scrape(metrics), 'claude_guard_store_connected')).toBe(1);
+    store.connected = false;
+    emit({ type: 'store-degraded', reason: 'StoreUnavailableError' });
+    const families = await scrape(metrics);
+    expect(samples(families, 'claude_guard_store_connected').map((s) => s.value)).toEqual(['0']);
+    expect(value(families, 'claude_guard_store_degraded_total')).toBe(1);
+    store.connected = true;
+    emit({ type: 'store-recovered' });
+    expect(value(await scrape(metrics), 'claude_guard_store_connected')).toBe(1);
+    expect(value(await scrape(metrics), 'claude_guard_store_degraded_total')).toBe(1);
+  });
+
   it('refuses a second set of metrics in one registry, and close() makes room', () => {
     const registry = new Registry();
     const first = createPrometheusMetrics({ registry });

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { GuardEventInterpreter, type ObserveOptions } from './guard-observer.js';
-import { ObservedGuards, type ObservableGuard } from './observed-guards.js';
+import { ObservedGuards, storeConnected, type ObservableGuard } from './observed-guards.js';
 import { BREAKER_STATE_VALUE, type MetricsSink, type RequestMeasurement } from './metrics-sink.js';
 
 /** Request durations, in seconds: 50 ms to 5 min (a long completion). */
@@ -69,6 +69,8 @@ export const PROMETHEUS_METRIC_NAMES = [
   'claude_guard_client_holds',
   'claude_guard_hedges_total',
   'claude_guard_hedge_saved_seconds_total',
+  'claude_guard_store_degraded_total',
+  'claude_guard_store_connected',
 ] as const;
 
 /**
@@ -243,6 +245,19 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
       for (const [reason, count] of Object.entries(held)) this.set({ reason }, count);
     },
   });
+  const storeDegraded = new Counter({
+    name: 'claude_guard_store_degraded_total',
+    help: 'Fleet mode: times the shared store went away (a command failed or was slow); the replica used local state until it came back',
+    registers,
+  });
+  new Gauge({
+    name: 'claude_guard_store_connected',
+    help: 'Fleet mode: 0 while a replica runs on local state (its shared store away), else 1 (also without a store)',
+    registers,
+    collect() {
+      this.set(storeConnected(observed.guards()));
+    },
+  });
 
   const addTokens = (route: string, model: string, type: string, value: number | undefined) => {
     if (value !== undefined && value > 0) tokens.inc({ route, model, type }, value);
@@ -277,6 +292,7 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     deadlineExceeded: (route, source) => deadlines.inc({ route, source }),
     admissionShed: (route, reason) => shed.inc({ route, reason }),
     queueWaited: (route, seconds) => queueWait.observe({ route }, seconds),
+    storeDegraded: () => storeDegraded.inc(),
   };
   const interpreter = new GuardEventInterpreter(sink, options);
   const observed = new ObservedGuards((event) => interpreter.handle(event));

@@ -8,6 +8,8 @@ import type { ObservableGuard } from '../observed-guards.js';
 export function scriptedGuard() {
   const listeners = new Set<GuardEventListener>();
   const breakers: Pick<BreakerSnapshot, 'key' | 'state'>[] = [];
+  /** The store section of its status: a test sets fleet mode and the connection on it. */
+  const store = { shared: false, connected: true };
   const guard: ObservableGuard = {
     on: (listener) => {
       listeners.add(listener);
@@ -16,13 +18,13 @@ export function scriptedGuard() {
     status: () => ({
       breakers: breakers as BreakerSnapshot[],
       admission: { queues: [], clients: [] },
-      store: { shared: false, connected: true },
+      store: { ...store },
     }),
   };
   const emit = (event: Record<string, unknown>) => {
     for (const listener of listeners) listener(event as GuardEvent);
   };
-  return { guard, breakers, emit, listeners };
+  return { guard, breakers, store, emit, listeners };
 }
 
 /** A `request-end` event of route `chat`, 200 ok, with `fields` over it. */
