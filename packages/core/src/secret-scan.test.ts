@@ -54,4 +54,39 @@ describe('findSecrets', () => {
     expect(containsSecret('sk%2Dant%2Dapi03', [])).toBe(true);
     expect(containsSecret('task-antelope', [])).toBe(false);
   });
+
+  it('containsSecret answers as findSecrets does, on clean text and every encoding of a secret', () => {
+    const short = 'short7key';
+    const encodings = (secret: string) => [
+      secret,
+      secret.toUpperCase(),
+      secret.split('').reverse().join(''),
+      secret.split('').join(' '),
+      [...Buffer.from(secret)].map((byte) => `%${byte.toString(16)}`).join(''),
+      Buffer.from(secret).toString('hex'),
+      Buffer.from(secret).toString('base64'),
+      Buffer.from(secret).toString('base64url'),
+      secret.slice(13, 25),
+      secret.slice(13, 24),
+    ];
+    const texts = [
+      '',
+      'req_011CVx7gP5nQ2tYz9aBcDeFg',
+      'msg_01XFDUDYJgAACzvnptvVoYEL',
+      'Overloaded: please retry later',
+      'sk-ant-',
+      ...encodings(KEY).map((encoded) => `x ${encoded} y`),
+      ...encodings(short).map((encoded) => `id=${encoded}`),
+    ];
+    for (const text of texts) {
+      for (const secrets of [[KEY], [short], [KEY, short], []]) {
+        expect(containsSecret(text, secrets), `${text} / ${secrets.length}`).toBe(
+          findSecrets(text, secrets).length > 0,
+        );
+      }
+    }
+    // Both answers occur, so the comparison covers hits and misses.
+    expect(texts.filter((text) => containsSecret(text, [KEY])).length).toBeGreaterThan(5);
+    expect(texts.filter((text) => !containsSecret(text, [KEY])).length).toBeGreaterThan(3);
+  });
 });

@@ -17,6 +17,8 @@ const MIN_FUZZY_CHARS = 8;
 /** Anything shaped like an Anthropic key, configured or not (`-` possibly percent-encoded), any case. */
 const ANTHROPIC_KEY = /sk(?:-|%2d)ant(?:-|%2d)[a-z0-9_%-]+/gi;
 const ANTHROPIC_KEY_START = /sk(?:-|%2d)ant(?:-|%2d)/i;
+/** {@link ANTHROPIC_KEY} for a yes or no (a global regex's `test` would keep state between calls). */
+const ANTHROPIC_KEY_ONE = /sk(?:-|%2d)ant(?:-|%2d)[a-z0-9_%-]+/i;
 
 interface Matcher {
   /** The secrets as given, for exact (case-sensitive) matches. */
@@ -89,7 +91,22 @@ export function findSecrets(text: string, secrets: readonly string[]): TextRange
  * @internal
  */
 export function containsSecret(text: string, secrets: readonly string[]): boolean {
-  return findSecrets(text, secrets).length > 0;
+  // findSecrets' search, stopping at the first hit and keeping no offsets: it runs on every answer's
+  // request id, where building ranges and offset maps for a clean id is all waste.
+  if (ANTHROPIC_KEY_START.test(text) && ANTHROPIC_KEY_ONE.test(text)) return true;
+  if (secrets.length === 0) return false;
+  const matcher = matcherFor(secrets);
+  for (const secret of matcher.exact) if (text.includes(secret)) return true;
+  const { fragments, wholes } = matcher;
+  if (fragments.size === 0 && wholes.length === 0) return false;
+  const canonical = canonicalize(text, false).text;
+  if (fragments.size > 0) {
+    for (let i = 0; i + FRAGMENT_CHARS <= canonical.length; i++) {
+      if (fragments.has(canonical.slice(i, i + FRAGMENT_CHARS))) return true;
+    }
+  }
+  for (const [whole] of wholes) if (canonical.includes(whole)) return true;
+  return false;
 }
 
 function findCanonical(text: string, matcher: Matcher, ranges: [number, number][]): void {
@@ -160,9 +177,10 @@ function matcherFor(secrets: readonly string[]): Matcher {
   return matcher;
 }
 
-function canonicalize(text: string): Canonical {
-  const from = new Int32Array(text.length);
-  const to = new Int32Array(text.length);
+/** `offsets` false: the canonical text alone (`from` and `to` left empty), for a yes-or-no search. */
+function canonicalize(text: string, offsets = true): Canonical {
+  const from = offsets ? new Int32Array(text.length) : NO_OFFSETS;
+  const to = offsets ? new Int32Array(text.length) : NO_OFFSETS;
   let out = '';
   let n = 0;
   for (let i = 0; i < text.length;) {
@@ -179,14 +197,18 @@ function canonicalize(text: string): Canonical {
     const folded = foldAlphanumeric(code);
     if (folded >= 0) {
       out += String.fromCharCode(folded);
-      from[n] = i;
-      to[n] = next;
-      n += 1;
+      if (offsets) {
+        from[n] = i;
+        to[n] = next;
+        n += 1;
+      }
     }
     i = next;
   }
   return { text: out, from, to };
 }
+
+const NO_OFFSETS = new Int32Array(0);
 
 /** ASCII digits and lower-case letters as they are, upper-case letters lowered, anything else -1. */
 function foldAlphanumeric(code: number): number {
