@@ -41,3 +41,29 @@ export function createAsyncContext<T>(): AsyncContext<T> {
  * whichever guard runs it.
  */
 export const insideGuardedAttempt: AsyncContext<true> = createAsyncContext<true>();
+
+let sdkMiddlewareMade = false;
+
+/**
+ * Notes that a `guard.middleware()` exists in this process: the only reader of
+ * {@link insideGuardedAttempt}. Called when one is made.
+ */
+export function noteSdkMiddleware(): void {
+  sdkMiddlewareMade = true;
+}
+
+/**
+ * Runs `fn` as one attempt of `guard.run` / `claude.run`: inside {@link insideGuardedAttempt} once a
+ * `guard.middleware()` exists to read it, else directly. On Node 20 the first `AsyncLocalStorage.run`
+ * puts a hook on every promise the process makes from then on (about 15 us more CPU per SDK call),
+ * a cost nobody should pay for a flag nothing reads. (A middleware made inside an attempt already
+ * running does not see that attempt as guarded.)
+ *
+ * @example
+ * ```ts
+ * return policy.execute((attempt) => runAsGuardedAttempt(() => fn(attempt)), call, CALLER_CODE);
+ * ```
+ */
+export function runAsGuardedAttempt<R>(fn: () => R): R {
+  return sdkMiddlewareMade ? insideGuardedAttempt.run(true, fn) : fn();
+}

@@ -1,4 +1,4 @@
-import { insideGuardedAttempt } from './async-context.js';
+import { runAsGuardedAttempt } from './async-context.js';
 import type { Lane, Release } from './concurrency-limiter.js';
 import type { ClaudeMessage, ClaudeRequestOptions, MessageCreateParams, MessageStreamParams } from './claude-client.js';
 import { classifyFailure } from './classify.js';
@@ -146,7 +146,7 @@ export class GuardedRequest implements GuardedCall {
 
   run<T>(fn: (attempt: AttemptContext) => Promise<T>): Promise<T> {
     // A `guard.middleware()` client called in `fn` leaves the attempt to this policy.
-    return this.#execute((attempt) => insideGuardedAttempt.run(true, () => fn(attempt)), CALLER_CODE);
+    return this.#execute((attempt) => runAsGuardedAttempt(() => fn(attempt)), CALLER_CODE);
   }
 
   async #execute<T>(start: (context: AttemptContext) => Promise<T>, traits: AttemptTraits): Promise<T> {

@@ -1,5 +1,5 @@
 import { APIConnectionError, APIError, type Middleware, type MiddlewareContext } from '@anthropic-ai/sdk';
-import { insideGuardedAttempt, type AsyncContext } from './async-context.js';
+import { insideGuardedAttempt, noteSdkMiddleware, type AsyncContext } from './async-context.js';
 import type { ClaudeClient, ClaudeRequestOptions, MessageStreamParams } from './claude-client.js';
 import { deadlineToHeaders } from './deadline-header.js';
 import type { ClaudeGuardError } from './guard-error.js';
@@ -75,6 +75,8 @@ type ApiRequest = Parameters<Middleware>[0];
  * ```
  */
 export function createSdkMiddleware(deps: SdkMiddlewareDeps): Middleware {
+  // From now on guard.run / claude.run attempts say they are guarded (see runAsGuardedAttempt).
+  noteSdkMiddleware();
   const middleware: Middleware = async (request, next, ctx) => {
     const options = ctx.options;
     // Not an API call (a credential exchange), a binary download, a request already guarded, or a
