@@ -4,7 +4,10 @@
 // Also the loop to run under `node --cpu-prof` or valgrind (`--only <variant> --calls N`).
 //
 //   node --expose-gc --import tsx bench/tools/telemetry-cost.ts                 # all variants, table
-//   node --import tsx --cpu-prof bench/tools/telemetry-cost.ts --only on --calls 20000
+//   node --import tsx --cpu-prof bench/tools/telemetry-cost.ts --only on --rounds 0 --calls 20000
+//   valgrind --tool=callgrind --instr-atstart=no node --import tsx bench/tools/telemetry-cost.ts \
+//     --only on --rounds 0 --calls 2000 --callgrind    # instructions of the measured calls only
+import { execFileSync } from 'node:child_process';
 import Anthropic from '@anthropic-ai/sdk';
 import { createClaudeGuard, type ClaudeGuard, type HeaderReader, type Instrumentation } from '@claude-guard/core';
 import { createPrometheusMetrics } from '@claude-guard/telemetry';
@@ -37,6 +40,12 @@ const only = option('only');
 const calls = Number(option('calls') ?? 2000);
 const rounds = Number(option('rounds') ?? 15);
 const warmup = Number(option('warmup') ?? 3000);
+// Under callgrind started with --instr-atstart=no: instrument only the measured calls (not the
+// start-up, compilation of the warm-up, or shutdown), so their instruction count is read directly.
+const callgrind = args.includes('--callgrind');
+const instrument = (on: boolean) => {
+  if (callgrind) execFileSync('callgrind_control', ['-i', on ? 'on' : 'off', String(process.pid)], { stdio: 'ignore' });
+};
 
 const client = new Anthropic({
   apiKey: 'x',
@@ -128,7 +137,11 @@ try {
   for (const variant of variants) await cpuPerCall(variant.once, warmup);
   if (only !== undefined && rounds === 0) {
     // Profiling: one straight run of `calls` per variant.
-    for (const variant of variants) await cpuPerCall(variant.once, calls);
+    for (const variant of variants) {
+      instrument(true);
+      await cpuPerCall(variant.once, calls);
+      instrument(false);
+    }
   } else {
     const samples = new Map<string, number[]>(variants.map((v) => [v.name, []]));
     for (let round = 0; round < rounds; round++) {
