@@ -126,18 +126,21 @@ async function cpuPerCall(once: () => Promise<unknown>, n: number): Promise<numb
   return (used.user + used.system) / n;
 }
 
+const gc = (globalThis as { gc?: () => void }).gc;
+
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 
-const gc = (globalThis as { gc?: () => void }).gc;
 try {
   for (const variant of variants) await cpuPerCall(variant.once, warmup);
   if (only !== undefined && rounds === 0) {
     // Profiling: one straight run of `calls` per variant.
     for (const variant of variants) {
+      // A clean heap, so that the count does not depend on where in the warm-up's garbage it starts.
+      gc?.();
       instrument(true);
       await cpuPerCall(variant.once, calls);
       instrument(false);
@@ -148,7 +151,19 @@ try {
       gc?.();
       for (let i = 0; i < variants.length; i++) {
         const variant = variants[(i + round) % variants.length]!;
+        if (callgrind) {
+          // Each variant's calls of each round in a dump of their own (`<out-file>.<n>`, its `desc:` naming them).
+          gc?.();
+          execFileSync('callgrind_control', ['-z', String(process.pid)], { stdio: 'ignore' });
+          instrument(true);
+        }
         samples.get(variant.name)!.push(await cpuPerCall(variant.once, calls));
+        if (callgrind) {
+          instrument(false);
+          execFileSync('callgrind_control', ['-d', `${variant.name}/${round}`, String(process.pid)], {
+            stdio: 'ignore',
+          });
+        }
       }
     }
     const off = samples.get('off');
