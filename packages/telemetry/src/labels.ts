@@ -24,8 +24,11 @@ const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,79}$/;
 export function statusClass(status: number): string {
   if (status === 499) return '499';
   if (!Number.isInteger(status) || status < 100 || status > 599) return 'other';
-  return `${Math.floor(status / 100)}xx`;
+  // One of five constant strings rather than a new one per request (it is computed at every request's end).
+  return STATUS_CLASSES[Math.floor(status / 100) - 1]!;
 }
+
+const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
 /**
  * Why an attempt failed, as a label: for an upstream's answer (`http`, `in-band`) its Anthropic error

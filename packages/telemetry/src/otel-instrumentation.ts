@@ -66,7 +66,25 @@ interface Shared {
   readonly models: ModelLabels;
   readonly secrets: readonly string[];
   readonly now: () => number;
+  /** Span names by route (`claude-guard {route}`) and by model (`chat {model}`), built once each. */
+  readonly requestNames: Map<string, string>;
+  readonly attemptNames: Map<string, string>;
 }
+
+// Route and model names are few (models are bounded by `ModelLabels`); past this many, names are built per span.
+const MAX_CACHED_NAMES = 1000;
+
+function cachedName(cache: Map<string, string>, key: string, build: (key: string) => string): string {
+  let name = cache.get(key);
+  if (name === undefined) {
+    name = build(key);
+    if (cache.size < MAX_CACHED_NAMES) cache.set(key, name);
+  }
+  return name;
+}
+
+const requestSpanName = (route: string) => `claude-guard ${route}`;
+const attemptSpanName = (model: string) => `${genAi.GEN_AI_OPERATION_CHAT} ${model}`;
 
 /**
  * Traces on OpenTelemetry: a `claude-guard {route}` span per guarded request, joined to the caller's
@@ -89,6 +107,8 @@ export function createOtelInstrumentation(options: OtelInstrumentationOptions = 
     models: new ModelLabels(1000, options.secrets ?? []),
     secrets: options.secrets ?? [],
     now: options.now ?? (() => performance.now()),
+    requestNames: new Map(),
+    attemptNames: new Map(),
   };
   return {
     startRequest(info: RequestStartInfo): RequestSpan | undefined {
@@ -100,7 +120,7 @@ export function createOtelInstrumentation(options: OtelInstrumentationOptions = 
         attributes[genAi.ATTR_REQUEST_ID] = info.requestId;
       }
       const span = shared.tracer.startSpan(
-        `claude-guard ${info.route}`,
+        cachedName(shared.requestNames, info.route, requestSpanName),
         { kind: SpanKind.INTERNAL, attributes },
         parent,
       );
@@ -141,7 +161,7 @@ class OtelRequestSpan implements RequestSpan {
     if (maxTokens !== undefined) attributes[genAi.ATTR_GEN_AI_REQUEST_MAX_TOKENS] = maxTokens;
     if (info.attempt > 0) attributes[genAi.ATTR_HTTP_REQUEST_RESEND_COUNT] = info.attempt;
     const span = this.#shared.tracer.startSpan(
-      model === undefined ? genAi.GEN_AI_OPERATION_CHAT : `${genAi.GEN_AI_OPERATION_CHAT} ${model}`,
+      model === undefined ? genAi.GEN_AI_OPERATION_CHAT : cachedName(this.#shared.attemptNames, model, attemptSpanName),
       { kind: SpanKind.CLIENT, attributes },
       this.#context,
     );
@@ -236,7 +256,7 @@ class OtelRequestSpan implements RequestSpan {
     if (this.#ended) return;
     this.#ended = true;
     // An attempt the core never ended (it should) must not leak an open span.
-    for (const attempt of [...this.#open]) attempt.end();
+    if (this.#open.size > 0) for (const attempt of [...this.#open]) attempt.end();
     const span = this.#span;
     const attributes: Attributes = {
       [genAi.ATTR_OUTCOME]: record.outcome,

@@ -1,4 +1,11 @@
-import { metrics, ValueType, type Attributes, type MeterProvider, type ObservableResult } from '@opentelemetry/api';
+import {
+  metrics,
+  ValueType,
+  type Attributes,
+  type Meter,
+  type MeterProvider,
+  type ObservableResult,
+} from '@opentelemetry/api';
 import { GuardEventInterpreter, type ObserveOptions } from './guard-observer.js';
 import * as genAi from './gen-ai.js';
 import { NO_MODEL } from './labels.js';
@@ -101,18 +108,8 @@ export function createOtelMetrics(options: OtelMetricsOptions = {}): OtelMetrics
     unit: 's',
     advice: { explicitBucketBoundaries: [...genAi.GEN_AI_DURATION_BUCKETS] },
   });
-  const requests = meter.createCounter('claude_guard.requests', {
-    description: 'Guarded requests by route, model, outcome and status class',
-    unit: '{request}',
-  });
-  const inFlight = meter.createUpDownCounter('claude_guard.requests.in_flight', {
-    description: 'Guarded requests in flight',
-    unit: '{request}',
-  });
-  const attempts = meter.createCounter('claude_guard.upstream.attempts', {
-    description: 'Upstream attempts (a breaker refusal is none)',
-    unit: '{attempt}',
-  });
+  // The counters every request moves are summed here and reported at collection (see `RequestSums`).
+  const sums = requestSums(meter);
   const retries = meter.createCounter('claude_guard.retries', {
     description: 'Retries by route and the reason of the failed attempt before them',
     unit: '{retry}',
@@ -138,10 +135,6 @@ export function createOtelMetrics(options: OtelMetricsOptions = {}): OtelMetrics
     description: 'Upstream streams that stalled',
     unit: '{stream}',
   });
-  const disconnects = meter.createCounter('claude_guard.client.disconnects', {
-    description: 'Requests whose client left before the answer was complete',
-    unit: '{request}',
-  });
   const deadlines = meter.createCounter('claude_guard.deadline.exceeded', {
     description: 'Requests whose deadline ran out, by whose budget it was',
     unit: '{request}',
@@ -154,12 +147,6 @@ export function createOtelMetrics(options: OtelMetricsOptions = {}): OtelMetrics
     description: "Time to first event saved by won hedges, estimated from the route's observed times",
     unit: 's',
   });
-  const tokens = meter.createCounter('claude_guard.tokens', {
-    description: 'Tokens by type: input (uncached), output, cache_read, cache_write',
-    unit: '{token}',
-    valueType: ValueType.INT,
-  });
-
   breakerState.addCallback((result: ObservableResult) => {
     for (const guard of observed.guards()) {
       for (const breaker of guard.status().breakers) {
@@ -213,54 +200,50 @@ export function createOtelMetrics(options: OtelMetricsOptions = {}): OtelMetrics
     });
 
   const route = (name: string): Attributes => ({ [genAi.ATTR_ROUTE]: name });
+  // Attribute sets are built once per route and model and reused: a histogram's record still hashes
+  // its set (the SDK has no bound instruments), but nothing is allocated per request.
+  const operations = new Map<string, Map<string, OperationAttributes>>();
+  const operationOf = (routeName: string, model: string): OperationAttributes => {
+    let byModel = operations.get(routeName);
+    if (byModel === undefined) operations.set(routeName, (byModel = new Map<string, OperationAttributes>()));
+    let found = byModel.get(model);
+    if (found === undefined) byModel.set(model, (found = operationAttributes(routeName, model)));
+    return found;
+  };
   const sink: MetricsSink = {
-    requestStarted: (name) => inFlight.add(1, route(name)),
-    requestAbandoned: (name) => inFlight.add(-1, route(name)),
-    requestEnded(m: RequestMeasurement) {
-      if (m.wasInFlight) inFlight.add(-1, route(m.route));
-      const model = m.model === NO_MODEL ? {} : { [genAi.ATTR_GEN_AI_REQUEST_MODEL]: m.model };
-      requests.add(1, {
-        [genAi.ATTR_ROUTE]: m.route,
-        ...model,
-        [genAi.ATTR_OUTCOME]: m.outcome,
-        [genAi.ATTR_STATUS_CLASS]: m.statusClass,
-      });
-      if (m.clientDisconnected) disconnects.add(1, route(m.route));
-      // The GenAI metrics describe operations that reached for a model; a request refused before it named one did not.
-      if (m.model !== NO_MODEL) {
-        const operation: Attributes = {
-          [genAi.ATTR_GEN_AI_OPERATION_NAME]: genAi.GEN_AI_OPERATION_CHAT,
-          [genAi.ATTR_GEN_AI_PROVIDER_NAME]: genAi.GEN_AI_PROVIDER_ANTHROPIC,
-          [genAi.ATTR_ROUTE]: m.route,
-          ...model,
-        };
-        const ok = m.status < 400;
-        operationDuration.record(
-          m.durationSeconds,
-          ok ? operation : { ...operation, [genAi.ATTR_ERROR_TYPE]: m.outcome },
-        );
-        if (m.timeToFirstEventSeconds !== undefined) timeToFirstChunk.record(m.timeToFirstEventSeconds, operation);
-        const { input, output, cacheRead, cacheWrite } = m.tokens;
-        if (input !== undefined) {
-          tokenUsage.record(input + (cacheRead ?? 0) + (cacheWrite ?? 0), {
-            ...operation,
-            [genAi.ATTR_GEN_AI_TOKEN_TYPE]: 'input',
-          });
-        }
-        if (output !== undefined) tokenUsage.record(output, { ...operation, [genAi.ATTR_GEN_AI_TOKEN_TYPE]: 'output' });
-      }
-      for (const [type, value] of [
-        ['input', m.tokens.input],
-        ['output', m.tokens.output],
-        ['cache_read', m.tokens.cacheRead],
-        ['cache_write', m.tokens.cacheWrite],
-      ] as const) {
-        if (value !== undefined && value > 0) {
-          tokens.add(value, { [genAi.ATTR_ROUTE]: m.route, ...model, [genAi.ATTR_TOKEN_TYPE]: type });
-        }
-      }
+    requestStarted: (name) => {
+      sums.route(name).inFlight += 1;
     },
-    attemptsMade: (name, count) => attempts.add(count, route(name)),
+    requestAbandoned: (name) => {
+      sums.route(name).inFlight -= 1;
+    },
+    requestEnded(m: RequestMeasurement) {
+      const routeSums = sums.route(m.route);
+      if (m.wasInFlight) routeSums.inFlight -= 1;
+      if (m.clientDisconnected) routeSums.disconnects = (routeSums.disconnects ?? 0) + 1;
+      const modelSums = sums.model(m.route, m.model);
+      modelSums.request(m.outcome, m.statusClass).value += 1;
+      const { input, output, cacheRead, cacheWrite } = m.tokens;
+      if (input !== undefined && input > 0) modelSums.tokens.input = (modelSums.tokens.input ?? 0) + input;
+      if (output !== undefined && output > 0) modelSums.tokens.output = (modelSums.tokens.output ?? 0) + output;
+      if (cacheRead !== undefined && cacheRead > 0) {
+        modelSums.tokens.cache_read = (modelSums.tokens.cache_read ?? 0) + cacheRead;
+      }
+      if (cacheWrite !== undefined && cacheWrite > 0) {
+        modelSums.tokens.cache_write = (modelSums.tokens.cache_write ?? 0) + cacheWrite;
+      }
+      // The GenAI metrics describe operations that reached for a model; a request refused before it named one did not.
+      if (m.model === NO_MODEL) return;
+      const operation = operationOf(m.route, m.model);
+      operationDuration.record(m.durationSeconds, m.status < 400 ? operation.ok : operation.failed(m.outcome));
+      if (m.timeToFirstEventSeconds !== undefined) timeToFirstChunk.record(m.timeToFirstEventSeconds, operation.ok);
+      if (input !== undefined) tokenUsage.record(input + (cacheRead ?? 0) + (cacheWrite ?? 0), operation.input);
+      if (output !== undefined) tokenUsage.record(output, operation.output);
+    },
+    attemptsMade: (name, count) => {
+      const routeSums = sums.route(name);
+      routeSums.attempts = (routeSums.attempts ?? 0) + count;
+    },
     retried: (name, reason) => retries.add(1, { [genAi.ATTR_ROUTE]: name, [genAi.ATTR_RETRY_REASON]: reason }),
     retryBudgetRejected: (name) => budgetRejections.add(1, route(name)),
     hedged: (name, result, savedSeconds) => {
@@ -285,5 +268,191 @@ export function createOtelMetrics(options: OtelMetricsOptions = {}): OtelMetrics
   return {
     observe: (guard) => observed.observe(guard),
     close: () => observed.close(),
+  };
+}
+
+/** The attribute sets of the GenAI histograms for one route and model, built once. */
+interface OperationAttributes {
+  /** `gen_ai.client.operation.duration` of a request that did not fail, and its time to first chunk. */
+  readonly ok: Attributes;
+  /** `gen_ai.client.token.usage`, input and output. */
+  readonly input: Attributes;
+  readonly output: Attributes;
+  /** `gen_ai.client.operation.duration` of a failed request: `error.type` is its (bounded) outcome. */
+  failed(outcome: string): Attributes;
+}
+
+function operationAttributes(route: string, model: string): OperationAttributes {
+  const ok: Attributes = Object.freeze({
+    [genAi.ATTR_GEN_AI_OPERATION_NAME]: genAi.GEN_AI_OPERATION_CHAT,
+    [genAi.ATTR_GEN_AI_PROVIDER_NAME]: genAi.GEN_AI_PROVIDER_ANTHROPIC,
+    [genAi.ATTR_ROUTE]: route,
+    [genAi.ATTR_GEN_AI_REQUEST_MODEL]: model,
+  });
+  const failures = new Map<string, Attributes>();
+  return {
+    ok,
+    input: Object.freeze({ ...ok, [genAi.ATTR_GEN_AI_TOKEN_TYPE]: 'input' }),
+    output: Object.freeze({ ...ok, [genAi.ATTR_GEN_AI_TOKEN_TYPE]: 'output' }),
+    failed(outcome) {
+      let found = failures.get(outcome);
+      if (found === undefined)
+        failures.set(outcome, (found = Object.freeze({ ...ok, [genAi.ATTR_ERROR_TYPE]: outcome })));
+      return found;
+    },
+  };
+}
+
+/** What one route has summed: `undefined` until first counted, so that no series appears before its first add. */
+interface RouteSums {
+  readonly attributes: Attributes;
+  inFlight: number;
+  attempts: number | undefined;
+  disconnects: number | undefined;
+}
+
+/** Requests by outcome and status class, and tokens by type, of one route and model. */
+interface ModelSums {
+  request(outcome: string, statusClass: string): { readonly attributes: Attributes; value: number };
+  readonly requests: Iterable<{ readonly attributes: Attributes; value: number }>;
+  readonly tokens: Record<TokenType, number | undefined>;
+  readonly tokenAttributes: Readonly<Record<TokenType, Attributes>>;
+}
+
+type TokenType = 'input' | 'output' | 'cache_read' | 'cache_write';
+const TOKEN_TYPES: readonly TokenType[] = ['input', 'output', 'cache_read', 'cache_write'];
+
+/**
+ * The sums of the counters every request moves (`claude_guard.requests`, `.requests.in_flight`,
+ * `.upstream.attempts`, `.client.disconnects`, `.tokens`), kept here and reported by observable
+ * instruments when the meter collects. A synchronous `add` makes the SDK hash the attribute set
+ * (sort its keys, JSON-encode it) on every call, which profiling found to be most of this module's
+ * cost per request; an add here is a field increment on an object found by route and model. The
+ * exported data are the same cumulative sums (monotonic, but for the up-down in-flight count).
+ */
+interface RequestSums {
+  route(route: string): RouteSums;
+  model(route: string, model: string): ModelSums;
+}
+
+// One set of sums per meter: metrics created twice on one meter add into the same sums, as the SDK's
+// own instruments of one name would (two callbacks observing one attribute set would not add up).
+const SUMS = new WeakMap<Meter, RequestSums>();
+
+function requestSums(meter: Meter): RequestSums {
+  const existing = SUMS.get(meter);
+  if (existing) return existing;
+  const routes = new Map<string, RouteSums>();
+  const models = new Map<string, Map<string, ModelSums>>();
+  const sums: RequestSums = {
+    route(route) {
+      let found = routes.get(route);
+      if (found === undefined) {
+        found = {
+          attributes: Object.freeze({ [genAi.ATTR_ROUTE]: route }),
+          inFlight: 0,
+          attempts: undefined,
+          disconnects: undefined,
+        };
+        routes.set(route, found);
+      }
+      return found;
+    },
+    model(route, model) {
+      let byModel = models.get(route);
+      if (byModel === undefined) models.set(route, (byModel = new Map<string, ModelSums>()));
+      let found = byModel.get(model);
+      if (found === undefined) byModel.set(model, (found = modelSums(route, model)));
+      return found;
+    },
+  };
+  SUMS.set(meter, sums);
+
+  meter
+    .createObservableCounter('claude_guard.requests', {
+      description: 'Guarded requests by route, model, outcome and status class',
+      unit: '{request}',
+    })
+    .addCallback((result: ObservableResult) => {
+      for (const byModel of models.values()) {
+        for (const model of byModel.values())
+          for (const cell of model.requests) result.observe(cell.value, cell.attributes);
+      }
+    });
+  meter
+    .createObservableUpDownCounter('claude_guard.requests.in_flight', {
+      description: 'Guarded requests in flight',
+      unit: '{request}',
+    })
+    .addCallback((result: ObservableResult) => {
+      for (const route of routes.values()) result.observe(route.inFlight, route.attributes);
+    });
+  meter
+    .createObservableCounter('claude_guard.upstream.attempts', {
+      description: 'Upstream attempts (a breaker refusal is none)',
+      unit: '{attempt}',
+    })
+    .addCallback((result: ObservableResult) => {
+      for (const route of routes.values())
+        if (route.attempts !== undefined) result.observe(route.attempts, route.attributes);
+    });
+  meter
+    .createObservableCounter('claude_guard.client.disconnects', {
+      description: 'Requests whose client left before the answer was complete',
+      unit: '{request}',
+    })
+    .addCallback((result: ObservableResult) => {
+      for (const route of routes.values()) {
+        if (route.disconnects !== undefined) result.observe(route.disconnects, route.attributes);
+      }
+    });
+  meter
+    .createObservableCounter('claude_guard.tokens', {
+      description: 'Tokens by type: input (uncached), output, cache_read, cache_write',
+      unit: '{token}',
+      valueType: ValueType.INT,
+    })
+    .addCallback((result: ObservableResult) => {
+      for (const byModel of models.values()) {
+        for (const model of byModel.values()) {
+          for (const type of TOKEN_TYPES) {
+            const value = model.tokens[type];
+            if (value !== undefined) result.observe(value, model.tokenAttributes[type]);
+          }
+        }
+      }
+    });
+  return sums;
+}
+
+function modelSums(route: string, model: string): ModelSums {
+  // A request refused before it named a model has no model attribute (`none` is Prometheus' label only).
+  const base: Attributes =
+    model === NO_MODEL
+      ? { [genAi.ATTR_ROUTE]: route }
+      : { [genAi.ATTR_ROUTE]: route, [genAi.ATTR_GEN_AI_REQUEST_MODEL]: model };
+  const requests = new Map<string, Map<string, { readonly attributes: Attributes; value: number }>>();
+  const cells: { readonly attributes: Attributes; value: number }[] = [];
+  const tokenAttributes = {} as Record<TokenType, Attributes>;
+  for (const type of TOKEN_TYPES) tokenAttributes[type] = Object.freeze({ ...base, [genAi.ATTR_TOKEN_TYPE]: type });
+  return {
+    request(outcome, statusClass) {
+      let byClass = requests.get(outcome);
+      if (byClass === undefined)
+        requests.set(outcome, (byClass = new Map<string, { readonly attributes: Attributes; value: number }>()));
+      let cell = byClass.get(statusClass);
+      if (cell === undefined) {
+        cell = {
+          attributes: Object.freeze({ ...base, [genAi.ATTR_OUTCOME]: outcome, [genAi.ATTR_STATUS_CLASS]: statusClass }),
+          value: 0,
+        };
+        byClass.set(statusClass, cell);
+        cells.push(cell);
+      }
+      return cell;
+    },
+    requests: cells,
+    tokens: { input: undefined, output: undefined, cache_read: undefined, cache_write: undefined },
+    tokenAttributes,
   };
 }

@@ -99,11 +99,40 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
   }
   const registers = [registry];
 
-  const requests = new Counter({
+  // The series every request moves are summed in `routes` and `models` and written at scrape time
+  // (`collect`): prom-client's inc/dec hash and validate the label set on every call, which
+  // profiling found to be most of this module's cost per request. Histograms still observe per
+  // request, with label objects built once per route and model.
+  const routes = new Map<string, RouteSeries>();
+  const models = new Map<string, Map<string, ModelSeries>>();
+  const routeSeries = (route: string): RouteSeries => {
+    let found = routes.get(route);
+    if (found === undefined) {
+      found = { labels: { route }, inFlight: 0, attempts: undefined, disconnects: undefined };
+      routes.set(route, found);
+    }
+    return found;
+  };
+  const modelSeries = (route: string, model: string): ModelSeries => {
+    let byModel = models.get(route);
+    if (byModel === undefined) models.set(route, (byModel = new Map<string, ModelSeries>()));
+    let found = byModel.get(model);
+    if (found === undefined) byModel.set(model, (found = newModelSeries(route, model)));
+    return found;
+  };
+
+  new Counter({
     name: 'claude_guard_requests_total',
     help: 'Guarded requests by route, model and outcome',
     labelNames: ['route', 'model', 'outcome'] as const,
     registers,
+    collect() {
+      this.reset();
+      for (const byModel of models.values()) {
+        for (const series of byModel.values())
+          for (const cell of series.requests.values()) this.inc(cell.labels, cell.value);
+      }
+    },
   });
   const duration = new Histogram({
     name: 'claude_guard_request_duration_seconds',
@@ -119,17 +148,25 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     buckets: [...(options.firstEventBuckets ?? FIRST_EVENT_BUCKETS)],
     registers,
   });
-  const inFlight = new Gauge({
+  new Gauge({
     name: 'claude_guard_in_flight',
     help: 'Guarded requests in flight',
     labelNames: ['route'] as const,
     registers,
+    collect() {
+      this.reset();
+      for (const series of routes.values()) this.set(series.labels, series.inFlight);
+    },
   });
-  const attempts = new Counter({
+  new Counter({
     name: 'claude_guard_upstream_attempts_total',
     help: 'Upstream attempts (a breaker refusal is none)',
     labelNames: ['route'] as const,
     registers,
+    collect() {
+      this.reset();
+      for (const series of routes.values()) if (series.attempts !== undefined) this.inc(series.labels, series.attempts);
+    },
   });
   const retries = new Counter({
     name: 'claude_guard_retries_total',
@@ -186,11 +223,17 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     labelNames: ['route'] as const,
     registers,
   });
-  const disconnects = new Counter({
+  new Counter({
     name: 'claude_guard_client_disconnects_total',
     help: 'Requests whose client left before the answer was complete',
     labelNames: ['route'] as const,
     registers,
+    collect() {
+      this.reset();
+      for (const series of routes.values()) {
+        if (series.disconnects !== undefined) this.inc(series.labels, series.disconnects);
+      }
+    },
   });
   const deadlines = new Counter({
     name: 'claude_guard_deadline_exceeded_total',
@@ -198,11 +241,22 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     labelNames: ['route', 'source'] as const,
     registers,
   });
-  const tokens = new Counter({
+  new Counter({
     name: 'claude_guard_tokens_total',
     help: 'Tokens by type: input (uncached), output, cache_read, cache_write',
     labelNames: ['route', 'model', 'type'] as const,
     registers,
+    collect() {
+      this.reset();
+      for (const byModel of models.values()) {
+        for (const series of byModel.values()) {
+          for (const type of TOKEN_TYPES) {
+            const value = series.tokens[type];
+            if (value !== undefined) this.inc(series.tokenLabels[type], value);
+          }
+        }
+      }
+    },
   });
 
   const shed = new Counter({
@@ -259,27 +313,32 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     },
   });
 
-  const addTokens = (route: string, model: string, type: string, value: number | undefined) => {
-    if (value !== undefined && value > 0) tokens.inc({ route, model, type }, value);
-  };
-
   const sink: MetricsSink = {
-    requestStarted: (route) => inFlight.inc({ route }),
-    requestAbandoned: (route) => inFlight.dec({ route }),
-    requestEnded(m: RequestMeasurement) {
-      if (m.wasInFlight) inFlight.dec({ route: m.route });
-      requests.inc({ route: m.route, model: m.model, outcome: m.outcome });
-      duration.observe({ route: m.route, model: m.model, status_class: m.statusClass }, m.durationSeconds);
-      if (m.timeToFirstEventSeconds !== undefined) {
-        firstEvent.observe({ route: m.route, model: m.model }, m.timeToFirstEventSeconds);
-      }
-      if (m.clientDisconnected) disconnects.inc({ route: m.route });
-      addTokens(m.route, m.model, 'input', m.tokens.input);
-      addTokens(m.route, m.model, 'output', m.tokens.output);
-      addTokens(m.route, m.model, 'cache_read', m.tokens.cacheRead);
-      addTokens(m.route, m.model, 'cache_write', m.tokens.cacheWrite);
+    requestStarted: (route) => {
+      routeSeries(route).inFlight += 1;
     },
-    attemptsMade: (route, count) => attempts.inc({ route }, count),
+    requestAbandoned: (route) => {
+      routeSeries(route).inFlight -= 1;
+    },
+    requestEnded(m: RequestMeasurement) {
+      const perRoute = routeSeries(m.route);
+      if (m.wasInFlight) perRoute.inFlight -= 1;
+      if (m.clientDisconnected) perRoute.disconnects = (perRoute.disconnects ?? 0) + 1;
+      const series = modelSeries(m.route, m.model);
+      series.request(m.outcome).value += 1;
+      duration.observe(series.durationLabels(m.statusClass), m.durationSeconds);
+      if (m.timeToFirstEventSeconds !== undefined) firstEvent.observe(series.labels, m.timeToFirstEventSeconds);
+      const { tokens } = series;
+      const { input, output, cacheRead, cacheWrite } = m.tokens;
+      if (input !== undefined && input > 0) tokens.input = (tokens.input ?? 0) + input;
+      if (output !== undefined && output > 0) tokens.output = (tokens.output ?? 0) + output;
+      if (cacheRead !== undefined && cacheRead > 0) tokens.cache_read = (tokens.cache_read ?? 0) + cacheRead;
+      if (cacheWrite !== undefined && cacheWrite > 0) tokens.cache_write = (tokens.cache_write ?? 0) + cacheWrite;
+    },
+    attemptsMade: (route, count) => {
+      const series = routeSeries(route);
+      series.attempts = (series.attempts ?? 0) + count;
+    },
     retried: (route, reason) => retries.inc({ route, reason }),
     retryBudgetRejected: (route) => budgetRejections.inc({ route }),
     hedged: (route, result, savedSeconds) => {
@@ -306,5 +365,50 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
       observed.close();
       for (const name of PROMETHEUS_METRIC_NAMES) registry.removeSingleMetric(name);
     },
+  };
+}
+
+/** What one route has summed; a counter is `undefined` until first counted (no series before it). */
+interface RouteSeries {
+  readonly labels: { route: string };
+  inFlight: number;
+  attempts: number | undefined;
+  disconnects: number | undefined;
+}
+
+type TokenType = 'input' | 'output' | 'cache_read' | 'cache_write';
+const TOKEN_TYPES: readonly TokenType[] = ['input', 'output', 'cache_read', 'cache_write'];
+
+/** One route and model: requests by outcome, tokens by type, and the histograms' label objects. */
+interface ModelSeries {
+  readonly labels: { route: string; model: string };
+  readonly requests: ReadonlyMap<string, { readonly labels: Record<string, string>; value: number }>;
+  request(outcome: string): { readonly labels: Record<string, string>; value: number };
+  durationLabels(statusClass: string): Record<string, string>;
+  readonly tokens: Record<TokenType, number | undefined>;
+  readonly tokenLabels: Readonly<Record<TokenType, Record<string, string>>>;
+}
+
+function newModelSeries(route: string, model: string): ModelSeries {
+  const labels = { route, model };
+  const requests = new Map<string, { readonly labels: Record<string, string>; value: number }>();
+  const durations = new Map<string, Record<string, string>>();
+  const tokenLabels = {} as Record<TokenType, Record<string, string>>;
+  for (const type of TOKEN_TYPES) tokenLabels[type] = { route, model, type };
+  return {
+    labels,
+    requests,
+    request(outcome) {
+      let cell = requests.get(outcome);
+      if (cell === undefined) requests.set(outcome, (cell = { labels: { route, model, outcome }, value: 0 }));
+      return cell;
+    },
+    durationLabels(statusClass) {
+      let found = durations.get(statusClass);
+      if (found === undefined) durations.set(statusClass, (found = { route, model, status_class: statusClass }));
+      return found;
+    },
+    tokens: { input: undefined, output: undefined, cache_read: undefined, cache_write: undefined },
+    tokenLabels,
   };
 }
