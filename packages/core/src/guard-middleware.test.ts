@@ -67,6 +67,41 @@ describe('guard.withContext()', () => {
   });
 });
 
+describe('guard.withRequest()', () => {
+  const NO_HEADERS = { get: () => null };
+  const ROUTE = { route: 'context' };
+  const begin = (g: ReturnType<typeof guard>) => {
+    const begun = g.route(ROUTE).begin({ headers: NO_HEADERS });
+    if (!begun.ok) throw new Error('the route refused the request');
+    return begun.call;
+  };
+
+  it('enters the request context only once something of the guard reads it (requestId)', async () => {
+    const g = guard();
+    const first = begin(g);
+    // Nothing read the context when the first request began its handler: it runs outside it.
+    expect(await g.withRequest(first, () => Promise.resolve(g.requestId()))).toBeUndefined();
+    first.end(200);
+    // requestId() was called: from now on every request carries its id, across awaits.
+    const second = begin(g);
+    const seen = await g.withRequest(second, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      return g.requestId();
+    });
+    expect(seen).toBe(second.requestId);
+    second.end(200);
+    expect(g.requestId()).toBeUndefined();
+  });
+
+  it('enters it from the first request when a guard.middleware() exists', async () => {
+    const g = guard();
+    g.middleware({ route: 'context' });
+    const call = begin(g);
+    expect(await g.withRequest(call, () => Promise.resolve(g.requestId()))).toBe(call.requestId);
+    call.end(200);
+  });
+});
+
 describe('claudeGuardErrorOf()', () => {
   const guardError = new ClaudeGuardError({
     status: 504,

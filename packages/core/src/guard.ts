@@ -191,6 +191,11 @@ export interface ClaudeGuard {
    * `guard.middleware()` clients it makes. The adapters' `claudeGuard()` do it for every guarded
    * route; an adapter of your own calls it around its handler.
    *
+   * The context is entered only once something of this guard can read it: a `guard.middleware()`
+   * made, or {@link ClaudeGuard.requestId} called once; until then `fn` runs as it is. On Node 20 an
+   * `AsyncLocalStorage` in use hooks every promise the process makes, which cost a plain Express
+   * route about a sixth of its throughput in the benchmarks (Node 24's is nearly free).
+   *
    * @example
    * ```ts
    * const begun = route.begin({ headers: request.headers, signal: request.signal });
@@ -201,7 +206,10 @@ export interface ClaudeGuard {
   /**
    * The request id of the context the calling code runs in (a route mounted with `claudeGuard()`, or
    * {@link ClaudeGuard.withContext} with a `requestId`), else `undefined`: for code far below the
-   * handler that logs or answers without `req.claude`.
+   * handler that logs or answers without `req.claude`. Guarded requests carry it from the first
+   * `guard.middleware()` made or the first call of this method (see {@link ClaudeGuard.withRequest}):
+   * a guard without middleware clients that needs it from its very first request calls it once at
+   * startup (where it answers `undefined`).
    *
    * @example
    * ```ts
@@ -323,6 +331,8 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
   // Errors already logged: an error seen by a guarded route and then by an error handler is logged once.
   const reported = new WeakSet<object>();
   const context = createAsyncContext<CallContext>();
+  /** Whether anything of this guard reads `context` (a middleware, `requestId()`): until then requests do not enter it. */
+  let contextRead = false;
   const runtimeOf = (target: string | GuardedRoute, option: string): RouteRuntime => {
     const guarded = typeof target === 'string' ? (byName.get(target) ?? route({ route: target }, true)) : target;
     const found = runtimes.get(guarded);
@@ -388,6 +398,7 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
     reportError,
     middleware(middlewareOptions) {
       const target = readMiddlewareOptions(middlewareOptions);
+      contextRead = true;
       if (typeof target !== 'string') runtimeOf(target, 'route'); // checked now: of this guard
       let own: RouteRuntime | undefined;
       return createSdkMiddleware({
@@ -418,6 +429,8 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
       );
     },
     withRequest(call, fn) {
+      // Nobody reads the context yet: no AsyncLocalStorage run (see withRequest's documentation).
+      if (!contextRead) return fn();
       const deadline = call.deadline;
       return context.run(
         {
@@ -428,7 +441,10 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
         fn,
       );
     },
-    requestId: () => context.get()?.requestId,
+    requestId: () => {
+      contextRead = true;
+      return context.get()?.requestId;
+    },
     on: (listener) => events.on(listener),
     status: () => ({
       breakers: runtime.breakers.snapshot(),
