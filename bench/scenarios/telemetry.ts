@@ -137,13 +137,14 @@ async function routeThroughput(profile: Profile) {
   const connections = 16;
   const children: BenchChild<unknown>[] = [];
   try {
-    const fake = await forkChild<FakeReady>(new URL('../procs/fake.ts', import.meta.url), {});
-    children.push(fake);
-    await fake.call('setDefault', {
+    // The fake's own configuration, not setDefault: its `reset()` after every run restores it (the delay
+    // and the budget would be gone after the first run otherwise).
+    const fake = await forkChild<FakeReady>(new URL('../procs/fake.ts', import.meta.url), {
       faultRate: 1,
       fault: { kind: 'delay-headers', ms: 2 },
       rateLimits: AMPLE_RATE_LIMITS,
     });
+    children.push(fake);
     const servers = {} as Record<RouteVariant, BenchChild<ServerReady>>;
     for (const variant of ROUTES) {
       servers[variant] = await forkChild<ServerReady>(new URL('../procs/server.ts', import.meta.url), {
