@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock } from './clock.js';
 import { GuardEvents, type GuardEvent } from './events.js';
 import { FleetRateLimits } from './fleet-rate-limits.js';
 import { FleetSync } from './fleet-sync.js';
 import { createRateLimitTracker, type RateLimitTracker } from './rate-limit-tracker.js';
 import { createMemoryStore, type SharedStore } from './shared-store.js';
+import { manualClock } from './testing/manual-clock.js';
 
 // Three replicas' rate-limit trackers in one process, each with its own FleetSync over one store.
 // Time is a manual clock; every sync is driven by the test.
@@ -12,29 +13,6 @@ import { createMemoryStore, type SharedStore } from './shared-store.js';
 const FLEET = { syncIntervalMs: 500, commandTimeoutMs: 50, trialLeaseMs: 10_000 };
 const CLIENT = 'client_0123456789abcdef';
 const START = Date.parse('2026-03-01T12:00:00.000Z');
-
-function manualClock(): Clock & { advance(ms: number): void } {
-  let now = START;
-  let nextId = 1;
-  const timers = new Map<number, { at: number; callback: () => void }>();
-  return {
-    now: () => now,
-    setTimeout(callback, ms) {
-      const id = nextId++;
-      timers.set(id, { at: now + ms, callback });
-      return { id } satisfies TimerHandle;
-    },
-    clearTimeout(handle) {
-      timers.delete((handle as { id: number }).id);
-    },
-    advance(ms) {
-      now += ms;
-      for (const [id, timer] of [...timers].sort((a, b) => a[1].at - b[1].at)) {
-        if (timer.at <= now && timers.delete(id)) timer.callback();
-      }
-    },
-  };
-}
 
 interface Replica {
   tracker: RateLimitTracker;
@@ -76,7 +54,7 @@ function limitHeaders(name: string, limit: number, remaining: number, resetInMs:
 
 describe('FleetRateLimits: one client rate-limit view and holds, shared by a fleet', () => {
   it("pauses every replica for one replica's 429, from the next sync on, until its retry-after", async () => {
-    const clock = manualClock();
+    const clock = manualClock(START);
     const store = createMemoryStore({ clock });
     const fleet = fleetOf(3, store, clock);
     observe(fleet[0]!, { status: 429, headers: new Headers({ 'retry-after': '30' }), message: 'slow down' });
@@ -95,7 +73,7 @@ describe('FleetRateLimits: one client rate-limit view and holds, shared by a fle
   });
 
   it('holds every replica on a spend limit; the others show their own wording, never the upstream message', async () => {
-    const clock = manualClock();
+    const clock = manualClock(START);
     const store = createMemoryStore({ clock });
     const fleet = fleetOf(2, store, clock);
     observe(fleet[0]!, {
@@ -125,7 +103,7 @@ describe('FleetRateLimits: one client rate-limit view and holds, shared by a fle
   });
 
   it('holds every replica once one sees a limit with nothing left, until its reset', async () => {
-    const clock = manualClock();
+    const clock = manualClock(START);
     const fleet = fleetOf(3, createMemoryStore({ clock }), clock);
     observe(fleet[2]!, { status: 200, headers: limitHeaders('requests', 50, 0, 20_000) });
     expect(check(fleet[0]!).ok).toBe(true);
@@ -145,7 +123,7 @@ describe('FleetRateLimits: one client rate-limit view and holds, shared by a fle
   });
 
   it("takes the lower remaining of one window and a later window's view, never an older one", async () => {
-    const clock = manualClock();
+    const clock = manualClock(START);
     const fleet = fleetOf(2, createMemoryStore({ clock }), clock);
     observe(fleet[0]!, { status: 200, headers: limitHeaders('requests', 50, 40, 20_000) });
     observe(fleet[1]!, { status: 200, headers: limitHeaders('requests', 50, 12, 20_000) });
@@ -162,7 +140,7 @@ describe('FleetRateLimits: one client rate-limit view and holds, shared by a fle
   });
 
   it('ignores what it cannot read in the store, and never throws on it', async () => {
-    const clock = manualClock();
+    const clock = manualClock(START);
     const store = createMemoryStore({ clock });
     const [replica] = fleetOf(1, store, clock);
     await store.set(`rate-limit:${CLIENT}:hold`, '{not json', 10_000);
@@ -178,7 +156,7 @@ describe('FleetRateLimits: one client rate-limit view and holds, shared by a fle
   });
 
   it('with the store away, each replica keeps its own view: degraded once, no rejection, recovered later', async () => {
-    const clock = manualClock();
+    const clock = manualClock(START);
     const memory = createMemoryStore({ clock });
     let down = false;
     const flaky: SharedStore = {

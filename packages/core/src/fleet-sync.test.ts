@@ -1,43 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AttemptFailedError, BreakerOpenError, BreakerRegistry, type RouteBreaker } from './breaker-registry.js';
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock } from './clock.js';
 import { GuardEvents, type GuardEvent } from './events.js';
 import { FleetRetryBudget } from './fleet-retry-budget.js';
 import { FleetSync } from './fleet-sync.js';
 import { DEFAULTS } from './options.js';
 import { createMemoryStore, type SharedStore } from './shared-store.js';
+import { manualClock } from './testing/manual-clock.js';
 
 // A fleet of three replicas in one process: three registries, each with its own FleetSync, over one
 // store. Time is a manual clock and every sync is driven by the test, so nothing depends on real time.
 
 const OPTIONS = { ...DEFAULTS.breaker, volumeThreshold: 10, errorThresholdPercentage: 50, resetTimeout: 5_000 };
 const FLEET = { syncIntervalMs: 500, commandTimeoutMs: 50, trialLeaseMs: 10_000 };
-
-function manualClock(start = 1_000_000): Clock & { advance(ms: number): void; readonly pending: number } {
-  let now = start;
-  let nextId = 1;
-  const timers = new Map<number, { at: number; callback: () => void }>();
-  return {
-    now: () => now,
-    setTimeout(callback, ms) {
-      const id = nextId++;
-      timers.set(id, { at: now + ms, callback });
-      return { id } satisfies TimerHandle;
-    },
-    clearTimeout(handle) {
-      timers.delete((handle as { id: number }).id);
-    },
-    advance(ms) {
-      now += ms;
-      for (const [id, timer] of [...timers].sort((a, b) => a[1].at - b[1].at)) {
-        if (timer.at <= now && timers.delete(id)) timer.callback();
-      }
-    },
-    get pending() {
-      return timers.size;
-    },
-  };
-}
 
 const failure = new AttemptFailedError({
   kind: 'http',
