@@ -37,3 +37,15 @@ export const AMPLE_RATE_LIMITS = {
   tokens: 1_000_000_000,
   windowMs: 60_000,
 } as const;
+
+/** The Message the in-process upstreams answer with (scenarios 1 and 8, tools/telemetry-cost.ts). */
+export const MESSAGE = {
+  id: 'msg_bench',
+  type: 'message',
+  role: 'assistant',
+  model: MODEL,
+  content: [{ type: 'text', text: 'Hello from the bench' }],
+  stop_reason: 'end_turn',
+  stop_sequence: null,
+  usage: { input_tokens: 11, output_tokens: 6 },
+};

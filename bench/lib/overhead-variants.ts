@@ -14,18 +14,9 @@ import {
   wrap,
 } from 'cockatiel';
 import CircuitBreaker from 'opossum';
-import { chatParams, MODEL } from './fixtures.js';
+import { chatParams, MESSAGE } from './fixtures.js';
 
-export const MESSAGE = {
-  id: 'msg_bench',
-  type: 'message',
-  role: 'assistant',
-  model: MODEL,
-  content: [{ type: 'text', text: 'Hello from the bench' }],
-  stop_reason: 'end_turn',
-  stop_sequence: null,
-  usage: { input_tokens: 11, output_tokens: 6 },
-};
+export { MESSAGE };
 
 const NO_HEADERS: HeaderReader = { get: () => null };
 

@@ -7,23 +7,13 @@ import { createClaudeGuard, type HeaderReader } from '@claude-guard/core';
 import type { FakeReady } from '../procs/fake.js';
 import type { CannonParams, CannonResult } from '../procs/load.js';
 import type { ChatVariant, ServerReady } from '../procs/server.js';
-import { AMPLE_RATE_LIMITS, CHAT_BODY, chatParams, JSON_HEADERS, MODEL } from '../lib/fixtures.js';
+import { AMPLE_RATE_LIMITS, CHAT_BODY, chatParams, JSON_HEADERS, MESSAGE } from '../lib/fixtures.js';
 import { forkChild, type BenchChild } from '../lib/ipc.js';
 import { gc, rotated, sized, type Profile } from '../lib/profile.js';
 import type { ScenarioResult, Table, TargetCheck } from '../lib/report.js';
 import { fmt, fmtSpread, fmtSpreadPercent, spread } from '../lib/stats.js';
 import { benchTelemetry } from '../lib/telemetry.js';
 
-const MESSAGE = {
-  id: 'msg_bench',
-  type: 'message',
-  role: 'assistant',
-  model: MODEL,
-  content: [{ type: 'text', text: 'Hello from the bench' }],
-  stop_reason: 'end_turn',
-  stop_sequence: null,
-  usage: { input_tokens: 11, output_tokens: 6 },
-};
 const NO_HEADERS: HeaderReader = { get: () => null };
 
 const FRAMEWORKS = ['express', 'hono'] as const;

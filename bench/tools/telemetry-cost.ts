@@ -16,18 +16,9 @@ import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { chatParams, MODEL } from '../lib/fixtures.js';
+import { chatParams, MESSAGE } from '../lib/fixtures.js';
 
-const MESSAGE = JSON.stringify({
-  id: 'msg_bench',
-  type: 'message',
-  role: 'assistant',
-  model: MODEL,
-  content: [{ type: 'text', text: 'Hello from the bench' }],
-  stop_reason: 'end_turn',
-  stop_sequence: null,
-  usage: { input_tokens: 11, output_tokens: 6 },
-});
+const MESSAGE_JSON = JSON.stringify(MESSAGE);
 const NO_HEADERS: HeaderReader = { get: () => null };
 const SUCCESS = { code: 0 } as const;
 
@@ -51,7 +42,9 @@ const client = new Anthropic({
   apiKey: 'x',
   maxRetries: 0,
   fetch: () =>
-    Promise.resolve(new Response(MESSAGE, { headers: { 'content-type': 'application/json', 'request-id': 'req_1' } })),
+    Promise.resolve(
+      new Response(MESSAGE_JSON, { headers: { 'content-type': 'application/json', 'request-id': 'req_1' } }),
+    ),
 });
 const params = chatParams('hello bench');
 
