@@ -16,8 +16,6 @@ import {
 import CircuitBreaker from 'opossum';
 import { chatParams, MESSAGE } from './fixtures.js';
 
-export { MESSAGE };
-
 const NO_HEADERS: HeaderReader = { get: () => null };
 
 export const BARE = 'bare call';
