@@ -5,9 +5,7 @@ import {
   type RateLimitTracker,
   type SharedRateLimitState,
 } from './rate-limit-tracker.js';
-
-// An upstream `error_code` as the API writes them; anything else read from the store is dropped.
-const ERROR_CODE = /^[a-z][a-z0-9_]{0,63}$/;
+import { upstreamErrorCode } from './upstream-headers.js';
 
 /**
  * One client's rate-limit view and hold, shared by a fleet: a 429's pause, a spend-limit hold or a
@@ -90,6 +88,7 @@ function parseJson(value: string | undefined): unknown {
   }
 }
 
+const NO_SECRETS: readonly string[] = [];
 const isTime = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
 
@@ -99,8 +98,8 @@ function parseHold(value: string | undefined): SharedRateLimitState['hold'] {
   if (!Array.isArray(hold) || hold.length !== 3) return undefined;
   const [reason, until, errorCode] = hold as unknown[];
   if ((reason !== 'paused' && reason !== 'spend-limit') || !isTime(until)) return undefined;
-  const code = typeof errorCode === 'string' && ERROR_CODE.test(errorCode) ? errorCode : undefined;
-  return { reason, until, errorCode: code };
+  // Shaped as the API writes them; anything else read from the store is dropped.
+  return { reason, until, errorCode: upstreamErrorCode(errorCode, NO_SECRETS) };
 }
 
 function parseLimits(value: string | undefined): SharedRateLimitState['limits'] {
