@@ -182,6 +182,8 @@ export class RouteBreaker implements FleetMember {
   readonly #machine: BreakerMachineState;
   /** The last sync's view of the fleet; `undefined` alone or while the store is away. */
   #fleetView: FleetView | undefined;
+  /** The other replicas' window counts of that view, made once per sync: every settle adds them. */
+  #elsewhere: BreakerCounts | undefined;
   /** Half-open: another replica holds the fleet's trial; calls are rejected without asking until then. */
   #trialElsewhereUntil = 0;
 
@@ -224,6 +226,7 @@ export class RouteBreaker implements FleetMember {
   /** @internal For the fleet sync: the fleet's counts and hints drive this breaker (open, close). */
   applyFleet(view: FleetView | undefined): void {
     this.#fleetView = view;
+    this.#elsewhere = view && breakerCountsOf(view.elsewhere);
     if (view === undefined) return;
     this.#advance(this.clock.now());
     const moved =
@@ -312,8 +315,7 @@ export class RouteBreaker implements FleetMember {
     const now = this.clock.now();
     this.#advance(now);
     const openedAt = this.#machine.openedAt;
-    const elsewhere = this.#fleetView && breakerCountsOf(this.#fleetView.elsewhere);
-    const moved = settleInBreaker(this.#machine, verdict, trial, now, this.options, elsewhere);
+    const moved = settleInBreaker(this.#machine, verdict, trial, now, this.options, this.#elsewhere);
     if (moved) this.events.emit({ type: TRANSITION_EVENT[moved], key: this.key });
     if (!this.fleet) return;
     if (trial !== 0) this.fleet.trialSettled(this.key, trial, verdict, openedAt, this.options.resetTimeout);
