@@ -1,4 +1,4 @@
-import type Anthropic from '@anthropic-ai/sdk';
+import Anthropic from '@anthropic-ai/sdk';
 
 export const MODEL = 'claude-sonnet-5';
 
@@ -49,3 +49,17 @@ export const MESSAGE = {
   stop_sequence: null,
   usage: { input_tokens: 11, output_tokens: 6 },
 };
+
+/**
+ * An SDK client whose `fetch` answers {@link MESSAGE} at once, in-process: the cost of the call machinery
+ * alone (scenarios 1 and 8, tools/telemetry-cost.ts).
+ */
+export function inProcessClient(): Anthropic {
+  const body = JSON.stringify(MESSAGE);
+  return new Anthropic({
+    apiKey: 'x',
+    maxRetries: 0,
+    fetch: () =>
+      Promise.resolve(new Response(body, { headers: { 'content-type': 'application/json', 'request-id': 'req_1' } })),
+  });
+}

@@ -1,7 +1,7 @@
 // Scenario 1's variants: what each wraps and how, built lazily so that a process can build one
 // variant alone (bench/procs/overhead-variant.ts: each variant in a process of its own) or all of
 // them (the scenario's in-one-process cross-check).
-import Anthropic from '@anthropic-ai/sdk';
+import type Anthropic from '@anthropic-ai/sdk';
 import { createClaudeGuard, type HeaderReader } from '@claude-guard/core';
 import {
   circuitBreaker,
@@ -14,7 +14,7 @@ import {
   wrap,
 } from 'cockatiel';
 import CircuitBreaker from 'opossum';
-import { chatParams, MESSAGE } from './fixtures.js';
+import { chatParams, inProcessClient, MESSAGE } from './fixtures.js';
 
 const NO_HEADERS: HeaderReader = { get: () => null };
 
@@ -57,19 +57,7 @@ export function variantContext(oldCore?: CoreModule): VariantContext {
     let made: { value: T } | undefined;
     return () => (made ??= { value: make() }).value;
   };
-  const client = once(
-    () =>
-      new Anthropic({
-        apiKey: 'x',
-        maxRetries: 0,
-        fetch: () =>
-          Promise.resolve(
-            new Response(JSON.stringify(MESSAGE), {
-              headers: { 'content-type': 'application/json', 'request-id': 'req_1' },
-            }),
-          ),
-      }),
-  );
+  const client = once(() => inProcessClient());
   const makeGuard = (create: CoreModule['createClaudeGuard']) =>
     once(() => {
       const guard = create({ client: client() });

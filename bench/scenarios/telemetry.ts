@@ -2,12 +2,11 @@
 // the same run (issue 13). "On" is spans (createOtelInstrumentation on the real OpenTelemetry SDK: a
 // tracer provider with a batch processor) and metrics (createOtelMetrics on a real meter provider, and
 // createPrometheusMetrics), every exporter a no-op: the cost of recording, not of the network.
-import Anthropic from '@anthropic-ai/sdk';
 import { createClaudeGuard, type HeaderReader } from '@claude-guard/core';
 import type { FakeReady } from '../procs/fake.js';
 import type { CannonParams, CannonResult } from '../procs/load.js';
 import type { ChatVariant, ServerReady } from '../procs/server.js';
-import { AMPLE_RATE_LIMITS, CHAT_BODY, chatParams, JSON_HEADERS, MESSAGE } from '../lib/fixtures.js';
+import { AMPLE_RATE_LIMITS, CHAT_BODY, chatParams, inProcessClient, JSON_HEADERS } from '../lib/fixtures.js';
 import { forkChild, type BenchChild } from '../lib/ipc.js';
 import { gc, rotated, sized, type Profile } from '../lib/profile.js';
 import type { ScenarioResult, Table, TargetCheck } from '../lib/report.js';
@@ -45,16 +44,7 @@ async function perCallCost(profile: Profile) {
   const chunk = sized(profile, { full: 100, quick: 50, smoke: 10 });
   const cycles = sized(profile, { full: 10, quick: 8, smoke: 2 });
   const warmupCalls = sized(profile, { full: 5_000, quick: 2_000, smoke: 50 });
-  const client = new Anthropic({
-    apiKey: 'x',
-    maxRetries: 0,
-    fetch: () =>
-      Promise.resolve(
-        new Response(JSON.stringify(MESSAGE), {
-          headers: { 'content-type': 'application/json', 'request-id': 'req_1' },
-        }),
-      ),
-  });
+  const client = inProcessClient();
   const params = chatParams('hello bench');
   const telemetry = benchTelemetry();
   const offGuard = createClaudeGuard({ client });

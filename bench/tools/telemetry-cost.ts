@@ -8,7 +8,6 @@
 //   valgrind --tool=callgrind --instr-atstart=no node --import tsx bench/tools/telemetry-cost.ts \
 //     --only on --rounds 0 --calls 2000 --callgrind    # instructions of the measured calls only
 import { execFileSync } from 'node:child_process';
-import Anthropic from '@anthropic-ai/sdk';
 import { createClaudeGuard, type ClaudeGuard, type HeaderReader, type Instrumentation } from '@claude-guard/core';
 import { createPrometheusMetrics } from '@claude-guard/telemetry';
 import { createOtelInstrumentation, createOtelMetrics } from '@claude-guard/telemetry/otel';
@@ -16,9 +15,8 @@ import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { chatParams, MESSAGE } from '../lib/fixtures.js';
+import { chatParams, inProcessClient } from '../lib/fixtures.js';
 
-const MESSAGE_JSON = JSON.stringify(MESSAGE);
 const NO_HEADERS: HeaderReader = { get: () => null };
 const SUCCESS = { code: 0 } as const;
 
@@ -38,14 +36,7 @@ const instrument = (on: boolean) => {
   if (callgrind) execFileSync('callgrind_control', ['-i', on ? 'on' : 'off', String(process.pid)], { stdio: 'ignore' });
 };
 
-const client = new Anthropic({
-  apiKey: 'x',
-  maxRetries: 0,
-  fetch: () =>
-    Promise.resolve(
-      new Response(MESSAGE_JSON, { headers: { 'content-type': 'application/json', 'request-id': 'req_1' } }),
-    ),
-});
+const client = inProcessClient();
 const params = chatParams('hello bench');
 
 // One process-wide context manager, as an OpenTelemetry app has: every variant pays its promise hooks.
