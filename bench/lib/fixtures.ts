@@ -63,3 +63,12 @@ export function inProcessClient(): Anthropic {
       Promise.resolve(new Response(body, { headers: { 'content-type': 'application/json', 'request-id': 'req_1' } })),
   });
 }
+
+/**
+ * fake-anthropic's configuration for the throughput scenarios (2, 8): every answer held `delayMs` before its
+ * headers, with {@link AMPLE_RATE_LIMITS}. Give it when forking the fake, not with `setDefault`: the fake's
+ * `reset()` after every run restores its construction config, so a `setDefault` would last one run.
+ */
+export function throughputFake(delayMs: number) {
+  return { faultRate: 1, fault: { kind: 'delay-headers', ms: delayMs }, rateLimits: AMPLE_RATE_LIMITS } as const;
+}

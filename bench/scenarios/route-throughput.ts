@@ -3,7 +3,7 @@
 import type { FakeReady } from '../procs/fake.js';
 import type { CannonParams, CannonResult } from '../procs/load.js';
 import type { ChatVariant, ServerReady } from '../procs/server.js';
-import { AMPLE_RATE_LIMITS, CHAT_BODY, JSON_HEADERS } from '../lib/fixtures.js';
+import { CHAT_BODY, JSON_HEADERS, throughputFake } from '../lib/fixtures.js';
 import { forkChild, type BenchChild } from '../lib/ipc.js';
 import { rotated, sized, type Profile } from '../lib/profile.js';
 import type { ScenarioResult, Table, TargetCheck } from '../lib/report.js';
@@ -32,13 +32,10 @@ export async function runRouteThroughput(profile: Profile): Promise<ScenarioResu
 
   const children: BenchChild<unknown>[] = [];
   try {
-    // The fake's own configuration, not setDefault: its `reset()` after every run restores it (the delay
-    // and the budget would be gone after the first run otherwise).
-    const fake = await forkChild<FakeReady>(new URL('../procs/fake.ts', import.meta.url), {
-      faultRate: 1,
-      fault: { kind: 'delay-headers', ms: upstreamDelayMs },
-      rateLimits: AMPLE_RATE_LIMITS,
-    });
+    const fake = await forkChild<FakeReady>(
+      new URL('../procs/fake.ts', import.meta.url),
+      throughputFake(upstreamDelayMs),
+    );
     children.push(fake);
     const servers = {} as Record<Variant, BenchChild<ServerReady>>;
     for (const variant of VARIANTS) {

@@ -6,7 +6,7 @@ import { createClaudeGuard, type HeaderReader } from '@claude-guard/core';
 import type { FakeReady } from '../procs/fake.js';
 import type { CannonParams, CannonResult } from '../procs/load.js';
 import type { ChatVariant, ServerReady } from '../procs/server.js';
-import { AMPLE_RATE_LIMITS, CHAT_BODY, chatParams, inProcessClient, JSON_HEADERS } from '../lib/fixtures.js';
+import { CHAT_BODY, chatParams, inProcessClient, JSON_HEADERS, throughputFake } from '../lib/fixtures.js';
 import { forkChild, type BenchChild } from '../lib/ipc.js';
 import { gc, rotated, sized, type Profile } from '../lib/profile.js';
 import type { ScenarioResult, Table, TargetCheck } from '../lib/report.js';
@@ -117,13 +117,7 @@ async function routeThroughput(profile: Profile) {
   const connections = 16;
   const children: BenchChild<unknown>[] = [];
   try {
-    // The fake's own configuration, not setDefault: its `reset()` after every run restores it (the delay
-    // and the budget would be gone after the first run otherwise).
-    const fake = await forkChild<FakeReady>(new URL('../procs/fake.ts', import.meta.url), {
-      faultRate: 1,
-      fault: { kind: 'delay-headers', ms: 2 },
-      rateLimits: AMPLE_RATE_LIMITS,
-    });
+    const fake = await forkChild<FakeReady>(new URL('../procs/fake.ts', import.meta.url), throughputFake(2));
     children.push(fake);
     const servers = {} as Record<RouteVariant, BenchChild<ServerReady>>;
     for (const variant of ROUTES) {
