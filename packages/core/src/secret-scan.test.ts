@@ -76,6 +76,12 @@ describe('findSecrets', () => {
       'Overloaded: please retry later',
       'sk-ant-',
       ...encodings(KEY).map((encoded) => `x ${encoded} y`),
+      // At the very start and the very end of the text: the first and the last window of the search.
+      ...encodings(KEY),
+      ...encodings(KEY).map((encoded) => `req_${encoded}`),
+      // Longer than the search's first buffer (256 characters).
+      `${'Ab1-'.repeat(80)}${KEY.slice(20, 32)}`,
+      'Ab1-'.repeat(80),
       ...encodings(short).map((encoded) => `id=${encoded}`),
     ];
     for (const text of texts) {

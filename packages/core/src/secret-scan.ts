@@ -27,6 +27,8 @@ interface Matcher {
   readonly fragments: ReadonlyMap<string, boolean>;
   /** Needles shorter than FRAGMENT_CHARS (but at least MIN_FUZZY_CHARS), matched whole, and whether to widen. */
   readonly wholes: readonly (readonly [needle: string, widen: boolean])[];
+  /** {@link windowHash} of every fragment: {@link containsSecret} slides a hash, not a string, over the text. */
+  readonly fragmentHashes: ReadonlySet<number>;
 }
 
 interface Canonical {
@@ -92,21 +94,88 @@ export function findSecrets(text: string, secrets: readonly string[]): TextRange
  */
 export function containsSecret(text: string, secrets: readonly string[]): boolean {
   // findSecrets' search, stopping at the first hit and keeping no offsets: it runs on every answer's
-  // request id, where building ranges and offset maps for a clean id is all waste.
+  // request id, where building ranges, offset maps or a canonical string for a clean id is all waste.
   if (ANTHROPIC_KEY_START.test(text) && ANTHROPIC_KEY_ONE.test(text)) return true;
   if (secrets.length === 0) return false;
   const matcher = matcherFor(secrets);
   for (const secret of matcher.exact) if (text.includes(secret)) return true;
-  const { fragments, wholes } = matcher;
-  if (fragments.size === 0 && wholes.length === 0) return false;
-  const canonical = canonicalize(text, false).text;
-  if (fragments.size > 0) {
-    for (let i = 0; i + FRAGMENT_CHARS <= canonical.length; i++) {
-      if (fragments.has(canonical.slice(i, i + FRAGMENT_CHARS))) return true;
+  if (matcher.fragments.size === 0 && matcher.wholes.length === 0) return false;
+  const length = canonicalCodes(text);
+  for (const [whole] of matcher.wholes) if (includesCodes(codeBuffer, length, whole)) return true;
+  return matcher.fragments.size > 0 && hasFragment(codeBuffer, length, matcher);
+}
+
+/**
+ * Whether a FRAGMENT_CHARS run of the first `length` canonical `codes` is a fragment: a rolling hash over the codes,
+ * checked against the fragments' hashes; the string is built only on a hash hit.
+ */
+function hasFragment(codes: Uint8Array, length: number, matcher: Matcher): boolean {
+  if (length < FRAGMENT_CHARS) return false;
+  let hash = 0;
+  for (let i = 0; i < FRAGMENT_CHARS; i++) hash = (Math.imul(hash, HASH_BASE) + codes[i]!) & HASH_MASK;
+  for (let start = 0; ; start++) {
+    if (matcher.fragmentHashes.has(hash)) {
+      const fragment = String.fromCharCode(...codes.subarray(start, start + FRAGMENT_CHARS));
+      if (matcher.fragments.has(fragment)) return true;
     }
+    const next = start + FRAGMENT_CHARS;
+    if (next >= length) return false;
+    hash = (Math.imul(hash - Math.imul(codes[start]!, HASH_DROP), HASH_BASE) + codes[next]!) & HASH_MASK;
   }
-  for (const [whole] of wholes) if (canonical.includes(whole)) return true;
+}
+
+/** Whether the first `length` canonical `codes` hold `needle` (canonical too), compared code by code. */
+function includesCodes(codes: Uint8Array, length: number, needle: string): boolean {
+  const first = needle.charCodeAt(0);
+  for (let start = 0; start + needle.length <= length; start++) {
+    if (codes[start] !== first) continue;
+    let i = 1;
+    while (i < needle.length && codes[start + i] === needle.charCodeAt(i)) i++;
+    if (i === needle.length) return true;
+  }
   return false;
+}
+
+const HASH_BASE = 131;
+/** 30 bits: the hashes stay small integers, which a Set holds and compares without allocating. */
+const HASH_MASK = 0x3fffffff;
+/** HASH_BASE ** (FRAGMENT_CHARS - 1), mod 2 ** 32: the weight of the character leaving the window. */
+const HASH_DROP = (() => {
+  let weight = 1;
+  for (let i = 1; i < FRAGMENT_CHARS; i++) weight = Math.imul(weight, HASH_BASE);
+  return weight;
+})();
+
+/** The rolling hash of one whole window (a fragment), as {@link hasFragment} computes it. */
+function windowHash(fragment: string): number {
+  let hash = 0;
+  for (let i = 0; i < fragment.length; i++) hash = (Math.imul(hash, HASH_BASE) + fragment.charCodeAt(i)) & HASH_MASK;
+  return hash;
+}
+
+// One buffer for every call: containsSecret runs synchronously and keeps nothing of it.
+let codeBuffer = new Uint8Array(256);
+
+/** Writes `text`'s canonical characters (see {@link canonicalize}) to `codeBuffer`; returns how many. */
+function canonicalCodes(text: string): number {
+  if (codeBuffer.length < text.length) codeBuffer = new Uint8Array(text.length * 2);
+  let n = 0;
+  for (let i = 0; i < text.length;) {
+    let code = text.charCodeAt(i);
+    let next = i + 1;
+    if (code === 0x25 && i + 2 < text.length) {
+      const high = hexValue(text.charCodeAt(i + 1));
+      const low = hexValue(text.charCodeAt(i + 2));
+      if (high >= 0 && low >= 0) {
+        code = high * 16 + low;
+        next = i + 3;
+      }
+    }
+    const folded = foldAlphanumeric(code);
+    if (folded >= 0) codeBuffer[n++] = folded;
+    i = next;
+  }
+  return n;
 }
 
 function findCanonical(text: string, matcher: Matcher, ranges: [number, number][]): void {
@@ -172,7 +241,9 @@ function matcherFor(secrets: readonly string[]): Matcher {
       }
     }
   }
-  const matcher: Matcher = { exact, fragments, wholes };
+  const fragmentHashes = new Set<number>();
+  for (const fragment of fragments.keys()) fragmentHashes.add(windowHash(fragment));
+  const matcher: Matcher = { exact, fragments, wholes, fragmentHashes };
   matchers.set(secrets, matcher);
   return matcher;
 }
