@@ -380,12 +380,16 @@ export function createRateLimitTracker(options: RateLimitTrackerOptions): RateLi
   // Insertion order is recency: observe() moves a client to the end, the first is the one to forget.
   const clients = new Map<string, ClientState>();
 
+  // The client touched last is already the most recent: most services call with one key.
+  let newest: { id: string; state: ClientState } | undefined;
   const touch = (clientId: string): ClientState => {
+    if (newest !== undefined && newest.id === clientId) return newest.state;
     let state = clients.get(clientId);
     if (state) clients.delete(clientId);
     else state = { views: {}, hold: undefined, generation: 0, ratio: 1 };
     clients.set(clientId, state);
     if (clients.size > maxClients) clients.delete(clients.keys().next().value as string);
+    newest = { id: clientId, state };
     return state;
   };
 
@@ -399,8 +403,10 @@ export function createRateLimitTracker(options: RateLimitTrackerOptions): RateLi
       const headers = answer.headers;
       if (headers) {
         let seen = false;
-        for (const name of RATE_LIMIT_NAMES) {
-          const view = readView(headers, name);
+        collectRateLimitHeaders(headers);
+        for (let index = 0; index < RATE_LIMIT_NAMES.length; index++) {
+          const name = RATE_LIMIT_NAMES[index]!;
+          const view = readView(index);
           if (view === undefined) continue;
           const current = state.views[name];
           if (name === 'requests' && current !== undefined) {
@@ -625,25 +631,57 @@ function debit(state: ClientState, name: RateLimitName, amount: number, now?: nu
   view.remaining = Math.min(view.limit, Math.max(0, view.remaining - amount));
 }
 
-/** The three header names of each limit, built once: `readView` runs on every answer. */
-const VIEW_HEADERS = {} as Record<RateLimitName, readonly [string, string, string]>;
-for (const name of RATE_LIMIT_NAMES) {
-  const prefix = `anthropic-ratelimit-${name}`;
-  VIEW_HEADERS[name] = [`${prefix}-limit`, `${prefix}-remaining`, `${prefix}-reset`];
+const RATE_LIMIT_PREFIX = 'anthropic-ratelimit-';
+/** Where each limit's three headers go in {@link collected}: limit, remaining, reset of each limit in turn. */
+const HEADER_SLOTS = new Map<string, number>();
+RATE_LIMIT_NAMES.forEach((name, index) => {
+  ['limit', 'remaining', 'reset'].forEach((part, at) =>
+    HEADER_SLOTS.set(`${RATE_LIMIT_PREFIX}${name}-${part}`, index * 3 + at),
+  );
+});
+
+/** The rate-limit headers of the answer being read; `observe` is synchronous, so one array serves every call. */
+const collected: (string | undefined)[] = new Array<string | undefined>(HEADER_SLOTS.size).fill(undefined);
+
+/**
+ * Collects the answer's rate-limit headers in one pass: twelve `headers.get` calls cost several times
+ * one `forEach` (each `get` validates and looks up its name; ~0.3 us apiece on Node 20).
+ */
+function collectRateLimitHeaders(headers: Headers): void {
+  collected.fill(undefined);
+  headers.forEach(collectRateLimitHeader);
 }
 
-function readView(headers: Headers, name: RateLimitName): LimitView | undefined {
-  const [limitHeader, remainingHeader, resetHeader] = VIEW_HEADERS[name];
-  // The limit first: an answer without this limit's headers (a proxy's, a fake's) costs one read, not three.
-  const limit = headers.get(limitHeader)?.trim();
-  if (limit === undefined) return undefined;
-  const remaining = headers.get(remainingHeader)?.trim();
-  const reset = headers.get(resetHeader)?.trim();
-  if (remaining === undefined || reset === undefined) return undefined;
-  if (!COUNT.test(limit) || !COUNT.test(remaining) || !RFC_3339.test(reset)) return undefined;
-  const resetAt = Date.parse(reset);
+function collectRateLimitHeader(value: string, name: string): void {
+  if (!name.startsWith(RATE_LIMIT_PREFIX)) return;
+  const slot = HEADER_SLOTS.get(name);
+  if (slot !== undefined) collected[slot] = value;
+}
+
+/** The view of the limit at `index` in RATE_LIMIT_NAMES, from the headers {@link collectRateLimitHeaders} took. */
+function readView(index: number): LimitView | undefined {
+  const limit = collected[index * 3]?.trim();
+  const remaining = collected[index * 3 + 1]?.trim();
+  const reset = collected[index * 3 + 2]?.trim();
+  if (limit === undefined || remaining === undefined || reset === undefined) return undefined;
+  if (!COUNT.test(limit) || !COUNT.test(remaining)) return undefined;
+  const resetAt = resetTime(RATE_LIMIT_NAMES[index]!, reset);
   if (Number.isNaN(resetAt)) return undefined;
   return { limit: Number(limit), remaining: Math.min(Number(remaining), Number(limit)), resetAt, blind: false };
+}
+
+/** Each limit's last reset header and its time: answers in one window repeat it, so it is parsed once per window. */
+const LAST_RESET = {} as Record<RateLimitName, { text: string; at: number }>;
+for (const name of RATE_LIMIT_NAMES) LAST_RESET[name] = { text: '', at: Number.NaN };
+
+/** The reset header's time, or NaN when it is not an RFC 3339 time. */
+function resetTime(name: RateLimitName, reset: string): number {
+  const last = LAST_RESET[name];
+  if (reset === last.text) return last.at;
+  const at = RFC_3339.test(reset) ? Date.parse(reset) : Number.NaN;
+  last.text = reset;
+  last.at = at;
+  return at;
 }
 
 function iso(ms: number): string {
