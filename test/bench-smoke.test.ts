@@ -45,15 +45,16 @@ describe('bench runner (smoke)', () => {
     // in the config, when the history lacks its commit (a shallow clone).
     const withBaseline = scenario.config.baseline.commit !== undefined;
     if (!withBaseline) expect(scenario.config.baseline.skipped).toEqual(expect.any(String));
+    const wrappers = ['opossum fire', 'cockatiel wrap(retry, breaker, timeout)', 'guard.run'];
     const sdkVariants = [
       'bare call',
-      'opossum fire',
-      'cockatiel wrap(retry, breaker, timeout)',
-      'guard.run',
+      // The SDK's own cost of a caller's signal, measured next to the wrappers that pass one.
+      'bare call with an AbortSignal',
+      ...wrappers,
       'route.begin + claude.messages.create',
       ...(withBaseline ? ['guard.run (before)', 'route.begin + claude.messages.create (before)'] : []),
     ];
-    const noopVariants = [...sdkVariants.slice(0, 4), ...(withBaseline ? ['guard.run (before)'] : [])];
+    const noopVariants = ['bare call', ...wrappers, ...(withBaseline ? ['guard.run (before)'] : [])];
     expect(scenario.tables.map((t: { rows: string[][] }) => t.rows.map((row) => row[0]))).toEqual([
       sdkVariants,
       noopVariants,

@@ -19,6 +19,8 @@ import { chatParams, inProcessClient, MESSAGE } from './fixtures.js';
 const NO_HEADERS: HeaderReader = { get: () => null };
 
 export const BARE = 'bare call';
+/** The bare call given an AbortSignal (one that never aborts): the SDK's own work for a caller's signal. */
+export const BARE_WITH_SIGNAL = 'bare call with an AbortSignal';
 export const OPOSSUM = 'opossum fire';
 export const COCKATIEL = 'cockatiel wrap(retry, breaker, timeout)';
 export const GUARD_RUN = 'guard.run';
@@ -107,6 +109,8 @@ const breaker = <A extends unknown[], R>(ctx: VariantContext, action: (...args: 
 };
 
 const params = chatParams('hello bench');
+// Never aborted: the SDK adds and removes its listener on it each call, as it does on a request's signal.
+const UNUSED_SIGNAL = new AbortController().signal;
 const noop = () => Promise.resolve(MESSAGE);
 
 const sdkRun = (ctx: VariantContext, core: 'current' | 'before') => {
@@ -135,6 +139,13 @@ export function variantSpecs(key: UpstreamKey, withBaseline: boolean): VariantSp
         build: (ctx) => {
           const client = ctx.client();
           return () => client.messages.create(params);
+        },
+      },
+      {
+        name: BARE_WITH_SIGNAL,
+        build: (ctx) => {
+          const client = ctx.client();
+          return () => client.messages.create(params, { signal: UNUSED_SIGNAL });
         },
       },
       {

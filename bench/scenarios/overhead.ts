@@ -9,6 +9,7 @@ import { bundleProc, type BundledProc } from '../lib/bundle.js';
 import { forkChild, type BenchChild } from '../lib/ipc.js';
 import {
   BARE,
+  BARE_WITH_SIGNAL,
   before,
   chunkCost,
   COCKATIEL,
@@ -177,7 +178,8 @@ const roundsText = (u: Upstream, rounds: number) =>
 
 export async function runOverhead(profile: Profile): Promise<ScenarioResult> {
   const startedAt = performance.now();
-  const rounds = sized(profile, { full: 12, quick: 3, smoke: 2 });
+  // 20: the guard's added CPU is a tenth of the call's, and a round's noise is as large as the call's tenth.
+  const rounds = sized(profile, { full: 20, quick: 3, smoke: 2 });
   const warmupCalls = sized(profile, { full: 5_000, quick: 2_000, smoke: 50 });
   // The in-one-process cross-check doubles the scenario's time; the smoke run (a shape check) skips it.
   const withCrossCheck = profile !== 'smoke';
@@ -354,6 +356,7 @@ export async function runOverhead(profile: Profile): Promise<ScenarioResult> {
         `Each variant runs in a child process of its own (forked once, warmed up with ${warmupCalls} calls, kept for the whole scenario) that builds only that variant, as an app that uses one of these wrappers would; the parent drives the children in the interleaved rounds, one at a time, and each child measures its own chunks (its process CPU time and wall time). The children are bundled with esbuild and run by node alone (no tsx), and are not made to collect garbage between rounds (a forced full GC deoptimizes a process's optimized code; see GC_EACH_ROUND_IN_CHILDREN in bench/scenarios/overhead.ts): their GCs are their own, inside their chunks. Why: in one process the SDK's functions see every variant's option shape (none, {signal}, {signal, timeout, maxRetries}) and go polymorphic, and the heap and GC are shared, so each variant's cost depends on the others: the bare call costs about 2x its isolated CPU time there.${sharedNote} The cross-check table (all variants in one process, the earlier method) is shown for comparison only; the targets use the isolated figures.`,
         "Added cost is paired per round (each variant's calls minus the bare calls of the same round); the ratios divide the medians of the added costs.",
         "us/call is wall time. CPU us/call is the variant's process CPU time (all threads, so GC helper threads too, which is why it can exceed wall time); it is shown as a cross-check, since on a shared machine wall time also counts time spent waiting for a core.",
+        `"${BARE_WITH_SIGNAL}" is the bare call given an AbortSignal that never aborts: its added CPU (${cpuUs(BARE_WITH_SIGNAL)} us in this run) is the SDK's own work for a caller's signal (an abort listener, a WeakMap entry and a FinalizationRegistry registration per call, removed when the body is read). The guard and cockatiel cause it (they pass a signal, to stop the request at a deadline or when the client leaves) and opossum does not (it cannot stop a call); it is part of their added cost.`,
         "Around the SDK call the per-round noise (see the min to max) is larger than opossum's own cost, so ratios to it are unstable there; the no-op table measures the wrappers alone. A target whose reference (opossum's or cockatiel's added cost) has a median at or below zero in this run is 'not measured'.",
         baseline
           ? `"(before)": the same calls on the core as it was before the redesign of issue 11 (${baseline.commit}, packages/core/src from git, bundled with esbuild), with the same options, client and SDK, in the same rounds, each in a process of its own too.`
