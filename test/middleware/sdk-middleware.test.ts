@@ -267,6 +267,37 @@ describe.each(ALL_ADAPTERS)('guard.middleware() (%s)', (adapter) => {
       expect(await h.logLine()).toMatchObject({ route: 'nightly', outcome: 'deadline-exceeded', status: 504 });
     });
 
+    it("its answers teach the rate-limit tracker: the limits from its headers, usage against the estimate, a 429's pause for every route", async () => {
+      // Whole seconds, as the fake's reset headers are.
+      const clock = manualClock(Math.ceil(Date.now() / 1000) * 1000);
+      const h = await start(adapter, {
+        guard: { clock, retry: { maxAttempts: 1 } },
+        fake: { rateLimits: { requests: 5, windowMs: 60_000 }, wallClock: () => clock.now() },
+      });
+      h.guard.route({ route: 'nightly' });
+      const client = directClient(h.guard, h.guardClient, 'nightly');
+      await client.messages.create(params());
+      const [learnt] = h.guard.status().admission.clients;
+      expect(learnt!.limits.requests).toMatchObject({ limit: 5, remaining: 4 });
+      // The answer's usage came back against the call's estimate: the calibration moved off its start.
+      expect(learnt!.estimateRatio).not.toBe(1);
+
+      h.fake.enqueue({ kind: 'status', status: 429, headers: { 'retry-after': '3' } });
+      const refused = await client.messages.create(params()).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((refused as { status?: number }).status).toBe(429);
+      expect(h.guard.publicStatus().admission.clients[0]!.hold).toEqual({ reason: 'paused', retryAfterSeconds: 3 });
+      // The pause holds the client's calls on the other routes too, answered at once without calling Claude.
+      const held = await h.client.messages.create(params(), { headers: { 'x-request-timeout-ms': '1000' } }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((held as { status?: number }).status).toBe(429);
+      expect(h.fake.requests).toHaveLength(2);
+    });
+
     it("admission applies: a call and a stream hold the route's slot, a call over the limit gets 503 without calling Claude", async () => {
       const clock = manualClock();
       const h = await start(adapter, { guard: { clock }, fake: { tokenDelayMs: 2_000, replyWords: 2 } });

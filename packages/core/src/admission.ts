@@ -17,7 +17,12 @@ import type { FleetSync } from './fleet-sync.js';
 import { heldError, queueFullError, queueTimeoutError } from './failure-wording.js';
 import { ClaudeGuardError } from './guard-error.js';
 import type { NormalizedConcurrency, NormalizedRateLimits } from './options.js';
-import { createRateLimitTracker, type ClientRateLimitView, type RateLimitTracker } from './rate-limit-tracker.js';
+import {
+  createRateLimitTracker,
+  type ClientRateLimitView,
+  type RateLimitTicket,
+  type RateLimitTracker,
+} from './rate-limit-tracker.js';
 import { retryAfterSeconds } from './retry-after.js';
 import { estimateInputTokens } from './token-estimate.js';
 
@@ -92,6 +97,7 @@ export class AdmissionRegistry {
   readonly #estimates = new EstimateMemo();
   /** Fleet mode: the client's view and holds, shared with the other replicas. */
   readonly #fleet: FleetRateLimits | undefined;
+  #answers: UpstreamAnswers | undefined;
   readonly #limiters = new Map<
     string,
     { limiter: ConcurrencyLimiter; route: string; options: NormalizedConcurrency }
@@ -173,36 +179,56 @@ export class AdmissionRegistry {
    * answer's `usage` reconciles the estimate. The caller's own promise is handed back untouched.
    */
   observe(client: ClaudeClient): ClaudeClient {
-    const tracker = this.tracker;
-    if (tracker === undefined) return client;
-    const { clientId } = this;
+    const answers = this.answers;
+    if (answers === undefined) return client;
     const messages = client.messages;
-    const watch = (answer: Parameters<RateLimitTracker['observe']>[1]): void => {
-      const hold = tracker.observe(clientId, answer);
-      if (hold === undefined) return;
-      this.#fleet?.publish();
-      if (this.#events.active) this.#events.emit({ type: 'client-held', clientId, ...hold });
-    };
     const create = (params: { stream?: boolean | null }, options?: unknown): unknown => {
       // Debited when admitted (see RouteAdmission.admit): here only the ticket that `usage` reconciles.
-      const ticket = tracker.estimate(clientId, this.#estimates.take(params), { debit: false });
+      const ticket = answers.ticket(this.#estimates.take(params));
       const pending = (messages.create as (p: unknown, o: unknown) => Partial<SdkPromise> | undefined)(params, options);
       // Only the SDK's APIPromise can be read without consuming it; anything else (a stand-in) goes unread.
       if (typeof pending?.asResponse !== 'function' || typeof pending.then !== 'function') return pending;
       // Both branches handled: this tap never leaves a rejection unhandled, and the caller awaits `pending` itself.
       pending.asResponse().then(
-        (response) => watch({ status: response.status, headers: response.headers }),
-        (error: unknown) => watch(upstreamAnswerOf(error, this.#secrets)),
+        (response) => answers.answered(response),
+        (error: unknown) => answers.failed(error),
       );
       // A stream's body is the engine's to read: only a Message is parsed (once, shared with the caller).
       if (params.stream !== true) {
-        pending.then((message) => tracker.reconcile(ticket, (message as { usage?: never } | null)?.usage), noop);
+        pending.then((message) => answers.reconcile(ticket, (message as { usage?: never } | null)?.usage), noop);
       }
       return pending;
     };
     // Everything else of `messages` (stream, countTokens, batches) stays the SDK's own, unobserved.
     const observed = Object.create(messages, { create: { value: create } }) as ClaudeClient['messages'];
     return { messages: observed };
+  }
+
+  /**
+   * What the tracker reads of calls the guard makes, for those that do not go through the observed
+   * client (a `guard.middleware()` client's, which sends its own requests): the same reading as
+   * {@link observe}'s. `undefined` when rate limits are off.
+   */
+  get answers(): UpstreamAnswers | undefined {
+    const tracker = this.tracker;
+    if (tracker === undefined) return undefined;
+    return (this.#answers ??= this.#readAnswers(tracker));
+  }
+
+  #readAnswers(tracker: RateLimitTracker): UpstreamAnswers {
+    const { clientId } = this;
+    const watch = (answer: Parameters<RateLimitTracker['observe']>[1]): void => {
+      const hold = tracker.observe(clientId, answer);
+      if (hold === undefined) return;
+      this.#fleet?.publish();
+      if (this.#events.active) this.#events.emit({ type: 'client-held', clientId, ...hold });
+    };
+    return {
+      ticket: (estimatedInputTokens) => tracker.estimate(clientId, estimatedInputTokens, { debit: false }),
+      answered: (response) => watch({ status: response.status, headers: response.headers }),
+      failed: (error) => watch(upstreamAnswerOf(error, this.#secrets)),
+      reconcile: (ticket, usage) => tracker.reconcile(ticket, usage),
+    };
   }
 
   status(): AdmissionStatus {
@@ -236,6 +262,30 @@ export class AdmissionRegistry {
       })),
     };
   }
+}
+
+/**
+ * How the rate-limit tracker hears what the upstream answered a call: its status and headers, or the
+ * error it failed with (a 429's hold, a spend limit's redacted message), and a message's `usage`
+ * against the estimate taken when the call was sent.
+ *
+ * @example
+ * ```ts
+ * const ticket = answers.ticket(estimateInputTokens(params));
+ * const response = await send();
+ * answers.answered(response);
+ * answers.reconcile(ticket, (await response.json()).usage);
+ * ```
+ */
+export interface UpstreamAnswers {
+  /** Before a call is sent (nothing debited: admission did that): the ticket its `usage` reconciles. */
+  ticket(estimatedInputTokens: number): RateLimitTicket;
+  /** An answer's status and `anthropic-ratelimit-*` headers. */
+  answered(response: { readonly status: number; readonly headers: Headers }): void;
+  /** A failed call's error (the SDK's `APIError`, duck-typed): a 429 holds the client. */
+  failed(error: unknown): void;
+  /** A message's `usage`, against the call's ticket. */
+  reconcile(ticket: RateLimitTicket, usage: Parameters<RateLimitTracker['reconcile']>[1]): void;
 }
 
 /** The part of the SDK's `APIPromise` the observer uses. */

@@ -1,4 +1,4 @@
-import type { AdmissionRegistry, RouteAdmission } from './admission.js';
+import type { AdmissionRegistry, RouteAdmission, UpstreamAnswers } from './admission.js';
 import { exponentialBackoff } from './backoff.js';
 import type { BreakerRegistry } from './breaker-registry.js';
 import type { ClaudeClient } from './claude-client.js';
@@ -53,6 +53,11 @@ export interface RouteRuntime {
   readonly passthroughRetry: RetryPolicy;
   /** Concurrency limit and rate-limit holds, before the retry policy; `undefined`: nothing to admit. */
   readonly admission: RouteAdmission | undefined;
+  /**
+   * Where calls that bypass the observed `client` (a `guard.middleware()` client's) report their answers
+   * to the rate-limit tracker; `undefined` when rate limits are off.
+   */
+  readonly answers: UpstreamAnswers | undefined;
   /** The route's fallback targets, each with its own breaker and attempt limit; `undefined`: none (or a function). */
   readonly fallbacks: FallbackChain | undefined;
   /** The route's hedges (`stream.hedge`), one per kind of call; `undefined`: no hedging. */
@@ -109,6 +114,7 @@ export function createRouteRuntime(guard: GuardRuntime, config: RouteConfig, byR
     retry: new RetryPolicy(policy),
     passthroughRetry: new RetryPolicy({ ...policy, forwardClientErrors: config.proxy.forwardUpstreamClientErrors }),
     admission: guard.admission.forRoute(config.route, config.breaker.key, config.concurrency, byRun),
+    answers: guard.admission.answers,
     fallbacks: fallbackChain(guard, config, policy),
     hedge: hedgers(guard, config, policy),
   };

@@ -11,6 +11,7 @@ import { SDK_CALL } from './retry-loop.js';
 import type { RouteRuntime } from './route-runtime.js';
 import { keepSignal } from './signal-pool.js';
 import { startStream, type StreamAnswers } from './stream-engine.js';
+import { estimateInputTokens } from './token-estimate.js';
 import { upstreamRequestId } from './upstream-headers.js';
 
 /**
@@ -116,7 +117,13 @@ export function createSdkMiddleware(deps: SdkMiddlewareDeps): Middleware {
         upstreamRequestId(response.headers.get('request-id'), route.secrets),
         response.status,
       );
-      if (!response.ok) throw await statusError(response);
+      // Read by the rate-limit tracker, as the observed client's answers are: its headers, a 429's hold.
+      if (!response.ok) {
+        const error = await statusError(response);
+        route.answers?.failed(error);
+        throw error;
+      }
+      route.answers?.answered(response);
       return response;
     };
     const answer =
@@ -148,6 +155,8 @@ async function sendOnce(call: GuardedRequest, route: RouteRuntime, request: ApiR
       async (context) => {
         // Handed to fetch, which may keep listening after the attempt: never reused for another call.
         keepSignal(context.signal);
+        // The ticket a message's usage reconciles: the estimate admission debited is recalibrated by it.
+        const ticket = isMessages ? route.answers?.ticket(estimateInputTokens(params)) : undefined;
         const response = await send(context.signal, context.timeout);
         // Read here, under the attempt's signal and time: a body that stalls is this attempt's failure.
         const body = await response.arrayBuffer();
@@ -162,6 +171,7 @@ async function sendOnce(call: GuardedRequest, route: RouteRuntime, request: ApiR
           if (!isMessage(data)) throw new MalformedMessageError('not-a-message', response.status);
           // To the attempt's span, if any: its id, model, stop reason and usage (never its content).
           call.record.messageAnswered(data);
+          if (ticket !== undefined) route.answers?.reconcile(ticket, data.usage);
         }
         return { body, response, data };
       },
