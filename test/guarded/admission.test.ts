@@ -319,6 +319,20 @@ describe.each(ADAPTERS)('admission control (%s)', (adapter) => {
     expect(await eventually(() => clock.pending, 0)).toBe(0);
   });
 
+  it("a stream's usage recalibrates the token estimate as a message's does", async () => {
+    const streamed = await start(adapter);
+    const stream = await streamed.user.messages.create({ ...params(), stream: true });
+    const events: string[] = [];
+    for await (const event of stream) events.push(event.type);
+    expect(events.at(-1)).toBe('message_stop');
+    const afterStream = streamed.guard.status().admission.clients[0]!.estimateRatio;
+    // The heuristic's estimate and the fake's count differ: a reconciled call moves the ratio off 1.
+    expect(afterStream).not.toBe(1);
+    const answered = await start(adapter);
+    await answered.user.messages.create(params());
+    expect(afterStream).toBeCloseTo(answered.guard.status().admission.clients[0]!.estimateRatio, 10);
+  });
+
   it("a 429 on one route pauses a second route on the same client, for the 429's retry-after", async () => {
     const clock = wallAlignedClock();
     const h = await start(adapter, {

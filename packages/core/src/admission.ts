@@ -24,6 +24,7 @@ import {
   type RateLimitTracker,
 } from './rate-limit-tracker.js';
 import { retryAfterSeconds } from './retry-after.js';
+import { expectStreamUsage } from './stream-usage.js';
 import { estimateInputTokens } from './token-estimate.js';
 
 /** Where admission's events go: the guard's event hub. */
@@ -175,8 +176,9 @@ export class AdmissionRegistry {
 
   /**
    * `client` with every `messages.create` watched: every answer's `anthropic-ratelimit-*` headers
-   * and every 429 (its `retry-after`, a spend limit's redacted message) are read, and a non-streaming
-   * answer's `usage` reconciles the estimate. The caller's own promise is handed back untouched.
+   * and every 429 (its `retry-after`, a spend limit's redacted message) are read, and every answer's
+   * `usage` reconciles the estimate (a stream's at its `message_stop`, told by the stream engine).
+   * The caller's own promise is handed back untouched.
    */
   observe(client: ClaudeClient): ClaudeClient {
     const answers = this.answers;
@@ -193,10 +195,10 @@ export class AdmissionRegistry {
         (response) => answers.answered(response),
         (error: unknown) => answers.failed(error),
       );
-      // A stream's body is the engine's to read: only a Message is parsed (once, shared with the caller).
-      if (params.stream !== true) {
-        pending.then((message) => answers.reconcile(ticket, (message as { usage?: never } | null)?.usage), noop);
-      }
+      // A stream's body is the engine's to read: only a Message is parsed here (once, shared with the
+      // caller); a stream's usage comes back from the engine at its message_stop.
+      if (params.stream === true) expectStreamUsage(pending, (usage) => answers.reconcile(ticket, usage));
+      else pending.then((message) => answers.reconcile(ticket, (message as { usage?: never } | null)?.usage), noop);
       return pending;
     };
     // Everything else of `messages` (stream, countTokens, batches) stays the SDK's own, unobserved.

@@ -17,6 +17,7 @@ import { forwardUpstreamHeaders } from './response.js';
 import { SDK_CALL, type AttemptContext, type RetryCall, type RetryPolicy, type StartedAttempt } from './retry-loop.js';
 import { encodeSseEvent, encodeSseJson, type SseEvent } from './sse.js';
 import { MessageAssembler, type StreamFinal } from './stream-final.js';
+import { reportStreamUsage } from './stream-usage.js';
 import { upstreamRequestId } from './upstream-headers.js';
 import {
   malformedEventError,
@@ -130,6 +131,8 @@ interface UpstreamHandle {
    */
   finished: Deferred<void>;
   detach: () => void;
+  /** The SDK's promise for this attempt's stream: its usage is reported against it (see stream-usage.ts). */
+  call: object;
 }
 
 const noop = (): void => {};
@@ -319,9 +322,11 @@ class StreamSession implements RetryCall {
         : undefined;
     let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
     try {
-      const response = await client.messages
-        .create({ ...params, stream: true }, { signal: abort.signal, timeout: context.timeout, maxRetries: 0 })
-        .asResponse();
+      const call = client.messages.create(
+        { ...params, stream: true },
+        { signal: abort.signal, timeout: context.timeout, maxRetries: 0 },
+      );
+      const response = await call.asResponse();
       this.record.upstreamAnswered(upstreamRequestId(response.headers.get('request-id'), secrets), response.status);
       if (!response.body) throw new MalformedStreamError('The upstream stream had no body');
       reader = response.body.getReader();
@@ -354,7 +359,7 @@ class StreamSession implements RetryCall {
         detach();
         abort.signal.removeEventListener('abort', onAbort);
       };
-      return { reader, queue, response, abort, attempt: context.attempt, finished, detach: release };
+      return { reader, queue, response, abort, attempt: context.attempt, finished, detach: release, call };
     } catch (error) {
       const reason: unknown = abort.signal.aborted ? abort.signal.reason : error;
       if (!abort.signal.aborted) abort.abort(reason);
@@ -447,6 +452,11 @@ class StreamSession implements RetryCall {
       this.#stopReason = delta?.stop_reason ?? this.#stopReason;
       this.record.attemptSpan?.answer({ usage, stopReason: delta?.stop_reason });
     } else if (name === 'message_stop') {
+      // To the rate-limit tracker, which reconciles the estimate it took when the stream was sent.
+      reportStreamUsage(handle.call, {
+        input_tokens: this.#inputTokens ?? null,
+        output_tokens: this.#outputTokens ?? null,
+      });
       this.#closing = true;
       this.#ended('message');
       this.record.setOutcome(this.#fallbackModel === undefined ? 'ok' : 'fallback');
