@@ -281,6 +281,11 @@ describe.each(ALL_ADAPTERS)('guard.middleware() (%s)', (adapter) => {
       expect(learnt!.limits.requests).toMatchObject({ limit: 5, remaining: 4 });
       // The answer's usage came back against the call's estimate: the calibration moved off its start.
       expect(learnt!.estimateRatio).not.toBe(1);
+      // A stream's usage too, told at its message_stop: the ratio learns again (a fifth of the way each time).
+      const stream = await client.messages.create({ ...params(), stream: true });
+      for await (const event of stream) expect(event.type).not.toBe('error');
+      expect(h.guard.status().admission.clients[0]!.estimateRatio).not.toBe(learnt!.estimateRatio);
+      expect(h.guard.status().admission.clients[0]!.limits.requests).toMatchObject({ remaining: 3 });
 
       h.fake.enqueue({ kind: 'status', status: 429, headers: { 'retry-after': '3' } });
       const refused = await client.messages.create(params()).then(
@@ -295,7 +300,7 @@ describe.each(ALL_ADAPTERS)('guard.middleware() (%s)', (adapter) => {
         (e: unknown) => e,
       );
       expect((held as { status?: number }).status).toBe(429);
-      expect(h.fake.requests).toHaveLength(2);
+      expect(h.fake.requests).toHaveLength(3);
     });
 
     it("admission applies: a call and a stream hold the route's slot, a call over the limit gets 503 without calling Claude", async () => {

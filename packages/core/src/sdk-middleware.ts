@@ -11,6 +11,7 @@ import { SDK_CALL } from './retry-loop.js';
 import type { RouteRuntime } from './route-runtime.js';
 import { keepSignal } from './signal-pool.js';
 import { startStream, type StreamAnswers } from './stream-engine.js';
+import { expectStreamUsage } from './stream-usage.js';
 import { estimateInputTokens } from './token-estimate.js';
 import { upstreamRequestId } from './upstream-headers.js';
 
@@ -207,15 +208,22 @@ async function sendStream(call: GuardedRequest, route: RouteRuntime, request: Ap
     },
     toGuardError: (error) => call.toGuardError(error),
   };
+  const params = parseBody(request.body);
   // The engine asks a client for one attempt's response; this one sends the SDK's own request.
   const client = {
     messages: {
-      create: (_params: unknown, options: ClaudeRequestOptions) => ({
-        asResponse: () => send(options.signal!, options.timeout!),
-      }),
+      create: (_params: unknown, options: ClaudeRequestOptions) => {
+        const call = { asResponse: () => send(options.signal!, options.timeout!) };
+        // The stream's usage, told by the engine at message_stop, reconciles this attempt's estimate.
+        const answers = route.answers;
+        if (answers !== undefined) {
+          const ticket = answers.ticket(estimateInputTokens(params));
+          expectStreamUsage(call, (usage) => answers.reconcile(ticket, usage));
+        }
+        return call;
+      },
     },
   } as unknown as ClaudeClient;
-  const params = parseBody(request.body);
   let release: (() => void) | undefined;
   try {
     // Admission first, as for `req.claude`: the slot is held until the stream is over.
