@@ -83,6 +83,39 @@ describe('createRedisStore', () => {
     expect(await store.get('hint')).toBe('12345');
   });
 
+  it("sends each script's text once, then its SHA-1; after SCRIPT FLUSH (NOSCRIPT) the text once more", async () => {
+    const redis = await connect();
+    const sent = { eval: 0, evalsha: 0 };
+    // The real client, counted: what the store sends to Redis, command by command.
+    const client = {
+      get status() {
+        return redis.status;
+      },
+      eval: (...args: Parameters<Redis['eval']>) => {
+        sent.eval += 1;
+        return redis.eval(...args);
+      },
+      evalsha: (...args: Parameters<Redis['evalsha']>) => {
+        sent.evalsha += 1;
+        return redis.evalsha(...args);
+      },
+    };
+    const store = createRedisStore({ client });
+    for (let i = 1; i <= 3; i++) expect(await store.addCounters('c', { n: 1 }, 20_000)).toEqual({ n: i });
+    // The text with the first command (which makes Redis cache it), the SHA-1 with the next ones.
+    expect(sent).toEqual({ eval: 1, evalsha: 2 });
+    await redis.script('FLUSH');
+    expect(await store.addCounters('c', { n: 1 }, 20_000)).toEqual({ n: 4 });
+    // NOSCRIPT: the text once more.
+    expect(sent).toEqual({ eval: 2, evalsha: 3 });
+    expect(await store.addCounters('c', { n: 1 }, 20_000)).toEqual({ n: 5 });
+    expect(sent).toEqual({ eval: 2, evalsha: 4 });
+    // A client without evalsha (a test double, another client) gets the text every time.
+    const plain = createRedisStore({ client: { status: 'ready', eval: client.eval } });
+    for (let i = 6; i <= 7; i++) expect(await plain.addCounters('c', { n: 1 }, 20_000)).toEqual({ n: i });
+    expect(sent).toEqual({ eval: 4, evalsha: 4 });
+  });
+
   it('refuses at once, queueing nothing, while the client is not connected', async () => {
     const client = await connect();
     const store = createRedisStore({ client });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { SharedStore } from '@claude-guard/core';
 
 /**
@@ -15,6 +16,12 @@ export interface RedisStoreClient {
   /** `ready` when commands can be sent now; anything else (`connecting`, `reconnecting`, `end`, ...) when not. */
   readonly status: string;
   eval(script: string, numberOfKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  /**
+   * Runs a script Redis already holds, by its SHA-1: when the client has it, the store sends each
+   * script's text once per connection (a `NOSCRIPT` answer sends it again with `eval`), not with every
+   * command.
+   */
+  evalsha?(sha1: string, numberOfKeys: number, ...args: (string | number)[]): Promise<unknown>;
 }
 
 /**
@@ -129,6 +136,22 @@ export function createRedisStore(options: RedisStoreOptions): SharedStore {
   const key = (name: string): string => `{${prefix}}:${name}`;
   let inFlight = 0;
 
+  // By SHA-1 when the client can: each script's first command sends its text (`eval`, which makes Redis
+  // cache it, as fast as before), later ones only its SHA-1. Redis forgets its cache when it restarts or
+  // on `SCRIPT FLUSH`: a `NOSCRIPT` answer sends the text once more.
+  const evalsha = typeof client.evalsha === 'function' ? client.evalsha.bind(client) : undefined;
+  const sentOnce = new Set<string>();
+  const send = (script: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> => {
+    const byText = () => client.eval(script, keys.length, ...keys, ...args);
+    if (evalsha === undefined) return byText();
+    if (!sentOnce.has(script)) {
+      sentOnce.add(script);
+      return byText();
+    }
+    return evalsha(scriptSha(script), keys.length, ...keys, ...args).catch((error: unknown) =>
+      isNoScript(error) ? byText() : Promise.reject(error),
+    );
+  };
   const run = (script: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> => {
     // No offline queue, whatever the client's own setting: a command Redis cannot take now is refused now.
     if (client.status !== 'ready') {
@@ -140,7 +163,7 @@ export function createRedisStore(options: RedisStoreOptions): SharedStore {
     inFlight += 1;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new StoreTimeoutError(commandTimeoutMs)), commandTimeoutMs);
-      client.eval(script, keys.length, ...keys.map(key), ...args).then(
+      send(script, keys.map(key), args).then(
         (value) => {
           clearTimeout(timer);
           inFlight -= 1;
@@ -203,4 +226,21 @@ function fail(option: string, expected: string, value: unknown): never {
   throw new TypeError(
     `@claude-guard/redis: option \`${option}\` must be ${expected}, got ${JSON.stringify(value) ?? String(value)}`,
   );
+}
+
+const shas = new Map<string, string>();
+
+/** A script's SHA-1, as Redis names it in its script cache; computed once per script. */
+function scriptSha(script: string): string {
+  let sha = shas.get(script);
+  if (sha === undefined) {
+    sha = createHash('sha1').update(script).digest('hex');
+    shas.set(script, sha);
+  }
+  return sha;
+}
+
+/** Redis's answer to `EVALSHA` for a script it does not hold (restarted, `SCRIPT FLUSH`, another node). */
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
