@@ -403,10 +403,8 @@ export function createRateLimitTracker(options: RateLimitTrackerOptions): RateLi
       const headers = answer.headers;
       if (headers) {
         let seen = false;
-        collectRateLimitHeaders(headers);
-        for (let index = 0; index < RATE_LIMIT_NAMES.length; index++) {
-          const name = RATE_LIMIT_NAMES[index]!;
-          const view = readView(index);
+        for (const name of RATE_LIMIT_NAMES) {
+          const view = readView(headers, name);
           if (view === undefined) continue;
           const current = state.views[name];
           if (name === 'requests' && current !== undefined) {
@@ -631,41 +629,25 @@ function debit(state: ClientState, name: RateLimitName, amount: number, now?: nu
   view.remaining = Math.min(view.limit, Math.max(0, view.remaining - amount));
 }
 
-const RATE_LIMIT_PREFIX = 'anthropic-ratelimit-';
-/** Where each limit's three headers go in {@link collected}: limit, remaining, reset of each limit in turn. */
-const HEADER_SLOTS = new Map<string, number>();
-RATE_LIMIT_NAMES.forEach((name, index) => {
-  ['limit', 'remaining', 'reset'].forEach((part, at) =>
-    HEADER_SLOTS.set(`${RATE_LIMIT_PREFIX}${name}-${part}`, index * 3 + at),
-  );
-});
-
-/** The rate-limit headers of the answer being read; `observe` is synchronous, so one array serves every call. */
-const collected: (string | undefined)[] = new Array<string | undefined>(HEADER_SLOTS.size).fill(undefined);
-
-/**
- * Collects the answer's rate-limit headers in one pass: twelve `headers.get` calls cost several times
- * one `forEach` (each `get` validates and looks up its name; ~0.3 us apiece on Node 20).
- */
-function collectRateLimitHeaders(headers: Headers): void {
-  collected.fill(undefined);
-  headers.forEach(collectRateLimitHeader);
+/** The three header names of each limit, built once: `readView` runs on every answer. */
+const VIEW_HEADERS = {} as Record<RateLimitName, readonly [string, string, string]>;
+for (const name of RATE_LIMIT_NAMES) {
+  const prefix = `anthropic-ratelimit-${name}`;
+  VIEW_HEADERS[name] = [`${prefix}-limit`, `${prefix}-remaining`, `${prefix}-reset`];
 }
 
-function collectRateLimitHeader(value: string, name: string): void {
-  if (!name.startsWith(RATE_LIMIT_PREFIX)) return;
-  const slot = HEADER_SLOTS.get(name);
-  if (slot !== undefined) collected[slot] = value;
-}
-
-/** The view of the limit at `index` in RATE_LIMIT_NAMES, from the headers {@link collectRateLimitHeaders} took. */
-function readView(index: number): LimitView | undefined {
-  const limit = collected[index * 3]?.trim();
-  const remaining = collected[index * 3 + 1]?.trim();
-  const reset = collected[index * 3 + 2]?.trim();
-  if (limit === undefined || remaining === undefined || reset === undefined) return undefined;
+// `get` per header, not one `forEach`: an answer's Headers are new, and iterating them sorts them first,
+// which costs more than the twelve lookups (Node 20, a 20-header answer).
+function readView(headers: Headers, name: RateLimitName): LimitView | undefined {
+  const [limitHeader, remainingHeader, resetHeader] = VIEW_HEADERS[name];
+  // The limit first: an answer without this limit's headers (a proxy's, a fake's) costs one read, not three.
+  const limit = headers.get(limitHeader)?.trim();
+  if (limit === undefined) return undefined;
+  const remaining = headers.get(remainingHeader)?.trim();
+  const reset = headers.get(resetHeader)?.trim();
+  if (remaining === undefined || reset === undefined) return undefined;
   if (!COUNT.test(limit) || !COUNT.test(remaining)) return undefined;
-  const resetAt = resetTime(RATE_LIMIT_NAMES[index]!, reset);
+  const resetAt = resetTime(name, reset);
   if (Number.isNaN(resetAt)) return undefined;
   return { limit: Number(limit), remaining: Math.min(Number(remaining), Number(limit)), resetAt, blind: false };
 }
