@@ -156,8 +156,11 @@ function windowHash(fragment: string): number {
 // One buffer for every call: containsSecret runs synchronously and keeps nothing of it.
 let codeBuffer = new Uint8Array(256);
 
-/** Writes `text`'s canonical characters (see {@link canonicalize}) to `codeBuffer`; returns how many. */
-function canonicalCodes(text: string): number {
+/**
+ * Writes `text`'s canonical characters to `codeBuffer` and returns how many; with `from` and `to`, also
+ * where each one starts and ends in `text`.
+ */
+function canonicalCodes(text: string, from?: Int32Array, to?: Int32Array): number {
   if (codeBuffer.length < text.length) codeBuffer = new Uint8Array(text.length * 2);
   let n = 0;
   for (let i = 0; i < text.length;) {
@@ -172,7 +175,13 @@ function canonicalCodes(text: string): number {
       }
     }
     const folded = foldAlphanumeric(code);
-    if (folded >= 0) codeBuffer[n++] = folded;
+    if (folded >= 0) {
+      if (from !== undefined && to !== undefined) {
+        from[n] = i;
+        to[n] = next;
+      }
+      codeBuffer[n++] = folded;
+    }
     i = next;
   }
   return n;
@@ -248,38 +257,16 @@ function matcherFor(secrets: readonly string[]): Matcher {
   return matcher;
 }
 
-/** `offsets` false: the canonical text alone (`from` and `to` left empty), for a yes-or-no search. */
-function canonicalize(text: string, offsets = true): Canonical {
-  const from = offsets ? new Int32Array(text.length) : NO_OFFSETS;
-  const to = offsets ? new Int32Array(text.length) : NO_OFFSETS;
-  let out = '';
-  let n = 0;
-  for (let i = 0; i < text.length;) {
-    let code = text.charCodeAt(i);
-    let next = i + 1;
-    if (code === 0x25 && i + 2 < text.length) {
-      const high = hexValue(text.charCodeAt(i + 1));
-      const low = hexValue(text.charCodeAt(i + 2));
-      if (high >= 0 && low >= 0) {
-        code = high * 16 + low;
-        next = i + 3;
-      }
-    }
-    const folded = foldAlphanumeric(code);
-    if (folded >= 0) {
-      out += String.fromCharCode(folded);
-      if (offsets) {
-        from[n] = i;
-        to[n] = next;
-        n += 1;
-      }
-    }
-    i = next;
-  }
-  return { text: out, from, to };
+/** `text` in canonical form, with the map back to its offsets. */
+function canonicalize(text: string): Canonical {
+  const from = new Int32Array(text.length);
+  const to = new Int32Array(text.length);
+  const length = canonicalCodes(text, from, to);
+  // ASCII letters and digits only: their bytes decode as themselves.
+  return { text: ASCII.decode(codeBuffer.subarray(0, length)), from, to };
 }
 
-const NO_OFFSETS = new Int32Array(0);
+const ASCII = new TextDecoder();
 
 /** ASCII digits and lower-case letters as they are, upper-case letters lowered, anything else -1. */
 function foldAlphanumeric(code: number): number {
