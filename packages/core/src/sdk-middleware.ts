@@ -213,14 +213,14 @@ async function sendStream(call: GuardedRequest, route: RouteRuntime, request: Ap
   const client = {
     messages: {
       create: (_params: unknown, options: ClaudeRequestOptions) => {
-        const call = { asResponse: () => send(options.signal!, options.timeout!) };
+        const attempt = { asResponse: () => send(options.signal!, options.timeout!) };
         // The stream's usage, told by the engine at message_stop, reconciles this attempt's estimate.
         const answers = route.answers;
         if (answers !== undefined) {
           const ticket = answers.ticket(estimateInputTokens(params));
-          expectStreamUsage(call, (usage) => answers.reconcile(ticket, usage));
+          expectStreamUsage(attempt, (usage) => answers.reconcile(ticket, usage));
         }
-        return call;
+        return attempt;
       },
     },
   } as unknown as ClaudeClient;
