@@ -55,10 +55,14 @@ describe('bench runner (smoke)', () => {
       ...(withBaseline ? ['guard.run (before)', 'route.begin + claude.messages.create (before)'] : []),
     ];
     const noopVariants = ['bare call', ...wrappers, ...(withBaseline ? ['guard.run (before)'] : [])];
+    // Around the SDK call, around a no-op, then the SDK call's chunks read by their quiet tenth.
     expect(scenario.tables.map((t: { rows: string[][] }) => t.rows.map((row) => row[0]))).toEqual([
       sdkVariants,
       noopVariants,
+      sdkVariants,
     ]);
+    expect(Object.keys(scenario.figures.quiet.sdk)).toEqual(sdkVariants);
+    expect(scenario.figures.quiet.sdk['bare call'].addedNs).toBe(0);
     for (const [key, variants] of [
       ['sdk', sdkVariants],
       ['noop', noopVariants],
@@ -73,11 +77,14 @@ describe('bench runner (smoke)', () => {
       }
       expect(scenario.figures.perRound[key]['guard.run'].wall).toHaveLength(scenario.config.rounds);
     }
-    // Six wall-time targets (two per guard variant), then issue 11's two CPU targets around the SDK call.
-    expect(scenario.targets).toHaveLength(8);
+    // Six wall-time targets (two per guard variant), then issue 11's two CPU targets around the SDK call,
+    // on the rounds' medians and on the quiet chunks.
+    expect(scenario.targets).toHaveLength(10);
     expect(scenario.targets.slice(6).map((t: { target: string }) => t.target)).toEqual([
       expect.stringContaining("CPU added <= 5x opossum's fire"),
       expect.stringContaining("CPU added <= 0.25x cockatiel's wrap"),
+      expect.stringContaining("quiet chunks: CPU added <= 5x opossum's fire"),
+      expect.stringContaining("quiet chunks: CPU added <= 0.25x cockatiel's wrap"),
     ]);
     // null: "not measured", when the reference's added cost is at or below zero (noise) in this run.
     for (const target of scenario.targets) expect([true, false, null]).toContain(target.met);
