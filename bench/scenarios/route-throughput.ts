@@ -1,12 +1,12 @@
 // Scenario 2: the same chat route with and without the guard, Express and Hono, over loopback to
 // fake-anthropic (2 ms before its headers). Server, fake and load generator are three processes.
-import type { FakeReady } from '../procs/fake.js';
 import type { CannonParams, CannonResult } from '../procs/load.js';
-import type { ChatVariant, ServerReady } from '../procs/server.js';
-import { CHAT_BODY, JSON_HEADERS, throughputFake } from '../lib/fixtures.js';
-import { forkChild, type BenchChild } from '../lib/ipc.js';
+import type { ChatVariant } from '../procs/server.js';
+import { CHAT_BODY, JSON_HEADERS } from '../lib/fixtures.js';
+import type { BenchChild } from '../lib/ipc.js';
 import { rotated, sized, type Profile } from '../lib/profile.js';
 import type { ScenarioResult, Table, TargetCheck } from '../lib/report.js';
+import { forkThroughputStack } from '../lib/throughput-stack.js';
 import { fmt, fmtSpread, fmtSpreadPercent, spread } from '../lib/stats.js';
 
 const FRAMEWORKS = ['express', 'hono'] as const;
@@ -32,22 +32,7 @@ export async function runRouteThroughput(profile: Profile): Promise<ScenarioResu
 
   const children: BenchChild<unknown>[] = [];
   try {
-    const fake = await forkChild<FakeReady>(
-      new URL('../procs/fake.ts', import.meta.url),
-      throughputFake(upstreamDelayMs),
-    );
-    children.push(fake);
-    const servers = {} as Record<Variant, BenchChild<ServerReady>>;
-    for (const variant of VARIANTS) {
-      servers[variant] = await forkChild<ServerReady>(new URL('../procs/server.ts', import.meta.url), {
-        upstream: fake.ready.url,
-        bareMaxRetries: 0,
-        only: SERVES[variant],
-      });
-      children.push(servers[variant]);
-    }
-    const load = await forkChild<unknown>(new URL('../procs/load.ts', import.meta.url), {});
-    children.push(load);
+    const { fake, servers, load } = await forkThroughputStack(SERVES, upstreamDelayMs, children);
 
     const cannon = async (framework: Framework, variant: Variant, mode: Mode | 'warmup'): Promise<CannonResult> => {
       const params: CannonParams = {

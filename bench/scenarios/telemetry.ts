@@ -3,13 +3,13 @@
 // tracer provider with a batch processor) and metrics (createOtelMetrics on a real meter provider, and
 // createPrometheusMetrics), every exporter a no-op: the cost of recording, not of the network.
 import { createClaudeGuard, type HeaderReader } from '@claude-guard/core';
-import type { FakeReady } from '../procs/fake.js';
 import type { CannonParams, CannonResult } from '../procs/load.js';
-import type { ChatVariant, ServerReady } from '../procs/server.js';
-import { CHAT_BODY, chatParams, inProcessClient, JSON_HEADERS, throughputFake } from '../lib/fixtures.js';
-import { forkChild, type BenchChild } from '../lib/ipc.js';
+import type { ChatVariant } from '../procs/server.js';
+import { CHAT_BODY, chatParams, inProcessClient, JSON_HEADERS } from '../lib/fixtures.js';
+import type { BenchChild } from '../lib/ipc.js';
 import { gc, rotated, sized, type Profile } from '../lib/profile.js';
 import type { ScenarioResult, Table, TargetCheck } from '../lib/report.js';
+import { forkThroughputStack } from '../lib/throughput-stack.js';
 import { fmt, fmtSpread, fmtSpreadPercent, spread } from '../lib/stats.js';
 import { benchTelemetry } from '../lib/telemetry.js';
 
@@ -117,19 +117,7 @@ async function routeThroughput(profile: Profile) {
   const connections = 16;
   const children: BenchChild<unknown>[] = [];
   try {
-    const fake = await forkChild<FakeReady>(new URL('../procs/fake.ts', import.meta.url), throughputFake(2));
-    children.push(fake);
-    const servers = {} as Record<RouteVariant, BenchChild<ServerReady>>;
-    for (const variant of ROUTES) {
-      servers[variant] = await forkChild<ServerReady>(new URL('../procs/server.ts', import.meta.url), {
-        upstream: fake.ready.url,
-        bareMaxRetries: 0,
-        only: SERVES[variant],
-      });
-      children.push(servers[variant]);
-    }
-    const load = await forkChild<unknown>(new URL('../procs/load.ts', import.meta.url), {});
-    children.push(load);
+    const { fake, servers, load } = await forkThroughputStack(SERVES, 2, children);
     const cannon = async (framework: Framework, variant: RouteVariant, durationSec: number) => {
       const params: CannonParams = {
         url: `${servers[variant].ready[framework]}${PATH[variant]}`,
