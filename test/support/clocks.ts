@@ -1,16 +1,17 @@
 import type { Clock, GuardEventListener, TimerHandle } from '@claude-guard/core';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { vi } from 'vitest';
+import {
+  manualClock as coreManualClock,
+  type ManualClock as CoreManualClock,
+} from '../../packages/core/src/testing/manual-clock.js';
 
 /**
  * A clock that only moves when told to: deadlines and attempt timers fire on `advance()`, and breakers
- * reach half-open on it. (The SDK's own per-attempt `timeout` still runs on real time.)
+ * reach half-open on it. (The SDK's own per-attempt `timeout` still runs on real time.) The core's unit
+ * tests' manual clock, plus {@link manualClock}'s `realBelowMs`.
  */
-export interface ManualClock extends Clock {
-  advance(ms: number): void;
-  /** Timers not yet fired or cleared. */
-  readonly pending: number;
-}
+export type ManualClock = CoreManualClock;
 
 /**
  * A {@link ManualClock} starting at `start` ms. Timers shorter than `realBelowMs` (default 0: none) run on
@@ -25,32 +26,20 @@ export interface ManualClock extends Clock {
  */
 export function manualClock(start = 1_000_000, options: { realBelowMs?: number } = {}): ManualClock {
   const realBelowMs = options.realBelowMs ?? 0;
-  let now = start;
-  let nextId = 1;
-  const timers = new Map<number, { at: number; callback: () => void }>();
+  const manual = coreManualClock(start);
+  if (realBelowMs <= 0) return manual;
   return {
-    now: () => now,
-    setTimeout(callback, ms) {
-      if (ms < realBelowMs) return { real: setTimeout(callback, ms) };
-      const id = nextId++;
-      timers.set(id, { at: now + Math.max(0, ms), callback });
-      return { id } satisfies TimerHandle;
-    },
+    now: () => manual.now(),
+    setTimeout: (callback, ms) =>
+      ms < realBelowMs ? { real: setTimeout(callback, ms) } : manual.setTimeout(callback, ms),
     clearTimeout(handle) {
-      const { id, real } = handle as { id?: number; real?: ReturnType<typeof setTimeout> };
+      const real = (handle as { real?: ReturnType<typeof setTimeout> }).real;
       if (real !== undefined) clearTimeout(real);
-      if (id !== undefined) timers.delete(id);
+      else manual.clearTimeout(handle);
     },
-    advance(ms) {
-      now += ms;
-      const due = [...timers.entries()].filter(([, timer]) => timer.at <= now).sort((a, b) => a[1].at - b[1].at);
-      for (const [id, timer] of due) {
-        if (!timers.delete(id)) continue;
-        timer.callback();
-      }
-    },
+    advance: (ms) => manual.advance(ms),
     get pending() {
-      return timers.size;
+      return manual.pending;
     },
   };
 }
