@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startExpressExample } from '../../examples/express/src/start.js';
 import { startHonoExample } from '../../examples/hono/src/start.js';
 import { freePort, startRedisServer, type RedisServer } from '../../packages/redis/src/testing/redis-server.js';
+import { guardStatus, type ExampleGuardStatus } from '../fleet/example-replicas.js';
 import { eventually } from '../support/index.js';
 
 // The example contract of fleet mode: CLAUDE_GUARD_REDIS_URL turns it on (CLAUDE_GUARD_REDIS_PREFIX the
@@ -15,16 +16,6 @@ const EXAMPLES = [
 ] as const;
 type Running = Awaited<ReturnType<(typeof EXAMPLES)[number][1]>>;
 
-interface FleetEntry {
-  key: string;
-  local: { fires: number };
-  fleet: { fires: number } | null;
-}
-interface Status {
-  store?: { connected: boolean };
-  fleet?: FleetEntry[];
-}
-
 let redis: RedisServer;
 const running: Running[] = [];
 
@@ -36,9 +27,8 @@ afterEach(async () => {
   await redis.stop();
 });
 
-const status = async (app: Running): Promise<Status> =>
-  (await fetch(`${app.url}/guard/status`)).json() as Promise<Status>;
-const chatOf = (s: Status) => s.fleet?.find((entry) => entry.key === 'chat');
+const status = (app: Running) => guardStatus(app.url);
+const chatOf = (s: ExampleGuardStatus) => s.fleet?.find((entry) => entry.key === 'chat');
 const chat = (app: Running) =>
   fetch(`${app.url}/chat`, {
     method: 'POST',

@@ -73,3 +73,22 @@ export async function startReplica(
     throw error;
   }
 }
+
+/** The parts of an example's `GET /guard/status` the fleet tests read. */
+export interface ExampleGuardStatus {
+  store?: { connected: boolean };
+  fleet?: { key: string; state: string; local: { fires: number }; fleet: { fires: number } | null }[];
+  admission?: { clients: { hold?: { reason: string } }[] };
+}
+
+/**
+ * An example's `GET /guard/status`, read from `url`.
+ *
+ * @example
+ * ```ts
+ * const { fleet } = await guardStatus(replica.url);
+ * ```
+ */
+export async function guardStatus(url: string): Promise<ExampleGuardStatus> {
+  return (await fetch(`${url}/guard/status`)).json() as Promise<ExampleGuardStatus>;
+}

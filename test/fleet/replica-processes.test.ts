@@ -3,7 +3,7 @@ import { createFakeAnthropic, type FakeAnthropic } from '@claude-guard/fake-anth
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startRedisServer, type RedisServer } from '../../packages/redis/src/testing/redis-server.js';
 import { eventually } from '../support/index.js';
-import { startReplica, type ReplicaProcess } from './example-replicas.js';
+import { guardStatus, startReplica, type ReplicaProcess } from './example-replicas.js';
 
 // Three replicas as three processes (examples/express twice, examples/hono once) in fleet mode on one
 // real redis-server, behind a round-robin client (the real SDK, over HTTP, on their passthrough), in
@@ -14,18 +14,6 @@ import { startReplica, type ReplicaProcess } from './example-replicas.js';
 const VOLUME = 6;
 const RESET_MS = 2_000;
 const API_KEY = 'sk-ant-fleet-processes-test';
-
-interface FleetEntry {
-  key: string;
-  state: string;
-  local: { fires: number };
-  fleet: { fires: number } | null;
-}
-interface Status {
-  store?: { connected: boolean };
-  fleet?: FleetEntry[];
-  admission?: { clients: { hold?: { reason: string } }[] };
-}
 
 let redis: RedisServer;
 let fake: FakeAnthropic;
@@ -64,8 +52,7 @@ afterAll(async () => {
   await Promise.all([fake?.close(), redis?.stop()]);
 });
 
-const status = async (r: ReplicaProcess): Promise<Status> =>
-  (await fetch(`${r.url}/guard/status`)).json() as Promise<Status>;
+const status = (r: ReplicaProcess) => guardStatus(r.url);
 const connected = async (r: ReplicaProcess) => (await status(r)).store?.connected;
 const proxyOf = async (r: ReplicaProcess) => (await status(r)).fleet?.find((entry) => entry.key === 'proxy');
 const states = () => Promise.all(replicas.map(async (r) => (await proxyOf(r))?.state));
