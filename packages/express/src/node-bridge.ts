@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 
 const noop = (): void => {};
@@ -24,13 +24,22 @@ export function closeSignal(res: ServerResponse): AbortSignal {
 
 /** Node's header object seen through `get(name)`. */
 export function headerReader(req: IncomingMessage): { get(name: string): string | null } {
-  return {
-    get(name) {
-      const value = req.headers[name];
-      if (value === undefined) return null;
-      return Array.isArray(value) ? value.join(', ') : value;
-    },
-  };
+  return new NodeHeaders(req.headers);
+}
+
+// A class: its `get` is one shared prototype method, not a closure per request.
+class NodeHeaders {
+  readonly #headers: IncomingHttpHeaders;
+
+  constructor(headers: IncomingHttpHeaders) {
+    this.#headers = headers;
+  }
+
+  get(name: string): string | null {
+    const value = this.#headers[name];
+    if (value === undefined) return null;
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
 }
 
 /**
