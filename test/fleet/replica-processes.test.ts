@@ -31,6 +31,9 @@ beforeAll(async () => {
     CLAUDE_GUARD_REDIS_URL: redis.url,
     CLAUDE_GUARD_REDIS_PREFIX: 'fleet-processes-test',
     CLAUDE_GUARD_FLEET_SYNC_MS: '250',
+    // A Redis command slower than the 50 ms default on a loaded test machine would let that replica
+    // fall back to local state (a local trial, by design); the fleet's behaviour is what is tested here.
+    CLAUDE_GUARD_FLEET_COMMAND_TIMEOUT_MS: '2000',
     CLAUDE_GUARD_BREAKER_VOLUME: String(VOLUME),
     CLAUDE_GUARD_BREAKER_RESET_MS: String(RESET_MS),
     CLAUDE_GUARD_BREAKER_WINDOW_MS: '60000',

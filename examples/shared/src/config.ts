@@ -20,6 +20,21 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
 }
 
 /**
+ * `CLAUDE_GUARD_FLEET_COMMAND_TIMEOUT_MS`: how long one Redis command may take (the store's
+ * `commandTimeoutMs` and the guard's `fleet.commandTimeoutMs`); unset: their default, 50 ms.
+ *
+ * @example
+ * ```ts
+ * const store = createRedisStore({ client, commandTimeoutMs: fleetCommandTimeoutFromEnv(process.env) });
+ * ```
+ */
+export function fleetCommandTimeoutFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const ms = intFromEnv(env, 'CLAUDE_GUARD_FLEET_COMMAND_TIMEOUT_MS');
+  if (ms === 0) throw new Error("CLAUDE_GUARD_FLEET_COMMAND_TIMEOUT_MS must be a positive integer, got '0'");
+  return ms;
+}
+
+/**
  * The routes' fallback and hedge: `CLAUDE_GUARD_FALLBACK_BASE_URL` makes one fallback client (its key:
  * `CLAUDE_GUARD_FALLBACK_API_KEY`, else `ANTHROPIC_API_KEY`, else a placeholder a local fake accepts),
  * asked for `CLAUDE_GUARD_FALLBACK_MODEL` (default: the routes' model); the model alone falls back on
@@ -62,6 +77,8 @@ export function readExampleConfig(env: NodeJS.ProcessEnv): ExampleConfig {
   const heartbeatMs = intFromEnv(env, 'CLAUDE_GUARD_HEARTBEAT_MS');
   // Fleet mode's sync interval (250 to 1000 ms); read only when CLAUDE_GUARD_REDIS_URL gives a store.
   const fleetSyncMs = intFromEnv(env, 'CLAUDE_GUARD_FLEET_SYNC_MS');
+  // How long one store command may take before the guard goes on with local state (default 50 ms).
+  const fleetCommandTimeoutMs = fleetCommandTimeoutFromEnv(env);
   // Admission control of the passthrough and /chat (each route its own limiter): unset, no limit.
   const maxConcurrency = intFromEnv(env, 'CLAUDE_GUARD_MAX_CONCURRENCY');
   const maxQueue = intFromEnv(env, 'CLAUDE_GUARD_MAX_QUEUE');
@@ -84,7 +101,10 @@ export function readExampleConfig(env: NodeJS.ProcessEnv): ExampleConfig {
       ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
       ...(maxQueue === undefined ? {} : { maxQueue }),
     },
-    fleet: fleetSyncMs === undefined ? {} : { syncIntervalMs: fleetSyncMs },
+    fleet: {
+      ...(fleetSyncMs === undefined ? {} : { syncIntervalMs: fleetSyncMs }),
+      ...(fleetCommandTimeoutMs === undefined ? {} : { commandTimeoutMs: fleetCommandTimeoutMs }),
+    },
     // On by default (the guard's default), said here because the example contract relies on it.
     rateLimits: { enabled: true },
   };
