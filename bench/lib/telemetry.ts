@@ -25,6 +25,32 @@ const noopMetricExporter: PushMetricExporter = {
   shutdown: () => Promise.resolve(),
 };
 
+/**
+ * The real trace SDK, exporting to nowhere in batches (as the SDK's default processor does).
+ *
+ * @example
+ * ```ts
+ * const instrumentation = createOtelInstrumentation({ tracerProvider: noopTracerProvider() });
+ * ```
+ */
+export function noopTracerProvider(): BasicTracerProvider {
+  return new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(noopSpanExporter)] });
+}
+
+/**
+ * The real metrics SDK, read every 60 s (the SDK's default interval) and exported to nowhere.
+ *
+ * @example
+ * ```ts
+ * createOtelMetrics({ meterProvider: noopMeterProvider() }).observe(guard);
+ * ```
+ */
+export function noopMeterProvider(): MeterProvider {
+  return new MeterProvider({
+    readers: [new PeriodicExportingMetricReader({ exporter: noopMetricExporter, exportIntervalMillis: 60_000 })],
+  });
+}
+
 export interface BenchTelemetry {
   /** For `createClaudeGuard({ instrumentation })`. */
   instrumentation: Instrumentation;
@@ -49,10 +75,8 @@ export interface BenchTelemetry {
 export function benchTelemetry(): BenchTelemetry {
   // A real app registers AsyncLocalStorage context: the attempt span is made active through it.
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(noopSpanExporter)] });
-  const meterProvider = new MeterProvider({
-    readers: [new PeriodicExportingMetricReader({ exporter: noopMetricExporter, exportIntervalMillis: 60_000 })],
-  });
+  const tracerProvider = noopTracerProvider();
+  const meterProvider = noopMeterProvider();
   const prometheus = createPrometheusMetrics();
   const otelMetrics = createOtelMetrics({ meterProvider });
   return {

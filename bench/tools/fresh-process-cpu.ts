@@ -15,13 +15,11 @@ import { createPrometheusMetrics } from '@claude-guard/telemetry';
 import { createOtelInstrumentation, createOtelMetrics } from '@claude-guard/telemetry/otel';
 import { context, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { bundleProc } from '../lib/bundle.js';
 import { chatParams, inProcessClient, MODEL } from '../lib/fixtures.js';
 import { variantContext, variantSpecs } from '../lib/overhead-variants.js';
 import { median, percentile } from '../lib/stats.js';
-import { benchTelemetry } from '../lib/telemetry.js';
+import { benchTelemetry, noopMeterProvider, noopTracerProvider } from '../lib/telemetry.js';
 
 const SETS = ['overhead', 'telemetry'] as const;
 type VariantSet = (typeof SETS)[number];
@@ -39,7 +37,6 @@ const CHUNKS = 60;
 // ---- the variants (built in the child, one per process) ----
 
 const NO_HEADERS: HeaderReader = { get: () => null };
-const SUCCESS = { code: 0 } as const;
 const params = chatParams('hello bench');
 
 /** `route.begin` + `claude.messages.create` + `end`, the adapters' path, on a guard with `options`. */
@@ -58,32 +55,12 @@ function routeCall(options: Omit<ClaudeGuardOptions, 'client'> = {}) {
 }
 const direct = <T>(fn: () => Promise<T>): Promise<T> => fn();
 
-const tracerProvider = () =>
-  new BasicTracerProvider({
-    spanProcessors: [
-      new BatchSpanProcessor({ export: (_s, done) => done(SUCCESS), shutdown: () => Promise.resolve() }),
-    ],
-  });
-const meterProvider = () =>
-  new MeterProvider({
-    readers: [
-      new PeriodicExportingMetricReader({
-        exporter: {
-          export: (_m, done) => done(SUCCESS),
-          forceFlush: () => Promise.resolve(),
-          shutdown: () => Promise.resolve(),
-        },
-        exportIntervalMillis: 60_000,
-      }),
-    ],
-  });
-
 /**
  * The least any tracing of a guarded call does with the OpenTelemetry SDK: a request span and an
  * attempt span (active while the SDK call starts) with the attributes the GenAI conventions name.
  */
 function twoPlainSpans(): <T>(fn: () => Promise<T>) => Promise<T> {
-  const tracer = tracerProvider().getTracer('claude-guard-floor');
+  const tracer = noopTracerProvider().getTracer('claude-guard-floor');
   return async (fn) => {
     const request = tracer.startSpan('claude-guard bench', { attributes: { 'claude_guard.route': 'bench' } });
     const parent = trace.setSpan(context.active(), request);
@@ -124,11 +101,11 @@ const withContextManager = () => context.setGlobalContextManager(new AsyncLocalS
 const TELEMETRY: Record<string, () => () => Promise<unknown>> = {
   'guard, telemetry off': () => routeCall().around(direct),
   'spans (createOtelInstrumentation)': () =>
-    routeCall({ instrumentation: createOtelInstrumentation({ tracerProvider: tracerProvider() }) }).around(direct),
+    routeCall({ instrumentation: createOtelInstrumentation({ tracerProvider: noopTracerProvider() }) }).around(direct),
   'two plain OpenTelemetry spans around the call': () => routeCall().around(twoPlainSpans()),
   'OpenTelemetry metrics (createOtelMetrics)': () => {
     const call = routeCall();
-    createOtelMetrics({ meterProvider: meterProvider() }).observe(call.guard);
+    createOtelMetrics({ meterProvider: noopMeterProvider() }).observe(call.guard);
     return call.around(direct);
   },
   'Prometheus metrics (createPrometheusMetrics)': () => {

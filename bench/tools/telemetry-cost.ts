@@ -13,12 +13,10 @@ import { createPrometheusMetrics } from '@claude-guard/telemetry';
 import { createOtelInstrumentation, createOtelMetrics } from '@claude-guard/telemetry/otel';
 import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { chatParams, inProcessClient } from '../lib/fixtures.js';
+import { noopMeterProvider, noopTracerProvider } from '../lib/telemetry.js';
 
 const NO_HEADERS: HeaderReader = { get: () => null };
-const SUCCESS = { code: 0 } as const;
 
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => {
@@ -41,21 +39,8 @@ const params = chatParams('hello bench');
 
 // One process-wide context manager, as an OpenTelemetry app has: every variant pays its promise hooks.
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-const tracerProvider = new BasicTracerProvider({
-  spanProcessors: [new BatchSpanProcessor({ export: (_s, done) => done(SUCCESS), shutdown: () => Promise.resolve() })],
-});
-const meterProvider = new MeterProvider({
-  readers: [
-    new PeriodicExportingMetricReader({
-      exporter: {
-        export: (_m, done) => done(SUCCESS),
-        forceFlush: () => Promise.resolve(),
-        shutdown: () => Promise.resolve(),
-      },
-      exportIntervalMillis: 60_000,
-    }),
-  ],
-});
+const tracerProvider = noopTracerProvider();
+const meterProvider = noopMeterProvider();
 
 interface Variant {
   name: string;
