@@ -186,7 +186,7 @@ export class AdmissionRegistry {
     const messages = client.messages;
     const create = (params: { stream?: boolean | null }, options?: unknown): unknown => {
       // Debited when admitted (see RouteAdmission.admit): here only the ticket that `usage` reconciles.
-      const ticket = answers.ticket(this.#estimates.take(params));
+      const ticket = answers.ticket(params);
       const pending = (messages.create as (p: unknown, o: unknown) => Partial<SdkPromise> | undefined)(params, options);
       // Only the SDK's APIPromise can be read without consuming it; anything else (a stand-in) goes unread.
       if (typeof pending?.asResponse !== 'function' || typeof pending.then !== 'function') return pending;
@@ -226,7 +226,8 @@ export class AdmissionRegistry {
       if (this.#events.active) this.#events.emit({ type: 'client-held', clientId, ...hold });
     };
     return {
-      ticket: (estimatedInputTokens) => tracker.estimate(clientId, estimatedInputTokens, { debit: false }),
+      // The estimate admission just made of this body when there is one (no second walk), else a new one.
+      ticket: (body) => tracker.estimate(clientId, this.#estimates.take(body), { debit: false }),
       answered: (response) => watch({ status: response.status, headers: response.headers }),
       failed: (error) => watch(upstreamAnswerOf(error, this.#secrets)),
       reconcile: (ticket, usage) => tracker.reconcile(ticket, usage),
@@ -273,15 +274,18 @@ export class AdmissionRegistry {
  *
  * @example
  * ```ts
- * const ticket = answers.ticket(estimateInputTokens(params));
+ * const ticket = answers.ticket(params);
  * const response = await send();
  * answers.answered(response);
  * answers.reconcile(ticket, (await response.json()).usage);
  * ```
  */
 export interface UpstreamAnswers {
-  /** Before a call is sent (nothing debited: admission did that): the ticket its `usage` reconciles. */
-  ticket(estimatedInputTokens: number): RateLimitTicket;
+  /**
+   * Before a call with request body `body` is sent (nothing debited: admission did that): the ticket
+   * its `usage` reconciles, on admission's estimate of that body when it has just made one.
+   */
+  ticket(body: unknown): RateLimitTicket;
   /** An answer's status and `anthropic-ratelimit-*` headers. */
   answered(response: { readonly status: number; readonly headers: Headers }): void;
   /** A failed call's error (the SDK's `APIError`, duck-typed): a 429 holds the client. */

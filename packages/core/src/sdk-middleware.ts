@@ -12,7 +12,6 @@ import type { RouteRuntime } from './route-runtime.js';
 import { keepSignal } from './signal-pool.js';
 import { startStream, type StreamAnswers } from './stream-engine.js';
 import { expectStreamUsage } from './stream-usage.js';
-import { estimateInputTokens } from './token-estimate.js';
 import { upstreamRequestId } from './upstream-headers.js';
 
 /**
@@ -157,7 +156,7 @@ async function sendOnce(call: GuardedRequest, route: RouteRuntime, request: ApiR
         // Handed to fetch, which may keep listening after the attempt: never reused for another call.
         keepSignal(context.signal);
         // The ticket a message's usage reconciles: the estimate admission debited is recalibrated by it.
-        const ticket = isMessages ? route.answers?.ticket(estimateInputTokens(params)) : undefined;
+        const ticket = isMessages ? route.answers?.ticket(params) : undefined;
         const response = await send(context.signal, context.timeout);
         // Read here, under the attempt's signal and time: a body that stalls is this attempt's failure.
         const body = await response.arrayBuffer();
@@ -217,7 +216,7 @@ async function sendStream(call: GuardedRequest, route: RouteRuntime, request: Ap
         // The stream's usage, told by the engine at message_stop, reconciles this attempt's estimate.
         const answers = route.answers;
         if (answers !== undefined) {
-          const ticket = answers.ticket(estimateInputTokens(params));
+          const ticket = answers.ticket(params);
           expectStreamUsage(attempt, (usage) => answers.reconcile(ticket, usage));
         }
         return attempt;
