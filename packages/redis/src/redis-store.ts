@@ -18,8 +18,8 @@ export interface RedisStoreClient {
   eval(script: string, numberOfKeys: number, ...args: (string | number)[]): Promise<unknown>;
   /**
    * Runs a script Redis already holds, by its SHA-1: when the client has it, the store sends each
-   * script's text once per connection (a `NOSCRIPT` answer sends it again with `eval`), not with every
-   * command.
+   * script's text with its first command only (and again after a `NOSCRIPT` answer, with `eval`), not
+   * with every command.
    */
   evalsha?(sha1: string, numberOfKeys: number, ...args: (string | number)[]): Promise<unknown>;
 }
