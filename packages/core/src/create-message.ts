@@ -2,7 +2,7 @@ import type { ClaudeClient, ClaudeMessage, ClaudeRequestOptions, MessageCreatePa
 import { isBodyDecodeFailure, isMessage, MalformedMessageError } from './message-body.js';
 import type { RequestRecord } from './request-record.js';
 import type { AttemptContext } from './retry-loop.js';
-import { keepSignal } from './signal-pool.js';
+import { attemptOptions } from './signal-lane.js';
 import { upstreamRequestId } from './upstream-headers.js';
 
 /**
@@ -45,7 +45,7 @@ export async function sendMessage(
   secrets: readonly string[],
   context: AttemptContext,
 ): Promise<MessageAnswer> {
-  const pending = client.messages.create(params, mergeOptions(options, context));
+  const pending = client.messages.create(params, attemptOptions(client, context.signal, context.timeout, options));
   // The upstream answered once its headers are in, even if its body then fails (cut off, not JSON).
   // The response and its id are taken here once (`withResponse()` would read them again).
   let response: Response | undefined;
@@ -82,15 +82,4 @@ async function asBodyFault(error: unknown, status: Promise<number | undefined>):
   if (error instanceof SyntaxError) return new MalformedMessageError('not-a-message', await status);
   if (isBodyDecodeFailure(error)) return new MalformedMessageError('undecodable', await status);
   return error;
-}
-
-function mergeOptions(options: ClaudeRequestOptions | undefined, context: AttemptContext): ClaudeRequestOptions {
-  const { signal, timeout } = context;
-  // The guard owns retries and time: the SDK must not retry underneath it.
-  const merged: ClaudeRequestOptions = { ...options, signal, timeout, maxRetries: 0 };
-  if (options?.signal) {
-    keepSignal(signal); // the composite links to it: its controller is not reused
-    merged.signal = AbortSignal.any([signal, options.signal]);
-  }
-  return merged;
 }

@@ -31,6 +31,7 @@ import { claudeGuardErrorOf } from './guard-error-of.js';
 import type { GuardedCall } from './guarded-call.js';
 import type { Middleware } from '@anthropic-ai/sdk';
 import { createSdkMiddleware, type CallContext } from './sdk-middleware.js';
+import { markLaned, signalLane } from './signal-lane.js';
 
 /**
  * Every breaker's state, counts, options and exact timing: for your own monitoring, behind your
@@ -296,6 +297,8 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
     secrets,
     fleet,
   );
+  // The guard's own attempts hand their signal to the fetch directly (see signal-lane.ts).
+  const lane = signalLane(config.client);
   const runtime: GuardRuntime = {
     config,
     events,
@@ -306,7 +309,7 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
     secrets,
     log: config.logger ? new LogWriter(config.logger, config.logFormat) : undefined,
     admission,
-    client: admission.observe(config.client),
+    client: markLaned(admission.observe(lane.client), lane.laned),
   };
   const byName = new Map<string, GuardedRoute>();
   const mounted = new MountedRoutes();

@@ -15,6 +15,7 @@ import type { StreamOptions } from './options.js';
 import type { RequestRecord } from './request-record.js';
 import { forwardUpstreamHeaders } from './response.js';
 import { SDK_CALL, type AttemptContext, type RetryCall, type RetryPolicy, type StartedAttempt } from './retry-loop.js';
+import { attemptOptions } from './signal-lane.js';
 import { encodeSseEvent, encodeSseJson, type SseEvent } from './sse.js';
 import { MessageAssembler, type StreamFinal } from './stream-final.js';
 import { reportStreamUsage } from './stream-usage.js';
@@ -324,7 +325,7 @@ class StreamSession implements RetryCall {
     try {
       const call = client.messages.create(
         { ...params, stream: true },
-        { signal: abort.signal, timeout: context.timeout, maxRetries: 0 },
+        attemptOptions(client, abort.signal, context.timeout, undefined),
       );
       const response = await call.asResponse();
       this.record.upstreamAnswered(upstreamRequestId(response.headers.get('request-id'), secrets), response.status);
