@@ -1,6 +1,6 @@
 // On Node 20 an `AbortSignal` costs about 3 us of CPU to build (its prototype is set after the
 // fact) and more again to collect; on Node 22 it costs 0.1 us. The guard's own SDK calls need a
-// signal the SDK can listen on, never one anybody keeps: so they borrow one from here and give it
+// signal the SDK or its fetch can listen on, never one anybody keeps: so they borrow one here and give it
 // back once the call is over, when it is provably clean. Everything handed to user code (the
 // deadline's `signal`, a caller's attempt signal) stays a fresh one.
 //
@@ -59,6 +59,7 @@ class Heard {
 
 const HEARD = Symbol('claude-guard.heard');
 type PooledController = AbortController & { readonly [HEARD]: Heard };
+type HeardSignal = AbortSignal & { [HEARD]: Heard };
 
 const idle: PooledController[] = [];
 /** Signals that must not be reused: something may hold on to them (a composite made with `AbortSignal.any`). */
@@ -74,37 +75,45 @@ function capturesOf(options: boolean | EventListenerOptions | undefined): boolea
   return typeof options === 'boolean' ? options : options?.capture === true;
 }
 
-/** A controller whose signal counts its `abort` listeners (two closures, once per pooled controller). */
+// The counting methods, made once and shared by every pooled signal (each finds its count under
+// `HEARD`): a controller that is never reused (a fetch kept listening) then costs no closures.
+function countingAdd(
+  this: AbortSignal,
+  type: string,
+  listener: EventListenerOrEventListenerObject | null,
+  options?: boolean | AddEventListenerOptions,
+): void {
+  addListener.call(this, type, listener, options);
+  // Counted once `EventTarget` took it; listeners of other types never hear an abort.
+  if (type === 'abort' && listener !== null) (this as HeardSignal)[HEARD].add(listener, capturesOf(options));
+}
+
+function countingRemove(
+  this: AbortSignal,
+  type: string,
+  listener: EventListenerOrEventListenerObject | null,
+  options?: boolean | EventListenerOptions,
+): void {
+  removeListener.call(this, type, listener, options);
+  if (type === 'abort' && listener !== null) (this as HeardSignal)[HEARD].delete(listener, capturesOf(options));
+}
+
+/** A controller whose signal counts its `abort` listeners with the shared methods above. */
 function pooledController(): PooledController {
-  const controller = new AbortController();
+  const controller = new AbortController() as AbortController & { [HEARD]: Heard };
+  const signal = controller.signal as HeardSignal;
   const heard = new Heard();
-  const signal = controller.signal;
-  signal.addEventListener = function (
-    this: AbortSignal,
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void {
-    addListener.call(this, type, listener, options);
-    // Counted once `EventTarget` took it; listeners of other types never hear an abort.
-    if (type === 'abort' && listener !== null) heard.add(listener, capturesOf(options));
-  };
-  signal.removeEventListener = function (
-    this: AbortSignal,
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void {
-    removeListener.call(this, type, listener, options);
-    if (type === 'abort' && listener !== null) heard.delete(listener, capturesOf(options));
-  };
-  return Object.assign(controller, { [HEARD]: heard });
+  signal[HEARD] = heard;
+  signal.addEventListener = countingAdd;
+  signal.removeEventListener = countingRemove;
+  controller[HEARD] = heard;
+  return controller;
 }
 
 /**
  * An `AbortController` for one SDK call of the guard's own: a clean reused one, or a new one.
- * Hand its signal only to code that removes its listeners when done (the SDK does once the body
- * is read), and give it back with {@link releaseController}.
+ * Its signal may go to code that keeps listening (undici's `Request` does until it is collected):
+ * such a controller is simply not reused. Give it back with {@link releaseController}.
  *
  * @returns A controller whose signal is not aborted and has no listener.
  *
