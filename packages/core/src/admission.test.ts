@@ -172,17 +172,7 @@ describe('RouteAdmission: rate limits', () => {
       errorCode: 'enforced_spend_limit_reached',
       apiMessage: 'Spend limit reached for key secret-key-123456789',
     });
-    const client = {
-      messages: {
-        create: () => {
-          const failed = Promise.reject(upstream);
-          return Object.assign(failed, { asResponse: () => failed });
-        },
-      },
-    };
-    const observed = registry.observe(client as never);
-    await expect(observed.messages.create({ model: 'm', max_tokens: 1, messages: [] })).rejects.toBe(upstream);
-    await vi.advanceTimersByTimeAsync(0);
+    registry.answers!.failed(upstream);
     const held = admit(admission, 600_000);
     await vi.advanceTimersByTimeAsync(0);
     const error = held.settled.error as ClaudeGuardError;
@@ -198,24 +188,25 @@ describe('RouteAdmission: rate limits', () => {
   });
 });
 
-describe('AdmissionRegistry.observe', () => {
-  it("hands back a stand-in client's plain promise untouched", async () => {
-    const { registry } = setup();
-    const message = { type: 'message' };
-    const observed = registry.observe({ messages: { create: () => Promise.resolve(message) } } as never);
-    await expect(observed.messages.create({ model: 'm', max_tokens: 1, messages: [] })).resolves.toBe(message);
+describe('AdmissionRegistry.answers', () => {
+  it('is undefined when rate limits are off: nothing to tell', () => {
+    const { registry } = setup(LIMITED, { ...RATE_LIMITS, enabled: false });
+    expect(registry.answers).toBeUndefined();
   });
 
-  it('reads the rate-limit headers of an answer', async () => {
+  it('reads the rate-limit headers of an answer', () => {
     const { registry } = setup();
-    const response = new Response('{}', { headers: rateHeaders(7, 30_000) });
-    const answer = Object.assign(Promise.resolve({ usage: { input_tokens: 3 } }), {
-      asResponse: () => Promise.resolve(response),
-    });
-    const observed = registry.observe({ messages: { create: () => answer } } as never);
-    await observed.messages.create({ model: 'm', max_tokens: 1, messages: [] });
-    await vi.advanceTimersByTimeAsync(0);
+    registry.answers!.answered(new Response('{}', { headers: rateHeaders(7, 30_000) }));
     expect(registry.status().clients[0]!.limits.requests).toMatchObject({ limit: 10, remaining: 7 });
+  });
+
+  it("reconciles a ticket's estimate with the usage the answer reports", () => {
+    const { registry } = setup();
+    const answers = registry.answers!;
+    answers.answered(new Response('{}', { headers: rateHeaders(7, 30_000) }));
+    const body = { messages: [{ role: 'user', content: 'x'.repeat(400) }] };
+    answers.reconcile(answers.ticket(body), { input_tokens: 1_000, output_tokens: 5 });
+    expect(registry.status().clients[0]!.estimateRatio).toBeGreaterThan(1);
   });
 });
 

@@ -1,4 +1,3 @@
-import type { ClaudeClient } from './claude-client.js';
 import { sleep, type Clock } from './clock.js';
 import {
   createConcurrencyLimiter,
@@ -24,7 +23,6 @@ import {
   type RateLimitTracker,
 } from './rate-limit-tracker.js';
 import { retryAfterSeconds } from './retry-after.js';
-import { expectStreamUsage } from './stream-usage.js';
 import { estimateInputTokens } from './token-estimate.js';
 
 /** Where admission's events go: the guard's event hub. */
@@ -76,7 +74,6 @@ export interface PublicAdmissionStatus {
 }
 
 const NOOP_RELEASE: Release = () => {};
-const noop = (): void => {};
 
 /**
  * Admission control of one guard: the rate-limit tracker of its client (one API key, named by a hash) and
@@ -175,41 +172,9 @@ export class AdmissionRegistry {
   }
 
   /**
-   * `client` with every `messages.create` watched: every answer's `anthropic-ratelimit-*` headers
-   * and every 429 (its `retry-after`, a spend limit's redacted message) are read, and every answer's
-   * `usage` reconciles the estimate (a stream's at its `message_stop`, told by the stream engine).
-   * The caller's own promise is handed back untouched.
-   */
-  observe(client: ClaudeClient): ClaudeClient {
-    const answers = this.answers;
-    if (answers === undefined) return client;
-    const messages = client.messages;
-    const create = (params: { stream?: boolean | null }, options?: unknown): unknown => {
-      // Debited when admitted (see RouteAdmission.admit): here only the ticket that `usage` reconciles.
-      const ticket = answers.ticket(params);
-      const pending = (messages.create as (p: unknown, o: unknown) => Partial<SdkPromise> | undefined)(params, options);
-      // Only the SDK's APIPromise can be read without consuming it; anything else (a stand-in) goes unread.
-      if (typeof pending?.asResponse !== 'function' || typeof pending.then !== 'function') return pending;
-      // Both branches handled: this tap never leaves a rejection unhandled, and the caller awaits `pending` itself.
-      pending.asResponse().then(
-        (response) => answers.answered(response),
-        (error: unknown) => answers.failed(error),
-      );
-      // A stream's body is the engine's to read: only a Message is parsed here (once, shared with the
-      // caller); a stream's usage comes back from the engine at its message_stop.
-      if (params.stream === true) expectStreamUsage(pending, (usage) => answers.reconcile(ticket, usage));
-      else pending.then((message) => answers.reconcile(ticket, (message as { usage?: never } | null)?.usage), noop);
-      return pending;
-    };
-    // Everything else of `messages` (stream, countTokens, batches) stays the SDK's own, unobserved.
-    const observed = Object.create(messages, { create: { value: create } }) as ClaudeClient['messages'];
-    return { messages: observed };
-  }
-
-  /**
-   * What the tracker reads of calls the guard makes, for those that do not go through the observed
-   * client (a `guard.middleware()` client's, which sends its own requests): the same reading as
-   * {@link observe}'s. `undefined` when rate limits are off.
+   * Where the rate-limit tracker hears what the upstream answered the guard's calls: each attempt's
+   * headers or failure and each message's usage, told by the attempt itself (`sendMessage`, the stream
+   * engine, the SDK middleware). `undefined` when rate limits are off.
    */
   get answers(): UpstreamAnswers | undefined {
     const tracker = this.tracker;
@@ -294,11 +259,6 @@ export interface UpstreamAnswers {
   reconcile(ticket: RateLimitTicket, usage: Parameters<RateLimitTracker['reconcile']>[1]): void;
 }
 
-/** The part of the SDK's `APIPromise` the observer uses. */
-interface SdkPromise extends PromiseLike<unknown> {
-  asResponse(): Promise<Response>;
-}
-
 /** What the tracker may read of a failed attempt: the SDK's `APIError` fields, duck-typed (any SDK copy). */
 function upstreamAnswerOf(error: unknown, secrets: readonly string[]): Parameters<RateLimitTracker['observe']>[1] {
   const e = error as { status?: unknown; headers?: unknown; errorCode?: unknown; apiMessage?: unknown } | null;
@@ -324,7 +284,7 @@ export interface RouteAdmissionOptions {
   readonly queueFullRetryAfterMs: number;
   readonly clock: Clock;
   readonly events: AdmissionEvents;
-  /** Shared with the guard's observed client, which reuses the estimate of the body it is about to send. */
+  /** Shared with the guard's attempts, whose tickets reuse the estimate of the body they are about to send. */
   readonly estimates: EstimateMemo;
 }
 

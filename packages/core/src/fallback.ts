@@ -76,7 +76,16 @@ export async function runFallback(error: unknown, input: FallbackInput): Promise
     { deadline, record },
     false,
     (target) => (context) =>
-      sendMessage(target.client, { ...input.params, model: target.model }, undefined, record, input.secrets, context),
+      // Not told to the rate-limit tracker: it reads the route's own calls through the guard's client.
+      sendMessage(
+        target.client,
+        { ...input.params, model: target.model },
+        undefined,
+        record,
+        undefined,
+        input.secrets,
+        context,
+      ),
   );
   const message = served.value;
   record.setOutcome('fallback');

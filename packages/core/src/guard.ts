@@ -309,7 +309,7 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
     secrets,
     log: config.logger ? new LogWriter(config.logger, config.logFormat) : undefined,
     admission,
-    client: markLaned(admission.observe(lane.client), lane.laned),
+    client: markLaned(lane.client, lane.laned),
   };
   const byName = new Map<string, GuardedRoute>();
   const mounted = new MountedRoutes();

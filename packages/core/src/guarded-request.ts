@@ -171,7 +171,7 @@ export class GuardedRequest implements GuardedCall {
     const route = this.#route;
     const record = this.record;
     record.called(params.model, false, params.max_tokens);
-    const { client, secrets } = route;
+    const { client, secrets, answers } = route;
     let release: Release | undefined;
     try {
       // Admitted at once in the common case: no await, no frame.
@@ -183,11 +183,11 @@ export class GuardedRequest implements GuardedCall {
         hedge
           ? (context) =>
               hedge.run(
-                (leg) => messageLeg(client, params, options, record, secrets, leg),
+                (leg) => messageLeg(client, params, options, record, answers, secrets, leg),
                 context,
                 (this.#hedgeCall ??= { record, state: { hedges: 0 } }),
               )
-          : (context) => sendMessage(client, params, options, record, secrets, context),
+          : (context) => sendMessage(client, params, options, record, answers, secrets, context),
         this,
         SDK_CALL,
       );
@@ -246,6 +246,7 @@ export class GuardedRequest implements GuardedCall {
       policy: this.#policy,
       secrets: route.secrets,
       answers: this,
+      rateLimits: route.answers,
       fallbacks: route.fallbacks,
       hedger: route.hedge?.stream,
       onFinal: options?.onFinal,

@@ -1,3 +1,4 @@
+import type { UpstreamAnswers } from './admission.js';
 import type { ClaudeClient, ClaudeRequestOptions, MessageCreateParams } from './claude-client.js';
 import { sendMessage, type MessageAnswer } from './create-message.js';
 import type { HedgeLeg } from './hedge.js';
@@ -22,13 +23,14 @@ export const FALLBACK_HEADER = 'x-claude-guard-fallback';
  * @param params - The call's parameters.
  * @param options - The caller's own request options, if any.
  * @param record - Where the upstream's answer is reported.
+ * @param rateLimits - Where the rate-limit tracker hears the answer; `undefined`: nowhere.
  * @param secrets - Kept out of the upstream id.
  * @param context - The leg's signal and timeout.
  * @returns The leg.
  *
  * @example
  * ```ts
- * hedger.run((leg) => messageLeg(client, params, undefined, record, secrets, leg), context, call);
+ * hedger.run((leg) => messageLeg(client, params, undefined, record, answers, secrets, leg), context, call);
  * ```
  */
 export function messageLeg(
@@ -36,6 +38,7 @@ export function messageLeg(
   params: MessageCreateParams,
   options: ClaudeRequestOptions | undefined,
   record: Pick<RequestRecord, 'upstreamAnswered' | 'messageAnswered'>,
+  rateLimits: UpstreamAnswers | undefined,
   secrets: readonly string[],
   context: AttemptContext,
 ): HedgeLeg<MessageAnswer> {
@@ -50,7 +53,7 @@ export function messageLeg(
     },
     messageAnswered: (message) => record.messageAnswered(message),
   };
-  const answer = sendMessage(client, params, options, tap, secrets, context);
+  const answer = sendMessage(client, params, options, tap, rateLimits, secrets, context);
   // Whichever comes first: the headers (this leg answered), or the call's failure before them.
   const first = Promise.race([headers, answer.then(() => undefined)]);
   return { first, answer, done: answer };

@@ -27,7 +27,7 @@ export interface GuardRuntime {
   readonly log: LogWriter | undefined;
   /** Concurrency limiters by breaker key, the client's rate-limit tracker. */
   readonly admission: AdmissionRegistry;
-  /** `config.client`, its answers read by the rate-limit tracker (itself when rate limits are off). */
+  /** `config.client`, or the copy of it that takes each attempt's signal in its fetch (see signal-lane.ts). */
   readonly client: ClaudeClient;
 }
 
@@ -54,8 +54,8 @@ export interface RouteRuntime {
   /** Concurrency limit and rate-limit holds, before the retry policy; `undefined`: nothing to admit. */
   readonly admission: RouteAdmission | undefined;
   /**
-   * Where calls that bypass the observed `client` (a `guard.middleware()` client's) report their answers
-   * to the rate-limit tracker; `undefined` when rate limits are off.
+   * Where every attempt of the route's own calls (not a fallback target's) reports its answer to the
+   * rate-limit tracker; `undefined` when rate limits are off.
    */
   readonly answers: UpstreamAnswers | undefined;
   /** The route's fallback targets, each with its own breaker and attempt limit; `undefined`: none (or a function). */

@@ -1,4 +1,5 @@
 import { APIConnectionError, APIError, type Middleware, type MiddlewareContext } from '@anthropic-ai/sdk';
+import type { UpstreamAnswers } from './admission.js';
 import { insideGuardedAttempt, noteSdkMiddleware, type AsyncContext } from './async-context.js';
 import type { ClaudeClient, ClaudeRequestOptions, MessageStreamParams } from './claude-client.js';
 import { deadlineToHeaders } from './deadline-header.js';
@@ -11,7 +12,6 @@ import { SDK_CALL } from './retry-loop.js';
 import type { RouteRuntime } from './route-runtime.js';
 import { keepSignal } from './signal-pool.js';
 import { startStream, type StreamAnswers } from './stream-engine.js';
-import { expectStreamUsage } from './stream-usage.js';
 import { upstreamRequestId } from './upstream-headers.js';
 
 /**
@@ -117,7 +117,7 @@ export function createSdkMiddleware(deps: SdkMiddlewareDeps): Middleware {
         upstreamRequestId(response.headers.get('request-id'), route.secrets),
         response.status,
       );
-      // Read by the rate-limit tracker, as the observed client's answers are: its headers, a 429's hold.
+      // Read by the rate-limit tracker, as every guarded attempt's answer is: its headers, a 429's hold.
       if (!response.ok) {
         const error = await statusError(response);
         route.answers?.failed(error);
@@ -211,16 +211,9 @@ async function sendStream(call: GuardedRequest, route: RouteRuntime, request: Ap
   // The engine asks a client for one attempt's response; this one sends the SDK's own request.
   const client = {
     messages: {
-      create: (_params: unknown, options: ClaudeRequestOptions) => {
-        const attempt = { asResponse: () => send(options.signal!, options.timeout!) };
-        // The stream's usage, told by the engine at message_stop, reconciles this attempt's estimate.
-        const answers = route.answers;
-        if (answers !== undefined) {
-          const ticket = answers.ticket(params);
-          expectStreamUsage(attempt, (usage) => answers.reconcile(ticket, usage));
-        }
-        return attempt;
-      },
+      create: (_params: unknown, options: ClaudeRequestOptions) => ({
+        asResponse: () => send(options.signal!, options.timeout!),
+      }),
     },
   } as unknown as ClaudeClient;
   let release: (() => void) | undefined;
@@ -244,6 +237,7 @@ async function sendStream(call: GuardedRequest, route: RouteRuntime, request: Ap
     policy: route.retry,
     secrets: route.secrets,
     answers,
+    rateLimits: streamUsageOnly(route.answers, params),
     log: route.records.log,
     onClosed: release,
   });
@@ -253,6 +247,22 @@ async function sendStream(call: GuardedRequest, route: RouteRuntime, request: Ap
   // Every error answer is the engine's `errorResponse`, which set `told`; never one the SDK may retry.
   return { ok: false, response, error: told ?? call.toGuardError(undefined) };
 }
+
+/**
+ * What the engine tells the rate-limit tracker of a middleware's stream: only its usage against the
+ * estimate of the body as sent (`send` reports each answer's headers and failures, as for a message).
+ */
+function streamUsageOnly(answers: UpstreamAnswers | undefined, body: unknown): UpstreamAnswers | undefined {
+  if (answers === undefined) return undefined;
+  return {
+    ticket: () => answers.ticket(body),
+    answered: noop,
+    failed: noop,
+    reconcile: (ticket, usage) => answers.reconcile(ticket, usage),
+  };
+}
+
+const noop = (): void => {};
 
 /** A per-request guard middleware (in `options.middleware`) takes the call from a client-wide one. */
 function defersTo(ctx: MiddlewareContext, middleware: Middleware): boolean {

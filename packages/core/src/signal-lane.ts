@@ -46,7 +46,7 @@ const laned = new WeakSet<ClaudeClient>();
  * @example
  * ```ts
  * const lane = signalLane(config.client);
- * const client = markLaned(admission.observe(lane.client), lane.laned);
+ * const client = markLaned(lane.client, lane.laned);
  * ```
  */
 export function signalLane(client: ClaudeClient): { client: ClaudeClient; laned: boolean } {
@@ -74,7 +74,7 @@ export function signalLane(client: ClaudeClient): { client: ClaudeClient; laned:
  *
  * @example
  * ```ts
- * const client = markLaned(admission.observe(lane.client), lane.laned);
+ * const client = markLaned(lane.client, lane.laned);
  * ```
  */
 export function markLaned(client: ClaudeClient, isLaned: boolean): ClaudeClient {

@@ -1,3 +1,4 @@
+import type { UpstreamAnswers } from './admission.js';
 import type { ClaudeClient, MessageStreamParams } from './claude-client.js';
 import type { FallbackChain } from './fallback-targets.js';
 import { HedgeLostError, type HedgeCall, type HedgeLeg, type Hedger } from './hedge.js';
@@ -18,7 +19,6 @@ import { SDK_CALL, type AttemptContext, type RetryCall, type RetryPolicy, type S
 import { attemptOptions } from './signal-lane.js';
 import { encodeSseEvent, encodeSseJson, type SseEvent } from './sse.js';
 import { MessageAssembler, type StreamFinal } from './stream-final.js';
-import { reportStreamUsage } from './stream-usage.js';
 import { upstreamRequestId } from './upstream-headers.js';
 import {
   malformedEventError,
@@ -78,6 +78,11 @@ export interface StreamInput {
   /** Kept out of forwarded headers and upstream ids. */
   readonly secrets: readonly string[];
   readonly answers: StreamAnswers;
+  /**
+   * Where the rate-limit tracker hears each attempt of the route's own client: its answer's headers or
+   * its failure, then the stream's usage at `message_stop`. `undefined`: nowhere (rate limits off).
+   */
+  readonly rateLimits?: UpstreamAnswers | undefined;
   /** Serves the stream when the route's own attempts fail before the commit; `undefined`: no fallback. */
   readonly fallbacks?: FallbackChain | undefined;
   /** Hedges a late first event (`stream.hedge`); `undefined`: no hedging. */
@@ -132,8 +137,14 @@ interface UpstreamHandle {
    */
   finished: Deferred<void>;
   detach: () => void;
-  /** The SDK's promise for this attempt's stream: its usage is reported against it (see stream-usage.ts). */
-  call: object;
+  /** Hands the stream's usage to the rate-limit tracker at `message_stop`; `undefined`: not tracked. */
+  reconcile: ((usage: StreamUsage) => void) | undefined;
+}
+
+/** The usage of one streamed message: `input_tokens` from `message_start`, the final `output_tokens`. */
+interface StreamUsage {
+  readonly input_tokens: number | null;
+  readonly output_tokens: number | null;
 }
 
 const noop = (): void => {};
@@ -306,6 +317,9 @@ class StreamSession implements RetryCall {
 
   async #connect(context: AttemptContext, client: ClaudeClient, params: MessageStreamParams): Promise<UpstreamHandle> {
     const { limits, secrets } = this.#input;
+    // Only the route's own client: a fallback target's answers are not the tracker's to read.
+    const rateLimits = client === this.#input.client ? this.#input.rateLimits : undefined;
+    const ticket = rateLimits?.ticket(params);
     const abort = new AbortController();
     const onParentAbort = () => abort.abort(context.signal.reason);
     if (context.signal.aborted) throw context.signal.reason as Error;
@@ -327,7 +341,14 @@ class StreamSession implements RetryCall {
         { ...params, stream: true },
         attemptOptions(client, abort.signal, context.timeout, undefined),
       );
-      const response = await call.asResponse();
+      let response: Response;
+      try {
+        response = await call.asResponse();
+      } catch (error) {
+        rateLimits?.failed(error);
+        throw error;
+      }
+      rateLimits?.answered(response);
       this.record.upstreamAnswered(upstreamRequestId(response.headers.get('request-id'), secrets), response.status);
       if (!response.body) throw new MalformedStreamError('The upstream stream had no body');
       reader = response.body.getReader();
@@ -360,7 +381,8 @@ class StreamSession implements RetryCall {
         detach();
         abort.signal.removeEventListener('abort', onAbort);
       };
-      return { reader, queue, response, abort, attempt: context.attempt, finished, detach: release, call };
+      const reconcile = ticket === undefined ? undefined : (usage: StreamUsage) => rateLimits!.reconcile(ticket, usage);
+      return { reader, queue, response, abort, attempt: context.attempt, finished, detach: release, reconcile };
     } catch (error) {
       const reason: unknown = abort.signal.aborted ? abort.signal.reason : error;
       if (!abort.signal.aborted) abort.abort(reason);
@@ -454,10 +476,7 @@ class StreamSession implements RetryCall {
       this.record.attemptSpan?.answer({ usage, stopReason: delta?.stop_reason });
     } else if (name === 'message_stop') {
       // To the rate-limit tracker, which reconciles the estimate it took when the stream was sent.
-      reportStreamUsage(handle.call, {
-        input_tokens: this.#inputTokens ?? null,
-        output_tokens: this.#outputTokens ?? null,
-      });
+      handle.reconcile?.({ input_tokens: this.#inputTokens ?? null, output_tokens: this.#outputTokens ?? null });
       this.#closing = true;
       this.#ended('message');
       this.record.setOutcome(this.#fallbackModel === undefined ? 'ok' : 'fallback');
