@@ -263,29 +263,37 @@ class StreamSession implements RetryCall {
     return new Response(body, { status: 200, headers });
   }
 
-  /** One upstream attempt: ready at its first data event (the commit), done when its stream is over. */
+  /**
+   * One upstream attempt: ready at its first data event (the commit), done when its stream is over.
+   * The route's own (hedged, told to the rate-limit tracker), or a fallback target's (`target`: neither).
+   */
   #startAttempt(
     context: AttemptContext,
-    client: ClaudeClient = this.#input.client,
-    params: MessageStreamParams = this.#input.params,
-    hedged = true,
+    target?: { client: ClaudeClient; model: string },
   ): StartedAttempt<UpstreamHandle> {
     this.#attempt = context.attempt;
-    const hedger = hedged ? this.#input.hedger : undefined;
-    const ready = hedger
-      ? hedger.run(
-          (leg) => this.#leg(leg, client, params),
-          context,
-          (this.#hedgeCall ??= { record: this.record, state: { hedges: 0 } }),
-        )
-      : this.#connect(context, client, params);
+    const { client, params, hedger, rateLimits } = this.#input;
+    let ready: Promise<UpstreamHandle>;
+    if (target) ready = this.#connect(context, target.client, { ...params, model: target.model }, undefined);
+    else if (hedger) {
+      ready = hedger.run(
+        (leg) => this.#leg(leg, client, params, rateLimits),
+        context,
+        (this.#hedgeCall ??= { record: this.record, state: { hedges: 0 } }),
+      );
+    } else ready = this.#connect(context, client, params, rateLimits);
     const done = ready.then((handle) => handle.finished.promise);
     return { ready, done };
   }
 
   /** One leg of a hedged attempt: it answers at its first data event. */
-  #leg(context: AttemptContext, client: ClaudeClient, params: MessageStreamParams): HedgeLeg<UpstreamHandle> {
-    const answer = this.#connect(context, client, params);
+  #leg(
+    context: AttemptContext,
+    client: ClaudeClient,
+    params: MessageStreamParams,
+    rateLimits: UpstreamAnswers | undefined,
+  ): HedgeLeg<UpstreamHandle> {
+    const answer = this.#connect(context, client, params, rateLimits);
     return {
       first: answer,
       answer,
@@ -302,23 +310,26 @@ class StreamSession implements RetryCall {
   async #fallBack(error: unknown): Promise<UpstreamHandle> {
     const chain = this.#input.fallbacks;
     if (!chain || this.#committed) throw error;
-    const params = this.#input.params;
     const served = await chain.serve(
       error,
       this,
       true,
       // Not hedged: the route's hedge times and judges the route's own upstream, not a target's.
-      (target) => (context) => this.#startAttempt(context, target.client, { ...params, model: target.model }, false),
+      (target) => (context) => this.#startAttempt(context, target),
     );
     this.#fallbackModel = served.target.model;
     this.record.answeredBy(served.target.model);
     return served.value;
   }
 
-  async #connect(context: AttemptContext, client: ClaudeClient, params: MessageStreamParams): Promise<UpstreamHandle> {
+  /** `rateLimits`: where the attempt's answer and usage are told; `undefined` for a fallback target's. */
+  async #connect(
+    context: AttemptContext,
+    client: ClaudeClient,
+    params: MessageStreamParams,
+    rateLimits: UpstreamAnswers | undefined,
+  ): Promise<UpstreamHandle> {
     const { limits, secrets } = this.#input;
-    // Only the route's own client: a fallback target's answers are not the tracker's to read.
-    const rateLimits = client === this.#input.client ? this.#input.rateLimits : undefined;
     const ticket = rateLimits?.ticket(params);
     const abort = new AbortController();
     const onParentAbort = () => abort.abort(context.signal.reason);
