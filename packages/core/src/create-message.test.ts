@@ -7,6 +7,7 @@ import { sendMessage } from './create-message.js';
 import { Deadline } from './deadline.js';
 import { DEFAULTS } from './options.js';
 import type { AttemptContext } from './retry-loop.js';
+import { testMessage } from './testing/message.js';
 
 // The real SDK, its fetch answered in-process; a real tracker behind `AdmissionRegistry.answers`.
 
@@ -18,19 +19,6 @@ const RATE_HEADERS = {
   'anthropic-ratelimit-requests-remaining': '42',
   'anthropic-ratelimit-requests-reset': new Date(Date.now() + 60_000).toISOString(),
 };
-
-function message(inputTokens: number) {
-  return {
-    id: 'msg_1',
-    type: 'message',
-    role: 'assistant',
-    model: 'claude-x',
-    content: [{ type: 'text', text: 'Hi' }],
-    stop_reason: 'end_turn',
-    stop_sequence: null,
-    usage: { input_tokens: inputTokens, output_tokens: 1 },
-  };
-}
 
 function clientAnswering(answer: () => Response): ClaudeClient {
   return new Anthropic({ apiKey: KEY, maxRetries: 0, fetch: () => Promise.resolve(answer()) });
@@ -48,7 +36,7 @@ function setup() {
 describe('sendMessage: what the rate-limit tracker hears', () => {
   it("reads the answer's rate-limit headers and reconciles the estimate with the message's usage", async () => {
     const { registry, record, context } = setup();
-    const client = clientAnswering(() => Response.json(message(900), { headers: RATE_HEADERS }));
+    const client = clientAnswering(() => Response.json(testMessage({ inputTokens: 900 }), { headers: RATE_HEADERS }));
     const answer = await sendMessage(client, params, undefined, record, registry.answers, [KEY], context);
     expect(answer.data.usage.input_tokens).toBe(900);
     const [view] = registry.status().clients;
@@ -81,7 +69,7 @@ describe('sendMessage: what the rate-limit tracker hears', () => {
 
   it('tells the tracker nothing when given nowhere to tell it (a fallback target)', async () => {
     const { registry, record, context } = setup();
-    const client = clientAnswering(() => Response.json(message(900), { headers: RATE_HEADERS }));
+    const client = clientAnswering(() => Response.json(testMessage({ inputTokens: 900 }), { headers: RATE_HEADERS }));
     await sendMessage(client, params, undefined, record, undefined, [KEY], context);
     expect(registry.status().clients).toEqual([]);
   });

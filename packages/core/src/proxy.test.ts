@@ -5,21 +5,13 @@ import type { GuardEvent } from './events.js';
 import { createClaudeGuard, type ClaudeGuard } from './guard.js';
 import type { RequestLogRecord } from './logger.js';
 import type { ClaudeGuardOptions } from './options.js';
+import { testMessage } from './testing/message.js';
 
 // The passthrough alone: a Web Request in, a Response out, against a fake client. No server, no
 // adapter, no network.
 
 const KEY = 'sk-ant-api03-proxy-test-key-0123456789abcdef';
-const MESSAGE = {
-  id: 'msg_1',
-  type: 'message',
-  role: 'assistant',
-  model: 'claude-sonnet-5',
-  content: [{ type: 'text', text: 'Hello' }],
-  stop_reason: 'end_turn',
-  stop_sequence: null,
-  usage: { input_tokens: 5, output_tokens: 2 },
-};
+const MESSAGE = testMessage({ model: 'claude-sonnet-5', text: 'Hello', inputTokens: 5, outputTokens: 2 });
 const STREAM =
   'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude-sonnet-5","usage":{"input_tokens":5,"output_tokens":1}}}\n\n' +
   'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":2}}\n\n' +

@@ -3,19 +3,11 @@ import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { ClaudeClient } from './claude-client.js';
 import { attemptOptions, markLaned, signalLane } from './signal-lane.js';
+import { testMessage } from './testing/message.js';
 
 // The real SDK, its fetch answered in-process: what matters here is what the fetch is handed.
 
-const MESSAGE = {
-  id: 'msg_1',
-  type: 'message',
-  role: 'assistant',
-  model: 'claude-x',
-  content: [{ type: 'text', text: 'Hi' }],
-  stop_reason: 'end_turn',
-  stop_sequence: null,
-  usage: { input_tokens: 3, output_tokens: 1 },
-};
+const MESSAGE = testMessage();
 const params = { model: 'claude-x', max_tokens: 8, messages: [{ role: 'user' as const, content: 'hello' }] };
 
 interface Seen {
