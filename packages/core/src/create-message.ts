@@ -31,7 +31,7 @@ export interface MessageAnswer {
  * @param options - The caller's own request options, if any (its signal is honoured too).
  * @param record - Where the upstream's answer is reported.
  * @param rateLimits - Where the rate-limit tracker hears the answer; `undefined`: nowhere (rate limits
- *   off, or a fallback target's client, whose limits are not the guard's client's).
+ *   off, or a fallback target's attempt: the tracker reads the route's own calls only).
  * @param secrets - Kept out of the upstream id.
  * @param context - The attempt's signal and timeout.
  * @returns The Message and the upstream response.
