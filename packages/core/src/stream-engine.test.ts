@@ -1,9 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { UpstreamAnswers } from './admission.js';
 import { exponentialBackoff } from './backoff.js';
 import type { ClaudeClient, MessageStreamParams } from './claude-client.js';
 import { systemClock } from './clock.js';
 import { Deadline } from './deadline.js';
 import { GuardEvents, type GuardEvent } from './events.js';
+import { FallbackChain } from './fallback-targets.js';
 import type { ClaudeGuardError } from './guard-error.js';
 import { LogWriter, type RequestLogRecord } from './logger.js';
 import { RequestRecord } from './request-record.js';
@@ -144,6 +146,9 @@ function engine(
     limits?: Partial<typeof LIMITS>;
     onFinal?: (final: StreamFinal) => unknown;
     errors?: unknown[];
+    rateLimits?: UpstreamAnswers;
+    /** A fallback target on the same client, with this model. */
+    fallbackModel?: string;
   } = {},
 ) {
   const upstream = fakeUpstream();
@@ -177,6 +182,14 @@ function engine(
     secrets: [],
     forwardClientErrors: false,
   });
+  const fallbacks =
+    options.fallbackModel === undefined
+      ? undefined
+      : new FallbackChain(
+          'chat',
+          [{ model: options.fallbackModel, client: upstream.client, breakerKey: 'fb', maxAttempts: 1, policy }],
+          hub,
+        );
   const answered: unknown[] = [];
   const answers: StreamAnswers = {
     responseHeaders: () => new Headers({ 'x-request-id': 'cg_1' }),
@@ -201,10 +214,27 @@ function engine(
     policy,
     secrets: [],
     answers,
+    rateLimits: options.rateLimits,
+    fallbacks,
     onFinal: options.onFinal,
     log: new LogWriter({ info: () => {}, error: (record) => options.errors?.push(record) }, 'object'),
   });
   return { ...upstream, response, record, answered, client, deadline };
+}
+
+/** A rate-limit seam that records what it is told, in order. */
+function recordingRateLimits() {
+  const told: string[] = [];
+  const rateLimits: UpstreamAnswers = {
+    ticket: () => {
+      told.push('ticket');
+      return { clientId: 'client_test', estimated: 1, debited: 1, generation: 0 };
+    },
+    answered: (response) => told.push(`answered ${response.headers.get('request-id')}`),
+    failed: () => told.push('failed'),
+    reconcile: (_ticket, usage) => told.push(`reconcile ${usage?.input_tokens} ${usage?.output_tokens}`),
+  };
+  return { rateLimits, told };
 }
 
 /** Lets promises and due timers run. */
@@ -454,6 +484,40 @@ describe('stream engine', () => {
         message: "The Claude API sent an event larger than 64 bytes (route 'chat', 1 attempt)",
       },
     });
+  });
+
+  it("tells the rate-limit tracker of each attempt: the ticket, the answer, then the stream's usage at message_stop", async () => {
+    const { rateLimits, told } = recordingRateLimits();
+    const s = engine({ rateLimits });
+    await settle();
+    const exchange = s.exchanges[0]!;
+    exchange.push(START);
+    await settle();
+    const response = await s.response;
+    expect(told).toEqual(['ticket', 'answered req_1']);
+    for (const chunk of [MESSAGE_DELTA, STOP]) exchange.push(chunk);
+    exchange.end();
+    await readAll(response.body!.getReader());
+    expect(told).toEqual(['ticket', 'answered req_1', 'reconcile 9 3']);
+  });
+
+  it("tells it nothing of a fallback target's attempt, even one on the same client", async () => {
+    const { rateLimits, told } = recordingRateLimits();
+    const s = engine({ rateLimits, fallbackModel: 'claude-haiku-5' });
+    await settle();
+    s.exchanges[0]!.push(overloaded);
+    await settle();
+    expect(s.exchanges).toHaveLength(2);
+    const target = s.exchanges[1]!;
+    target.push(START);
+    await settle();
+    const response = await s.response;
+    expect(response.status).toBe(200);
+    for (const chunk of [MESSAGE_DELTA, STOP]) target.push(chunk);
+    target.end();
+    await readAll(response.body!.getReader());
+    expect(s.create.mock.calls[1]![0]).toMatchObject({ model: 'claude-haiku-5' });
+    expect(told).toEqual(['ticket', 'answered req_1']);
   });
 
   it('a first event that never comes is a stall at the first-event timeout', async () => {
