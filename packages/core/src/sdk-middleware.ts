@@ -1,5 +1,4 @@
 import { APIConnectionError, APIError, type Middleware, type MiddlewareContext } from '@anthropic-ai/sdk';
-import type { UpstreamAnswers } from './admission.js';
 import { insideGuardedAttempt, noteSdkMiddleware, type AsyncContext } from './async-context.js';
 import type { ClaudeClient, ClaudeRequestOptions, MessageStreamParams } from './claude-client.js';
 import { deadlineToHeaders } from './deadline-header.js';
@@ -117,13 +116,7 @@ export function createSdkMiddleware(deps: SdkMiddlewareDeps): Middleware {
         upstreamRequestId(response.headers.get('request-id'), route.secrets),
         response.status,
       );
-      // Read by the rate-limit tracker, as every guarded attempt's answer is: its headers, a 429's hold.
-      if (!response.ok) {
-        const error = await statusError(response);
-        route.answers?.failed(error);
-        throw error;
-      }
-      route.answers?.answered(response);
+      if (!response.ok) throw await statusError(response);
       return response;
     };
     const answer =
@@ -157,7 +150,15 @@ async function sendOnce(call: GuardedRequest, route: RouteRuntime, request: ApiR
         keepSignal(context.signal);
         // The ticket a message's usage reconciles: the estimate admission debited is recalibrated by it.
         const ticket = isMessages ? route.answers?.ticket(params) : undefined;
-        const response = await send(context.signal, context.timeout);
+        // Told to the rate-limit tracker, as every guarded attempt's answer is: its headers, a 429's hold.
+        let response: Response;
+        try {
+          response = await send(context.signal, context.timeout);
+        } catch (error) {
+          route.answers?.failed(error);
+          throw error;
+        }
+        route.answers?.answered(response);
         // Read here, under the attempt's signal and time: a body that stalls is this attempt's failure.
         const body = await response.arrayBuffer();
         let data: unknown;
@@ -237,7 +238,8 @@ async function sendStream(call: GuardedRequest, route: RouteRuntime, request: Ap
     policy: route.retry,
     secrets: route.secrets,
     answers,
-    rateLimits: streamUsageOnly(route.answers, params),
+    // The engine tells the tracker of each attempt, as for `req.claude`'s streams.
+    rateLimits: route.answers,
     log: route.records.log,
     onClosed: release,
   });
@@ -247,22 +249,6 @@ async function sendStream(call: GuardedRequest, route: RouteRuntime, request: Ap
   // Every error answer is the engine's `errorResponse`, which set `told`; never one the SDK may retry.
   return { ok: false, response, error: told ?? call.toGuardError(undefined) };
 }
-
-/**
- * What the engine tells the rate-limit tracker of a middleware's stream: only its usage against the
- * estimate of the body as sent (`send` reports each answer's headers and failures, as for a message).
- */
-function streamUsageOnly(answers: UpstreamAnswers | undefined, body: unknown): UpstreamAnswers | undefined {
-  if (answers === undefined) return undefined;
-  return {
-    ticket: () => answers.ticket(body),
-    answered: noop,
-    failed: noop,
-    reconcile: (ticket, usage) => answers.reconcile(ticket, usage),
-  };
-}
-
-const noop = (): void => {};
 
 /** A per-request guard middleware (in `options.middleware`) takes the call from a client-wide one. */
 function defersTo(ctx: MiddlewareContext, middleware: Middleware): boolean {

@@ -13,6 +13,7 @@ import { ClaudeGuardError, isClaudeGuardError } from './guard-error.js';
 import type { LogWriter } from './logger.js';
 import { isBodyDecodeFailure } from './message-body.js';
 import type { StreamOptions } from './options.js';
+import type { RateLimitTicket } from './rate-limit-tracker.js';
 import type { RequestRecord } from './request-record.js';
 import { forwardUpstreamHeaders } from './response.js';
 import { SDK_CALL, type AttemptContext, type RetryCall, type RetryPolicy, type StartedAttempt } from './retry-loop.js';
@@ -137,14 +138,8 @@ interface UpstreamHandle {
    */
   finished: Deferred<void>;
   detach: () => void;
-  /** Hands the stream's usage to the rate-limit tracker at `message_stop`; `undefined`: not tracked. */
-  reconcile: ((usage: StreamUsage) => void) | undefined;
-}
-
-/** The usage of one streamed message: `input_tokens` from `message_start`, the final `output_tokens`. */
-interface StreamUsage {
-  readonly input_tokens: number | null;
-  readonly output_tokens: number | null;
+  /** The rate-limit ticket the stream's usage reconciles at `message_stop`; `undefined`: not tracked (a fallback's). */
+  ticket: RateLimitTicket | undefined;
 }
 
 const noop = (): void => {};
@@ -392,8 +387,7 @@ class StreamSession implements RetryCall {
         detach();
         abort.signal.removeEventListener('abort', onAbort);
       };
-      const reconcile = ticket === undefined ? undefined : (usage: StreamUsage) => rateLimits!.reconcile(ticket, usage);
-      return { reader, queue, response, abort, attempt: context.attempt, finished, detach: release, reconcile };
+      return { reader, queue, response, abort, attempt: context.attempt, finished, detach: release, ticket };
     } catch (error) {
       const reason: unknown = abort.signal.aborted ? abort.signal.reason : error;
       if (!abort.signal.aborted) abort.abort(reason);
@@ -487,7 +481,10 @@ class StreamSession implements RetryCall {
       this.record.attemptSpan?.answer({ usage, stopReason: delta?.stop_reason });
     } else if (name === 'message_stop') {
       // To the rate-limit tracker, which reconciles the estimate it took when the stream was sent.
-      handle.reconcile?.({ input_tokens: this.#inputTokens ?? null, output_tokens: this.#outputTokens ?? null });
+      if (handle.ticket !== undefined) {
+        const usage = { input_tokens: this.#inputTokens ?? null, output_tokens: this.#outputTokens ?? null };
+        this.#input.rateLimits!.reconcile(handle.ticket, usage);
+      }
       this.#closing = true;
       this.#ended('message');
       this.record.setOutcome(this.#fallbackModel === undefined ? 'ok' : 'fallback');
