@@ -31,7 +31,7 @@ import { claudeGuardErrorOf } from './guard-error-of.js';
 import type { GuardedCall } from './guarded-call.js';
 import type { Middleware } from '@anthropic-ai/sdk';
 import { createSdkMiddleware, type CallContext } from './sdk-middleware.js';
-import { markLaned, signalLane } from './signal-lane.js';
+import { signalLane } from './signal-lane.js';
 
 /**
  * Every breaker's state, counts, options and exact timing: for your own monitoring, behind your
@@ -297,8 +297,6 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
     secrets,
     fleet,
   );
-  // The guard's own attempts hand their signal to the fetch directly (see signal-lane.ts).
-  const lane = signalLane(config.client);
   const runtime: GuardRuntime = {
     config,
     events,
@@ -309,7 +307,8 @@ export function createClaudeGuard(options: ClaudeGuardOptions): ClaudeGuard {
     secrets,
     log: config.logger ? new LogWriter(config.logger, config.logFormat) : undefined,
     admission,
-    client: markLaned(lane.client, lane.laned),
+    // The guard's own attempts hand their signal to the fetch directly (see signal-lane.ts).
+    client: signalLane(config.client).client,
   };
   const byName = new Map<string, GuardedRoute>();
   const mounted = new MountedRoutes();

@@ -2,7 +2,7 @@ import Anthropic, { APIUserAbortError } from '@anthropic-ai/sdk';
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { ClaudeClient } from './claude-client.js';
-import { attemptOptions, markLaned, signalLane } from './signal-lane.js';
+import { attemptOptions, signalLane } from './signal-lane.js';
 import { testMessage } from './testing/message.js';
 
 // The real SDK, its fetch answered in-process: what matters here is what the fetch is handed.
@@ -35,8 +35,7 @@ function recordingFetch(attempt: AbortSignal, hang = false) {
 }
 
 function lanedClient(fetch: ReturnType<typeof recordingFetch>['fetch'], options: object = {}): ClaudeClient {
-  const lane = signalLane(new Anthropic({ apiKey: 'k', maxRetries: 0, fetch, ...options }));
-  return markLaned(lane.client, lane.laned);
+  return signalLane(new Anthropic({ apiKey: 'k', maxRetries: 0, fetch, ...options })).client;
 }
 
 describe('signalLane', () => {
@@ -107,7 +106,7 @@ describe('signalLane', () => {
     const sdk = new Anthropic({ apiKey: 'k', maxRetries: 0, fetch, middleware: [(request, next) => next(request)] });
     const lane = signalLane(sdk);
     expect(lane).toEqual({ client: sdk, laned: false });
-    const client = markLaned(lane.client, lane.laned);
+    const client = lane.client;
     const options = attemptOptions(client, attempt, 5_000, undefined);
     expect(options).toEqual({ signal: attempt, timeout: 5_000, maxRetries: 0 });
     await client.messages.create(params, options);
@@ -132,7 +131,8 @@ describe('signalLane', () => {
     await sdk.messages.create(params);
     expect(seen[0]!.signal).toBeInstanceOf(AbortSignal);
     expect(seen[0]!.signal).not.toBe(attempt);
-    // Not marked: attemptOptions gives the signal to the SDK.
-    expect(attemptOptions(lane.client, attempt, 10, undefined).signal).toBe(attempt);
+    // Only the copy is laned: the caller's own client still gets the signal through the SDK.
+    expect(attemptOptions(sdk, attempt, 10, undefined).signal).toBe(attempt);
+    expect(attemptOptions(lane.client, attempt, 10, undefined).signal).toBeUndefined();
   });
 });

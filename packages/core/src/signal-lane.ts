@@ -32,21 +32,20 @@ interface SdkClientParts {
   backendMiddleware?: unknown;
 }
 
-/** Clients (as the guard calls them) whose fetch takes the attempt's signal from the options. */
+/** The copies made by {@link signalLane}: their fetch takes the attempt's signal from the options. */
 const laned = new WeakSet<ClaudeClient>();
 
 /**
  * A copy of `client` whose fetch takes each guarded attempt's signal directly (see the top of this
  * file), or `client` itself when that cannot be done safely (not the SDK's client, or one with
- * middleware).
+ * middleware). {@link attemptOptions} recognizes the copy.
  *
  * @param client - The guard's client.
  * @returns The client the guard sends through, and whether it is a laned copy.
  *
  * @example
  * ```ts
- * const lane = signalLane(config.client);
- * const client = markLaned(lane.client, lane.laned);
+ * const { client } = signalLane(config.client);
  * ```
  */
 export function signalLane(client: ClaudeClient): { client: ClaudeClient; laned: boolean } {
@@ -66,20 +65,8 @@ export function signalLane(client: ClaudeClient): { client: ClaudeClient; laned:
     return base(input, init);
   };
   const copy = (withOptions as (options: { fetch: Fetch }) => ClaudeClient).call(client, { fetch: laneFetch });
+  laned.add(copy);
   return { client: copy, laned: true };
-}
-
-/**
- * Marks `client` (the laned copy, or the client wrapping it) as one whose fetch reads the lane.
- *
- * @example
- * ```ts
- * const client = markLaned(lane.client, lane.laned);
- * ```
- */
-export function markLaned(client: ClaudeClient, isLaned: boolean): ClaudeClient {
-  if (isLaned) laned.add(client);
-  return client;
 }
 
 /**
